@@ -1,0 +1,396 @@
+import { LIMITS, LOBBY } from '../protocol/limits';
+import type { InputLine } from '../protocol/line-decoder';
+import { parseInput } from '../protocol/parse-input';
+import { encodeLine } from '../protocol/server-lines';
+import { codePoints, foldName, neutralise, nickProblem, normaliseName, roomProblem } from '../protocol/text-hygiene';
+import type { Logger } from '../log';
+import { silentLogger } from '../log';
+import { CommandTable, parseArgs } from './command-table';
+import { ChatError } from './errors';
+import { Room } from './room';
+import { Session } from './session';
+import { systemClock, type ClientSink, type Clock } from './sink';
+import { defaultCommands } from './commands';
+
+/** Settings of the chat core; the daemon fills them from its options. */
+export interface ChatCoreOptions {
+  serverName: string;
+  version: string;
+  /** Message of the day, shown after registration, one NOTICE per line. */
+  motd: string;
+  maxClients: number;
+  /** How long a connection may take to pick a nickname. */
+  registrationTimeoutMs: number;
+  clock: Clock;
+  log: Logger;
+}
+
+/** Most nicknames on one NAMES line, so that a large room never makes an unbounded line. */
+const NAMES_PER_LINE = 40;
+
+/** Why a session ended, as shown to others in QUIT lines. */
+export const QUIT_REASONS = {
+  closed: 'Connection closed',
+  lost: 'Connection lost',
+  timedOut: 'Timed out',
+  sendQueue: 'Send queue exceeded',
+  shutdown: 'Server shutting down',
+  internal: 'Internal error',
+} as const;
+
+/**
+ * The chat core: sessions, nicknames and rooms, and every rule about who is told what. It never sees a
+ * socket: each session talks to a ClientSink, and the network adapter calls connect, handleInput and
+ * disconnect.
+ */
+export class ChatCore {
+  readonly options: ChatCoreOptions;
+  readonly table: CommandTable;
+  private readonly sessions = new Set<Session>();
+  private readonly nicks = new Map<string, Session>();
+  private readonly rooms = new Map<string, Room>();
+  private nextId = 1;
+
+  constructor(options: Partial<ChatCoreOptions> = {}, table: CommandTable = new CommandTable(defaultCommands)) {
+    this.options = {
+      serverName: 'mychat',
+      version: '0.0.0',
+      motd: '',
+      maxClients: 10_000,
+      registrationTimeoutMs: 60_000,
+      clock: systemClock,
+      log: silentLogger,
+      ...options,
+    };
+    this.table = table;
+    this.ensureRoom(LOBBY);
+  }
+
+  /** Number of open sessions, registered or not. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Accepts a new connection: greets it and starts the registration timer, or refuses it when full. */
+  connect(sink: ClientSink, remoteAddress: string): Session | undefined {
+    if (this.sessions.size >= this.options.maxClients) {
+      sink.send(encodeLine('ERR', ['SERVER_FULL'], 'The server is full; try again later.'));
+      sink.send(encodeLine('BYE', [], 'Server full'));
+      sink.close('server full');
+      this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'server full' });
+      return undefined;
+    }
+    const session = new Session(this.nextId++, sink, remoteAddress, this.options.clock.now());
+    this.sessions.add(session);
+    session.send(
+      encodeLine(
+        'HELLO',
+        [`mychatd/${this.options.version}`],
+        `Welcome to ${this.options.serverName}! Type a nickname and press Enter (letters, digits, _ and -; /help for help).`,
+      ),
+    );
+    session.registrationTimer = this.options.clock.setTimeout(() => {
+      if (session.state === 'awaiting-nick') this.end(session, QUIT_REASONS.timedOut, 'No nickname chosen in time');
+    }, this.options.registrationTimeoutMs);
+    this.options.log.log('info', 'connect', { id: session.id, addr: remoteAddress });
+    return session;
+  }
+
+  /**
+   * Handles one framed input line. A ChatError becomes one ERR line to the sender; any other exception
+   * escapes to the adapter, which drops only this connection.
+   */
+  handleInput(session: Session, input: InputLine): void {
+    if (session.state === 'closing') return;
+    try {
+      if (!input.ok) {
+        throw input.code === 'LINE_TOO_LONG'
+          ? new ChatError('LINE_TOO_LONG', `Line too long: the limit is ${LIMITS.maxLineBytes} bytes. It was not sent.`)
+          : new ChatError('BAD_UTF8', 'Line is not valid UTF-8. It was not sent.');
+      }
+      const parsed = parseInput(input.text);
+      if (parsed === undefined) return;
+      if (parsed.kind === 'text') {
+        if (session.state === 'awaiting-nick') this.setNick(session, parsed.text);
+        else this.sayToRoom(session, parsed.text, 'MSG');
+        return;
+      }
+      const spec = this.table.lookup(parsed.name);
+      if (spec === undefined) {
+        throw new ChatError('UNKNOWN_COMMAND', `Unknown command /${neutralise(parsed.name)}. Type /help for the list.`);
+      }
+      if (!spec.states.includes(session.state)) {
+        throw new ChatError('NICK_REQUIRED', `Pick a nickname before using /${spec.name}: type it and press Enter.`);
+      }
+      const args = parseArgs(spec, parsed.args);
+      if (spec.name !== 'ping') session.lastActive = this.options.clock.now();
+      spec.run({ core: this, session, table: this.table }, args);
+    } catch (error) {
+      if (!(error instanceof ChatError)) throw error;
+      session.send(encodeLine('ERR', [error.code], error.message));
+    }
+  }
+
+  /**
+   * Removes a session after its connection ended for any reason (EOF, reset, error, send-queue overflow);
+   * tells everyone who shares a room with it. Safe to call more than once.
+   */
+  disconnect(session: Session, reason: string): void {
+    if (!this.sessions.has(session)) return;
+    this.detach(session, reason);
+  }
+
+  /** Ends a session from the server side: says BYE with `byeText`, tells others, closes the connection. */
+  end(session: Session, reason: string, byeText: string = reason): void {
+    if (!this.sessions.has(session)) return;
+    session.send(encodeLine('BYE', [], neutralise(byeText)));
+    this.detach(session, reason);
+    session.sink.close(reason);
+  }
+
+  /** Tells every client the server is going away and closes every connection. */
+  shutdown(reason: string = QUIT_REASONS.shutdown): void {
+    const notice = encodeLine('BYE', [], reason);
+    for (const session of [...this.sessions]) {
+      session.send(notice);
+      // Everyone is leaving at once: no QUIT fan-out, just release the names and close.
+      this.release(session);
+      session.sink.close(reason);
+    }
+  }
+
+  // ---- operations used by the command handlers ----
+
+  /** Picks (when registering) or changes a nickname. */
+  setNick(session: Session, raw: string): void {
+    const nick = normaliseName(raw.trim());
+    const problem = nickProblem(nick);
+    if (problem !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${problem}.`);
+    const key = foldName(nick);
+    const holder = this.nicks.get(key);
+    if (holder !== undefined && holder !== session) {
+      throw new ChatError('NICK_IN_USE', `The nickname ${nick} is taken; pick another.`);
+    }
+    if (session.state === 'awaiting-nick') {
+      this.register(session, nick, key);
+      return;
+    }
+    const old = session.nick;
+    if (old === nick) {
+      session.send(encodeLine('OK', ['NICK', nick], `You are already ${nick}.`));
+      return;
+    }
+    this.nicks.delete(session.nickKey);
+    this.nicks.set(key, session);
+    session.nick = nick;
+    session.nickKey = key;
+    const event = encodeLine('NICK', [old, nick]);
+    for (const peer of this.peersOf(session)) peer.send(event);
+    session.send(encodeLine('OK', ['NICK', nick], `You are now known as ${nick}.`));
+    this.options.log.log('info', 'nick', { id: session.id, from: old, to: nick });
+  }
+
+  /** Joins a room, creating it if new, and makes it the current room. */
+  join(session: Session, rawName: string): void {
+    const name = normaliseName(rawName);
+    const problem = roomProblem(name);
+    if (problem !== undefined) throw new ChatError('ROOM_INVALID', `Invalid room name: ${problem}.`);
+    let room = this.rooms.get(foldName(name));
+    const already = room !== undefined && room.members.has(session);
+    if (!already) {
+      if (session.rooms.length >= LIMITS.maxRoomsPerUser) {
+        throw new ChatError('TOO_MANY_ROOMS', `You are in ${LIMITS.maxRoomsPerUser} rooms, the limit; /part one first.`);
+      }
+      if (room === undefined && this.rooms.size >= LIMITS.maxRooms) {
+        throw new ChatError('TOO_MANY_ROOMS', 'The server has as many rooms as it allows; join an existing one (/rooms).');
+      }
+      room ??= this.ensureRoom(name);
+      room.broadcast(encodeLine('JOIN', [room.name, session.nick]));
+      room.members.add(session);
+    }
+    session.makeCurrent(room!);
+    this.sendRoomInfo(session, room!);
+    this.sendNames(session, room!.name, room!.members);
+    session.send(encodeLine('OK', ['JOIN', room!.name], `Now talking in ${room!.name}.`));
+  }
+
+  /** Leaves a room (the current one by default), telling its members. */
+  part(session: Session, rawName: string | undefined, rawReason: string | undefined): void {
+    const room = rawName === undefined ? session.currentRoom : this.findRoom(rawName);
+    if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room.');
+    if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `You are not in ${room.name}.`);
+    const reason = this.reason(rawReason);
+    this.leaveRoom(session, room, encodeLine('PART', [room.name, session.nick], reason));
+    const current = session.currentRoom;
+    session.send(
+      encodeLine(
+        'OK',
+        ['PART', room.name],
+        current ? `Left ${room.name}; now talking in ${current.name}.` : `Left ${room.name}; you are in no room now (/join #ROOM).`,
+      ),
+    );
+  }
+
+  /** Sends a message or /me action to the current room. */
+  sayToRoom(session: Session, rawText: string, keyword: 'MSG' | 'ACTION'): void {
+    const room = session.currentRoom;
+    if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room, so the line was not sent: /join #ROOM first.');
+    room.broadcast(encodeLine(keyword, [room.name, session.nick], neutralise(rawText)), session);
+  }
+
+  /** Sends a private message. */
+  privateMessage(session: Session, rawNick: string, rawText: string): void {
+    const target = this.findNick(rawNick);
+    target.send(encodeLine('PRIVMSG', [session.nick], neutralise(rawText)));
+    session.send(encodeLine('OK', ['MSG', target.nick], `Message sent to ${target.nick}.`));
+  }
+
+  /** Shows a room's topic, or sets it (members only); "-" clears it. */
+  topic(session: Session, rawName: string, rawText: string | undefined): void {
+    const room = this.findRoom(rawName);
+    if (rawText === undefined) {
+      this.sendRoomInfo(session, room);
+      const by = room.topic ? `Topic set by ${room.topicBy} at ${new Date(room.topicAt).toISOString()}.` : 'No topic is set.';
+      session.send(encodeLine('OK', ['TOPIC', room.name], by));
+      return;
+    }
+    if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `Join ${room.name} to change its topic.`);
+    const text = rawText === '-' ? '' : neutralise(rawText);
+    if (codePoints(text) > LIMITS.maxTopicLength) {
+      throw new ChatError('TEXT_TOO_LONG', `A topic has at most ${LIMITS.maxTopicLength} characters.`);
+    }
+    room.topic = text;
+    room.topicBy = session.nick;
+    room.topicAt = this.options.clock.now();
+    room.broadcast(encodeLine('TOPIC', [room.name, session.nick], text), session);
+    session.send(encodeLine('OK', ['TOPIC', room.name], text ? `Topic of ${room.name} changed.` : `Topic of ${room.name} cleared.`));
+  }
+
+  /** Ends the session at the user's request. */
+  quit(session: Session, rawReason: string | undefined): void {
+    const reason = this.reason(rawReason);
+    this.end(session, reason ? `Quit: ${reason}` : 'Quit', 'Goodbye!');
+  }
+
+  // ---- read-only views used by informational commands ----
+
+  /** Finds a room by name, ignoring case, or throws NO_SUCH_ROOM / ROOM_INVALID. */
+  findRoom(rawName: string): Room {
+    const name = normaliseName(rawName);
+    const problem = roomProblem(name);
+    if (problem !== undefined) throw new ChatError('ROOM_INVALID', `Invalid room name: ${problem}.`);
+    const room = this.rooms.get(foldName(name));
+    if (room === undefined) throw new ChatError('NO_SUCH_ROOM', `There is no room ${name}.`);
+    return room;
+  }
+
+  /** Finds an online, registered user by nickname, ignoring case, or throws NO_SUCH_NICK. */
+  findNick(rawNick: string): Session {
+    const target = this.nicks.get(foldName(rawNick));
+    if (target === undefined) throw new ChatError('NO_SUCH_NICK', `No one called ${neutralise(rawNick)} is online.`);
+    return target;
+  }
+
+  /** All rooms, sorted by name. */
+  allRooms(): Room[] {
+    return [...this.rooms.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** All registered sessions. */
+  registered(): IterableIterator<Session> {
+    return this.nicks.values();
+  }
+
+  /** Number of registered users. */
+  get userCount(): number {
+    return this.nicks.size;
+  }
+
+  /** Sends `ROOM name members topic`. */
+  sendRoomInfo(session: Session, room: Room): void {
+    session.send(encodeLine('ROOM', [room.name, String(room.members.size)], room.topic));
+  }
+
+  /** Sends NAMES lines listing `members`, a bounded number per line. */
+  sendNames(session: Session, label: string, members: Iterable<Session>): void {
+    let batch: string[] = [];
+    for (const member of members) {
+      batch.push(member.nick);
+      if (batch.length === NAMES_PER_LINE) {
+        session.send(encodeLine('NAMES', [label], batch.join(' ')));
+        batch = [];
+      }
+    }
+    if (batch.length > 0) session.send(encodeLine('NAMES', [label], batch.join(' ')));
+  }
+
+  // ---- internals ----
+
+  private register(session: Session, nick: string, key: string): void {
+    this.options.clock.clearTimeout(session.registrationTimer);
+    this.nicks.set(key, session);
+    session.nick = nick;
+    session.nickKey = key;
+    session.state = 'registered';
+    session.send(encodeLine('OK', ['NICK', nick], `Welcome, ${nick}! Type /help for commands; plain lines go to your current room.`));
+    for (const line of this.options.motd.split(/\r?\n/)) {
+      if (line.trim().length > 0) session.send(encodeLine('NOTICE', [], neutralise(line)));
+    }
+    this.options.log.log('info', 'register', { id: session.id, nick });
+    this.join(session, LOBBY);
+  }
+
+  private ensureRoom(name: string): Room {
+    const key = foldName(name);
+    let room = this.rooms.get(key);
+    if (room === undefined) {
+      room = new Room(name, key);
+      this.rooms.set(key, room);
+    }
+    return room;
+  }
+
+  /** Removes a member from a room, tells the remaining members with `event`, and forgets empty rooms. */
+  private leaveRoom(session: Session, room: Room, event: Buffer | undefined): void {
+    room.members.delete(session);
+    session.forget(room);
+    if (event) room.broadcast(event);
+    if (room.members.size === 0 && room.name !== LOBBY) this.rooms.delete(room.key);
+  }
+
+  /** Everyone who shares at least one room with `session`, each once. */
+  private peersOf(session: Session): Set<Session> {
+    const peers = new Set<Session>();
+    for (const room of session.rooms) {
+      for (const member of room.members) if (member !== session) peers.add(member);
+    }
+    return peers;
+  }
+
+  private detach(session: Session, reason: string): void {
+    const wasRegistered = session.state === 'registered';
+    if (wasRegistered) {
+      const event = encodeLine('QUIT', [session.nick], neutralise(reason));
+      const peers = this.peersOf(session);
+      for (const room of [...session.rooms]) this.leaveRoom(session, room, undefined);
+      for (const peer of peers) peer.send(event);
+    }
+    this.release(session);
+    this.options.log.log('info', 'disconnect', { id: session.id, nick: session.nick || undefined, reason });
+  }
+
+  /** Frees everything the session held; after this it receives nothing more. */
+  private release(session: Session): void {
+    this.options.clock.clearTimeout(session.registrationTimer);
+    for (const room of [...session.rooms]) this.leaveRoom(session, room, undefined);
+    if (session.nickKey && this.nicks.get(session.nickKey) === session) this.nicks.delete(session.nickKey);
+    session.state = 'closing';
+    this.sessions.delete(session);
+  }
+
+  private reason(raw: string | undefined): string {
+    if (raw === undefined) return '';
+    const text = neutralise(raw);
+    return codePoints(text) > LIMITS.maxReasonLength ? [...text].slice(0, LIMITS.maxReasonLength).join('') : text;
+  }
+}

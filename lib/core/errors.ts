@@ -1,0 +1,33 @@
+/** Stable, machine-readable error codes; each is documented in mychat-protocol(7) and never renamed. */
+export const ERROR_CODES = [
+  'LINE_TOO_LONG',
+  'BAD_UTF8',
+  'UNKNOWN_COMMAND',
+  'BAD_ARGS',
+  'NICK_REQUIRED',
+  'NICK_INVALID',
+  'NICK_IN_USE',
+  'NO_SUCH_NICK',
+  'ROOM_INVALID',
+  'NO_SUCH_ROOM',
+  'NOT_IN_ROOM',
+  'NO_CURRENT_ROOM',
+  'TOO_MANY_ROOMS',
+  'TEXT_TOO_LONG',
+  'SERVER_FULL',
+  'NOT_CHAT',
+] as const;
+
+/** One stable error code. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** An error a command handler throws to refuse a request; the dispatcher turns it into one ERR line. */
+export class ChatError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ChatError';
+  }
+}

@@ -1,0 +1,98 @@
+import type { Socket } from 'node:net';
+import type { ClientSink } from '../core/sink';
+
+/**
+ * Collects every sink that queued output during the current event-loop turn and flushes them all in one
+ * setImmediate, so the lines bound for one socket in one turn leave as a single write (writev).
+ */
+export class FlushScheduler {
+  private readonly dirty = new Set<SocketSink>();
+  private scheduled = false;
+
+  /** Remembers `sink` for the next flush. */
+  mark(sink: SocketSink): void {
+    this.dirty.add(sink);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flushAll());
+    }
+  }
+
+  /** Flushes every marked sink now. */
+  flushAll(): void {
+    this.scheduled = false;
+    for (const sink of this.dirty) sink.flush();
+    this.dirty.clear();
+  }
+}
+
+/** How long a closing connection may take to drain before it is cut. */
+const CLOSE_GRACE_MS = 3000;
+
+/**
+ * ClientSink over a TCP (or TLS) socket: coalesces writes per event-loop turn and enforces the send-queue
+ * cap. A peer whose unsent output (ours plus Node's socket buffer) would pass the cap is disconnected at
+ * once, so a client that stops reading costs at most the cap in memory.
+ */
+export class SocketSink implements ClientSink {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private closing = false;
+  /** Set when the sink itself decided to drop the connection; the adapter reports it as the quit reason. */
+  dropReason: string | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly maxQueueBytes: number,
+    private readonly scheduler: FlushScheduler,
+  ) {}
+
+  /** Bytes accepted but not yet handed to the kernel. */
+  get queuedBytes(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+
+  send(line: Buffer): void {
+    if (this.closing) return;
+    if (this.queuedBytes + line.length > this.maxQueueBytes) {
+      this.drop('Send queue exceeded');
+      return;
+    }
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pending.length === 1) this.scheduler.mark(this);
+  }
+
+  /** Writes everything queued as one write. */
+  flush(): void {
+    if (this.pending.length === 0 || this.socket.destroyed) return;
+    if (this.pending.length === 1) {
+      this.socket.write(this.pending[0]!);
+    } else {
+      this.socket.cork();
+      for (const line of this.pending) this.socket.write(line);
+      this.socket.uncork();
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  close(_reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.flush();
+    this.socket.end();
+    // A peer that never reads would keep the socket half-closed forever; cut it after a grace period.
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Drops the connection without flushing: used when the peer is too slow or misbehaves. */
+  drop(reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.dropReason = reason;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,24 @@
+/** Protocol limits shared by the daemon, the client and the documentation; every one bounds something a stranger controls. */
+export const LIMITS = {
+  /** Longest accepted input line in bytes, excluding its terminator. */
+  maxLineBytes: 4096,
+  /** Longest telnet subnegotiation we are willing to skip before giving up on the connection. */
+  maxSubnegotiationBytes: 1024,
+  /** Nickname length in Unicode code points. */
+  maxNickLength: 24,
+  /** Room name length in code points, not counting the leading '#'. */
+  maxRoomNameLength: 32,
+  /** Longest room topic in code points. */
+  maxTopicLength: 390,
+  /** Longest /part or /quit reason in code points. */
+  maxReasonLength: 200,
+  /** Rooms one connection may be in at once. */
+  maxRoomsPerUser: 50,
+  /** Rooms that may exist on the server at once. */
+  maxRooms: 10_000,
+  /** Longest /ping token in code points. */
+  maxPingToken: 64,
+} as const;
+
+/** The room every user joins on registration; it always exists. */
+export const LOBBY = '#lobby';
