@@ -33,6 +33,8 @@ export function parseOptions(argv: string[], version: string): DaemonOptions {
     .scriptName('mychatd')
     .usage('$0 [options]\n\nThe mychat chat daemon: a line-based chat server any nc or telnet session can use.')
     .env('MYCHATD')
+    // A repeated option means the last one wins, as in most daemons (and systemd drop-ins that append flags).
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .option('host', { type: 'string', default: '', describe: 'Address to listen on (empty: all interfaces) [env MYCHATD_HOST]' })
     .option('port', { type: 'number', default: 7777, describe: 'TCP port to listen on (0: any free port) [env MYCHATD_PORT]' })
     .option('max-clients', { type: 'number', default: 10000, describe: 'Most simultaneous connections [env MYCHATD_MAX_CLIENTS]' })
@@ -55,7 +57,7 @@ export function parseOptions(argv: string[], version: string): DaemonOptions {
   integerIn('port', parsed.port, 0, 65535);
   integerIn('max-clients', parsed['max-clients'], 1, 1_000_000);
   integerIn('nick-timeout', parsed['nick-timeout'], 1, 86_400);
-  integerIn('max-send-queue', parsed['max-send-queue'], 8192, 1024 * 1024 * 1024);
+  integerIn('max-send-queue', parsed['max-send-queue'], 65536, 1024 * 1024 * 1024);
   integerIn('flood-burst', parsed['flood-burst'], 1, 100_000);
   integerIn('flood-rate', parsed['flood-rate'], 0, 100_000);
   if (parsed.motd.length > 4096) throw new UsageError('--motd is longer than 4096 characters');

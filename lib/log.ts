@@ -35,7 +35,7 @@ function formatFields(fields: LogFields | undefined): string {
 export function createLogger(
   level: LogLevel,
   write: (line: string) => void = (line) => process.stderr.write(line),
-  journald: boolean = process.env.JOURNAL_STREAM !== undefined,
+  journald: boolean = Boolean(process.env.JOURNAL_STREAM),
 ): Logger {
   return {
     level,

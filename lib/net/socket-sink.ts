@@ -26,6 +26,12 @@ export class FlushScheduler {
   }
 }
 
+/**
+ * Queued bytes after which a sink writes at once instead of waiting for the end of the turn: coalescing
+ * is for many small lines, and a burst this large already fills a write.
+ */
+const EAGER_FLUSH_BYTES = 32 * 1024;
+
 /** How long a closing connection may take to drain before it is cut. */
 const CLOSE_GRACE_MS = 3000;
 
@@ -60,7 +66,8 @@ export class SocketSink implements ClientSink {
     }
     this.pending.push(line);
     this.pendingBytes += line.length;
-    if (this.pending.length === 1) this.scheduler.mark(this);
+    if (this.pendingBytes >= EAGER_FLUSH_BYTES) this.flush();
+    else if (this.pending.length === 1) this.scheduler.mark(this);
   }
 
   /** Writes everything queued as one write. */

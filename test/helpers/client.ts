@@ -9,6 +9,9 @@ function matches(line: string, matcher: LineMatcher): boolean {
   return matcher(line);
 }
 
+/** Raw bytes a TestClient keeps; bulk tests receive far more, and copying it all would make the client slow. */
+const RAW_CAPTURE_BYTES = 256 * 1024;
+
 /** Default time a test waits for an expected line. */
 export const LINE_TIMEOUT_MS = 4000;
 
@@ -18,7 +21,7 @@ export const LINE_TIMEOUT_MS = 4000;
  */
 export class TestClient {
   readonly lines: string[] = [];
-  /** Raw bytes received, for tests about exact framing. */
+  /** The first raw bytes received (up to RAW_CAPTURE_BYTES), for tests about exact framing. */
   raw = Buffer.alloc(0);
   private cursor = 0;
   private partial = '';
@@ -28,7 +31,7 @@ export class TestClient {
 
   constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
-      this.raw = Buffer.concat([this.raw, chunk]);
+      if (this.raw.length < RAW_CAPTURE_BYTES) this.raw = Buffer.concat([this.raw, chunk]);
       this.partial += chunk.toString('utf8');
       let at: number;
       while ((at = this.partial.indexOf('\r\n')) >= 0) {

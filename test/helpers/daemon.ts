@@ -18,13 +18,22 @@ export interface Daemon {
   exited: Promise<number | string>;
 }
 
+/** The environment for a test daemon: ours, minus anything that would change its logging or options. */
+function daemonEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('MYCHATD_') && key !== 'JOURNAL_STREAM' && key !== 'NODE_OPTIONS') env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
 /**
  * Starts the compiled daemon on port 0 and resolves once it logged the port it listens on. Flood control
  * is off unless the caller's args set it, so tests can send bursts.
  */
 export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
   const proc = spawn(process.execPath, [DAEMON_JS, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', ...args], {
-    env: { ...process.env, JOURNAL_STREAM: '', ...env, NODE_OPTIONS: '' },
+    env: daemonEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
