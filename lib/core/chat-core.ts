@@ -110,6 +110,8 @@ export class ChatCore {
       }
       const parsed = parseInput(input.text);
       if (parsed === undefined) return;
+      // Idle time (shown by /whois) restarts on anything the user says or does, but not on /ping.
+      if (parsed.kind === 'text' || parsed.name !== 'ping') session.lastActive = this.options.clock.now();
       if (parsed.kind === 'text') {
         if (session.state === 'awaiting-nick') this.setNick(session, parsed.text);
         else this.sayToRoom(session, parsed.text, 'MSG');
@@ -123,7 +125,6 @@ export class ChatCore {
         throw new ChatError('NICK_REQUIRED', `Pick a nickname before using /${spec.name}: type it and press Enter.`);
       }
       const args = parseArgs(spec, parsed.args);
-      if (spec.name !== 'ping') session.lastActive = this.options.clock.now();
       spec.run({ core: this, session, table: this.table }, args);
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;

@@ -16,11 +16,12 @@ export class TokenBucket {
     this.last = now;
   }
 
-  /** Spends one token at time `now` (ms); returns the milliseconds to pause before the next line (0: none). */
+  /** Spends one token for a line handled at `now` (ms); returns the milliseconds to pause before the next line (0: none). */
   take(now: number): number {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
     this.last = now;
     this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.ratePerSecond) * 1000);
+    // The next line needs a whole token: wait until one has refilled.
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
   }
 }

@@ -89,11 +89,14 @@ export class InputFilter {
           this.telnet = Telnet.Data;
           continue;
         case Telnet.Sub:
-          if (b === TELNET.IAC) this.telnet = Telnet.SubIac;
-          else if (++this.subBytes > LIMITS.maxSubnegotiationBytes) this.telnet = Telnet.Data;
-          continue;
         case Telnet.SubIac:
-          this.telnet = b === TELNET.SE ? Telnet.Data : Telnet.Sub;
+          if (++this.subBytes > LIMITS.maxSubnegotiationBytes) {
+            // An endless subnegotiation: give up skipping, and treat this byte as data again.
+            this.telnet = Telnet.Data;
+            break;
+          }
+          if (this.telnet === Telnet.SubIac) this.telnet = b === TELNET.SE ? Telnet.Data : Telnet.Sub;
+          else if (b === TELNET.IAC) this.telnet = Telnet.SubIac;
           continue;
       }
       n = this.data(b, out, n);

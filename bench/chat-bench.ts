@@ -1,0 +1,198 @@
+/*
+ * npm run bench: starts the real daemon (compiled) and drives it over loopback, printing figures:
+ *  1. fan-out: messages delivered per second when S senders talk in a room of M members;
+ *  2. memory: the daemon's RSS with N idle registered connections, and per connection.
+ * Traffic goes only to 127.0.0.1; every loop is bounded in count and time. Figures are for this machine
+ * (2 shared cores: the generator runs here too, so its CPU use is printed next to each figure).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+const DAEMON = path.join(__dirname, '..', 'dist', 'daemon', 'mychatd.js');
+const HARD_DEADLINE_MS = 120_000;
+
+function rssKiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) : NaN;
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Starts the daemon at info level so we can read the port it chose. */
+async function daemonWithPort(extra: string[] = []): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--max-clients', '100000', ...extra], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 10_000);
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.length > 100_000) err = err.slice(-10_000);
+      const match = /listening .*port=(\d+)/.exec(err);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+  });
+  return {
+    port,
+    pid: proc.pid!,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+/** A minimal, cheap client: counts received lines and can wait for a given substring. */
+class BenchClient {
+  received = 0;
+  private tail = '';
+  private waiting: { needle: string; resolve: () => void } | undefined;
+
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) this.received++;
+      if (this.waiting) {
+        const seen = this.tail + chunk.toString('latin1');
+        this.tail = seen.slice(-256);
+        if (seen.includes(this.waiting.needle)) {
+          const { resolve } = this.waiting;
+          this.waiting = undefined;
+          resolve();
+        }
+      }
+    });
+    socket.on('error', () => undefined);
+  }
+
+  waitFor(needle: string, timeoutMs = 20_000): Promise<void> {
+    if (this.tail.includes(needle)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timeout waiting for ${needle}`)), timeoutMs);
+      this.waiting = {
+        needle,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+    });
+  }
+}
+
+async function registered(port: number, nick: string, room?: string, localAddress = '127.0.0.1'): Promise<BenchClient> {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const client = new BenchClient(socket);
+  const done = client.waitFor(room ? `OK JOIN ${room} ` : 'OK JOIN #lobby ');
+  socket.write(room ? `${nick}\r\n/join ${room}\r\n` : `${nick}\r\n`);
+  await done;
+  return client;
+}
+
+async function fanOut(members: number, senders: number, messagesEach: number): Promise<void> {
+  const daemon = await daemonWithPort();
+  const room = '#bench';
+  const clients: BenchClient[] = [];
+  for (let i = 0; i < members; i++) clients.push(await registered(daemon.port, `m${i}`, room));
+  await new Promise((r) => setTimeout(r, 200));
+  const before = clients.map((c) => c.received);
+  const ticks0 = cpuTicks(daemon.pid);
+  const genCpu0 = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  const text = 'x'.repeat(60);
+  const pongs = clients.slice(0, senders).map((c, s) => c.waitFor(`PONG done${s}`, HARD_DEADLINE_MS));
+  // Each sender writes its messages in batches of 100 lines per write, then a /ping marks its end.
+  for (let s = 0; s < senders; s++) {
+    const socket = clients[s]!.socket;
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < messagesEach) {
+        let batch = '';
+        for (let k = 0; k < 100 && sent < messagesEach; k++, sent++) batch += `${sent} ${text}\r\n`;
+        if (!socket.write(batch)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      socket.write(`/ping done${s}\r\n`);
+    };
+    pump();
+  }
+  await Promise.all(pongs).catch((error: unknown) => {
+    console.error(`senders: ${clients.slice(0, senders).map((c) => `${c.received}${c.socket.destroyed ? 'X' : ''}`).join(' ')}`);
+    throw error;
+  });
+  // Everyone else must have received every message from every sender (senders do not get their own).
+  const expected = (i: number) => (i < senders ? (senders - 1) * messagesEach + 1 : senders * messagesEach);
+  const deadline = Date.now() + HARD_DEADLINE_MS;
+  while (clients.some((c, i) => c.received - before[i]! < expected(i)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const delivered = clients.reduce((sum, c, i) => sum + (c.received - before[i]!), 0) - senders;
+  const daemonCpu = (cpuTicks(daemon.pid) - ticks0) / 100 / seconds;
+  const gen = process.cpuUsage(genCpu0);
+  const genCpu = (gen.user + gen.system) / 1e6 / seconds;
+  const complete = clients.every((c, i) => c.received - before[i]! >= expected(i));
+  const dropped = clients.filter((c) => c.socket.destroyed || c.socket.readableEnded).length;
+  console.log(
+    `fan-out  members=${members} senders=${senders} msgs/sender=${messagesEach}  ` +
+      `delivered=${delivered} in ${seconds.toFixed(2)} s = ${Math.round(delivered / seconds).toLocaleString('en')} lines/s  ` +
+      `accepted=${Math.round((senders * messagesEach) / seconds).toLocaleString('en')} msgs/s  ` +
+      `daemon CPU ${(daemonCpu * 100).toFixed(0)}%  generator CPU ${(genCpu * 100).toFixed(0)}%  daemon RSS ${(rssKiB(daemon.pid) / 1024).toFixed(1)} MiB` +
+      (complete ? '' : '  INCOMPLETE') +
+      (dropped ? `  dropped=${dropped}` : ''),
+  );
+  for (const c of clients) c.socket.destroy();
+  await daemon.stop();
+}
+
+async function idleMemory(connections: number): Promise<void> {
+  const daemon = await daemonWithPort();
+  await new Promise((r) => setTimeout(r, 300));
+  const baseline = rssKiB(daemon.pid);
+  const clients: BenchClient[] = [];
+  const started = Date.now();
+  // Spread source addresses over 127.0.0.x to stay clear of the ephemeral-port range per address.
+  for (let i = 0; i < connections && Date.now() - started < HARD_DEADLINE_MS; i += 100) {
+    const batch: Promise<BenchClient>[] = [];
+    for (let k = i; k < Math.min(i + 100, connections); k++) batch.push(registered(daemon.port, `idle${k}`, undefined, `127.0.0.${1 + (k % 8)}`));
+    clients.push(...(await Promise.all(batch)));
+  }
+  const connectSeconds = (Date.now() - started) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  const after = rssKiB(daemon.pid);
+  console.log(
+    `memory   idle registered connections=${clients.length} (connected in ${connectSeconds.toFixed(1)} s)  ` +
+      `daemon RSS ${(baseline / 1024).toFixed(1)} -> ${(after / 1024).toFixed(1)} MiB  = ${((after - baseline) / clients.length).toFixed(1)} KiB per connection`,
+  );
+  for (const c of clients) c.socket.destroy();
+  await daemon.stop();
+}
+
+async function main(): Promise<void> {
+  const killer = setTimeout(() => {
+    console.error('bench: hard deadline reached');
+    process.exit(1);
+  }, 5 * HARD_DEADLINE_MS);
+  killer.unref();
+  console.log(`mychat benchmark  node ${process.version}  ${new Date().toISOString()}`);
+  await fanOut(100, 10, 2_000);
+  await fanOut(500, 5, 1_000);
+  await idleMemory(5_000);
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

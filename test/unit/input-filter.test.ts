@@ -1,0 +1,224 @@
+import test from 'ava';
+import { InputFilter, REJECT_MARK, TELNET } from '../../lib/protocol/input-filter';
+import { LIMITS } from '../../lib/protocol/limits';
+
+const { IAC, DO, DONT, WILL, WONT, SB, SE } = TELNET;
+const IP = 0xf4;
+const AYT = 0xf6;
+const NOP = 0xf1;
+const GA = 0xf9;
+const TIMING_MARK = 6;
+const ECHO = 1;
+const NAWS = 31;
+
+/** A filter plus everything it replied to the peer. */
+function make(maxLineBytes?: number): { filter: InputFilter; replies: Buffer[] } {
+  const replies: Buffer[] = [];
+  const filter = new InputFilter((bytes) => replies.push(Buffer.from(bytes)), maxLineBytes);
+  return { filter, replies };
+}
+
+/** Feeds chunks (strings are UTF-8, arrays are raw bytes), then end(), and returns all output bytes. */
+function run(chunks: Array<string | number[] | Buffer>, maxLineBytes?: number): { out: Buffer; replies: Buffer[] } {
+  const { filter, replies } = make(maxLineBytes);
+  const parts: Buffer[] = [];
+  for (const chunk of chunks) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
+    parts.push(Buffer.from(filter.push(bytes)));
+  }
+  parts.push(Buffer.from(filter.end()));
+  return { out: Buffer.concat(parts), replies };
+}
+
+/** Output split into lines (the filter terminates every line with a single LF). */
+function lines(out: Buffer): string[] {
+  const text = out.toString('latin1');
+  if (text.length === 0) return [];
+  if (!text.endsWith('\n')) throw new Error(`filter output does not end with LF: ${JSON.stringify(text)}`);
+  return text.slice(0, -1).split('\n');
+}
+
+const utf8Lines = (out: Buffer): string[] => (out.length === 0 ? [] : out.toString('utf8').replace(/\n$/, '').split('\n'));
+const TOO_LONG = REJECT_MARK.tooLong;
+const BAD = REJECT_MARK.badUtf8;
+
+// ---- terminators ----
+
+test('CRLF, LF and CR NUL all end a line and become a single LF', (t) => {
+  t.deepEqual(lines(run(['one\r\ntwo\nthree\r\0four\r\n']).out), ['one', 'two', 'three', 'four']);
+});
+
+test('a bare CR is kept as a data byte, not treated as a line end', (t) => {
+  t.deepEqual(lines(run(['a\rb\n']).out), ['a\rb']);
+  // CR CR LF: the first CR is data, the second starts the terminator.
+  t.deepEqual(lines(run(['x\r\r\n']).out), ['x\r']);
+});
+
+test('a CR at the end of one chunk still pairs with the LF or NUL at the start of the next', (t) => {
+  t.deepEqual(lines(run(['hi\r', '\nthere\r', '\0next\r', 'x\n']).out), ['hi', 'there', 'next\rx']);
+});
+
+test('a NUL that is not part of CR NUL is dropped', (t) => {
+  t.deepEqual(lines(run([[0x61, 0x00, 0x62, 0x00, 0x0a]]).out), ['ab']);
+});
+
+test('end() completes an unterminated last line', (t) => {
+  const { filter } = make();
+  t.is(filter.push(Buffer.from('no newline')).toString(), 'no newline');
+  t.is(filter.end().toString(), '\n');
+});
+
+test('end() after a terminated line adds nothing', (t) => {
+  const { filter } = make();
+  filter.push(Buffer.from('done\n'));
+  t.is(filter.end().length, 0);
+});
+
+test('end() marks an unterminated last line that is too long or truncated UTF-8', (t) => {
+  t.deepEqual(lines(run(['x'.repeat(20)], 10).out), ['x'.repeat(10) + TOO_LONG]);
+  const truncated = lines(run([[0x61, 0xe2, 0x82]]).out);
+  t.is(truncated.length, 1);
+  t.true(truncated[0]!.startsWith('a') && truncated[0]!.endsWith(BAD), JSON.stringify(truncated));
+});
+
+// ---- telnet ----
+
+test('telnet commands without options (IP, AYT, NOP, GA) are stripped from the data', (t) => {
+  const { out, replies } = run([[0x61, IAC, IP, 0x62, IAC, AYT, 0x63, IAC, NOP, IAC, GA, 0x64, 0x0a]]);
+  t.deepEqual(lines(out), ['abcd']);
+  t.deepEqual(replies, []);
+});
+
+test('IAC IAC (an escaped 0xFF data byte) rejects the line as bad UTF-8, and the next line is fine', (t) => {
+  const { out } = run([[0x61, IAC, IAC, 0x62, 0x0a], 'ok\n']);
+  t.deepEqual(lines(out), ['a' + BAD, 'ok']);
+});
+
+test('DO x is refused with IAC WONT x, and WILL x with IAC DONT x; neither leaves bytes in the data', (t) => {
+  const { out, replies } = run([[0x61, IAC, DO, ECHO, 0x62, IAC, WILL, NAWS, 0x63, 0x0a]]);
+  t.deepEqual(lines(out), ['abc']);
+  t.deepEqual(replies, [Buffer.from([IAC, WONT, ECHO]), Buffer.from([IAC, DONT, NAWS])]);
+});
+
+test('WONT and DONT need no reply and are stripped', (t) => {
+  const { out, replies } = run([[IAC, WONT, ECHO, 0x61, IAC, DONT, NAWS, 0x0a]]);
+  t.deepEqual(lines(out), ['a']);
+  t.deepEqual(replies, []);
+});
+
+test('a repeated DO TIMING-MARK is answered every time (telnet waits for each answer)', (t) => {
+  const { replies } = run([[IAC, DO, TIMING_MARK], [IAC, DO, TIMING_MARK], [IAC, DO, TIMING_MARK]]);
+  t.is(replies.length, 3);
+  for (const reply of replies) t.deepEqual(reply, Buffer.from([IAC, WONT, TIMING_MARK]));
+});
+
+test('a subnegotiation IAC SB ... IAC SE is stripped entirely, including IAC IAC inside it', (t) => {
+  const { out, replies } = run([[0x61, IAC, SB, NAWS, 0, 80, IAC, IAC, 0, 24, IAC, SE, 0x62, 0x0a]]);
+  t.deepEqual(lines(out), ['ab']);
+  t.deepEqual(replies, []);
+});
+
+test('an IAC sequence split across chunks is still recognised', (t) => {
+  const { out, replies } = run([[0x61, IAC], [DO], [ECHO, 0x62], [IAC], [SB, NAWS, 1], [2, IAC], [SE, 0x63, 0x0a]]);
+  t.deepEqual(lines(out), ['abc']);
+  t.deepEqual(replies, [Buffer.from([IAC, WONT, ECHO])]);
+});
+
+test('an unterminated subnegotiation is bounded: after the limit, data flows again', (t) => {
+  // A client that sends IAC SB and never IAC SE must not lose all of its later chat.
+  const junk = new Array<number>(LIMITS.maxSubnegotiationBytes).fill(0x78);
+  const { out } = run([[IAC, SB, ...junk], '\nhello\n']);
+  t.deepEqual(lines(out).filter((line) => line.length > 0), ['hello']);
+  t.false(out.includes('x'), 'subnegotiation bytes within the limit must not leak into the data');
+});
+
+test('an unterminated subnegotiation swallows exactly maxSubnegotiationBytes bytes', (t) => {
+  // IAC SB, then 1024 skipped bytes (the limit); the very next byte is data again, so no
+  // character of the following chat line may be lost.
+  const junk = new Array<number>(LIMITS.maxSubnegotiationBytes).fill(0x78);
+  const { out } = run([[IAC, SB, ...junk], 'hello\n']);
+  t.deepEqual(lines(out), ['hello']);
+});
+
+// ---- line length ----
+
+test('a line of exactly 4096 bytes passes untouched', (t) => {
+  const line = 'a'.repeat(LIMITS.maxLineBytes);
+  t.deepEqual(lines(run([line + '\r\n']).out), [line]);
+});
+
+test('a line of 4097 bytes is marked too long, and the next line is accepted', (t) => {
+  const { out } = run(['a'.repeat(LIMITS.maxLineBytes + 1) + '\r\nnext\r\n']);
+  const got = lines(out);
+  t.is(got.length, 2);
+  t.true(got[0]!.endsWith(TOO_LONG));
+  t.is(got[1], 'next');
+});
+
+test('multi-byte characters count as bytes toward the limit', (t) => {
+  // 1365 three-byte chars = 4095 bytes (passes); 1366 = 4098 bytes (too long).
+  t.deepEqual(utf8Lines(run(['€'.repeat(1365) + '\n']).out), ['€'.repeat(1365)]);
+  t.true(utf8Lines(run(['€'.repeat(1366) + '\n']).out)[0]!.endsWith(TOO_LONG));
+});
+
+test('a 1 MB line fed in chunks never passes more than 4096 bytes of that line', (t) => {
+  const { filter } = make();
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let passed = 0;
+  for (let i = 0; i < 16; i++) passed += filter.push(chunk).length;
+  t.true(passed <= LIMITS.maxLineBytes, `passed ${passed} bytes`);
+  const tail = Buffer.concat([filter.push(Buffer.from('\n')), filter.end()]);
+  t.is(tail.toString('latin1'), TOO_LONG + '\n');
+  t.is(passed, LIMITS.maxLineBytes);
+  // And the filter recovers for the next line.
+  t.is(filter.push(Buffer.from('after\n')).toString(), 'after\n');
+});
+
+test('the line limit is configurable', (t) => {
+  t.deepEqual(lines(run(['12345\n123456\n'], 5).out), ['12345', '12345' + TOO_LONG]);
+});
+
+// ---- UTF-8 validation ----
+
+test('valid 2-, 3- and 4-byte characters pass', (t) => {
+  const text = 'é ñ € 名前 😀 \u{10000} \u{10FFFF} \uFFFF \uD7FF \uE000';
+  t.deepEqual(utf8Lines(run([text + '\n']).out), [text]);
+});
+
+const invalid: Array<[string, number[]]> = [
+  ['overlong C0 80', [0xc0, 0x80]],
+  ['overlong C1 BF', [0xc1, 0xbf]],
+  ['overlong E0 80 80', [0xe0, 0x80, 0x80]],
+  ['overlong F0 80 80 80', [0xf0, 0x80, 0x80, 0x80]],
+  ['surrogate ED A0 80', [0xed, 0xa0, 0x80]],
+  ['surrogate ED BF BF', [0xed, 0xbf, 0xbf]],
+  ['above U+10FFFF F4 90 80 80', [0xf4, 0x90, 0x80, 0x80]],
+  ['F5 lead byte', [0xf5, 0x80, 0x80, 0x80]],
+  ['stray continuation byte', [0x80]],
+  ['lead byte followed by ASCII', [0xc3, 0x41]],
+  ['3-byte sequence cut short by ASCII', [0xe2, 0x82, 0x41]],
+];
+
+for (const [name, bytes] of invalid) {
+  test(`invalid UTF-8 is rejected: ${name}`, (t) => {
+    const { out } = run([[0x61, ...bytes, 0x62, 0x0a], 'fine\n']);
+    const got = out.toString('latin1').split('\n');
+    t.true(got[0]!.endsWith(BAD), JSON.stringify(got[0]));
+    t.is(got[1], 'fine');
+  });
+}
+
+test('a multi-byte sequence truncated by the line end is rejected', (t) => {
+  t.deepEqual(lines(run([[0x61, 0xe2, 0x82, 0x0a]]).out).map((line) => line.endsWith(BAD)), [true]);
+  t.deepEqual(lines(run([[0xf0, 0x9f, 0x98, 0x0d, 0x0a]]).out).map((line) => line.endsWith(BAD)), [true]);
+});
+
+test('a valid multi-byte character split across chunks passes', (t) => {
+  const smile = [...Buffer.from('😀', 'utf8')];
+  t.deepEqual(utf8Lines(run([[0x61, smile[0]!], [smile[1]!, smile[2]!], [smile[3]!, 0x0a]]).out), ['a😀']);
+});
+
+test('a rejected line is marked once, whatever follows on it', (t) => {
+  const { out } = run([[0x80, 0x80, 0x61, 0xff, 0xff, 0x0a]]);
+  t.is(out.toString('latin1'), BAD + '\n');
+});
