@@ -59,7 +59,8 @@ export class ChatListener {
   accept(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.setKeepAlive(true, KEEPALIVE_MS);
-    const address = socket.remoteAddress ?? 'unknown';
+    // IPv4 peers on a dual-stack socket show as ::ffff:a.b.c.d; log them as plain IPv4.
+    const address = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d)/, '');
     const sink = new SocketSink(socket, this.options.maxSendQueueBytes, this.scheduler);
     let lastError: NodeJS.ErrnoException | undefined;
     socket.on('error', (error: NodeJS.ErrnoException) => {
