@@ -9,6 +9,7 @@ import { CommandTable, parseArgs } from './command-table';
 import { ChatError } from './errors';
 import { Room } from './room';
 import { Session } from './session';
+import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, RetentionPolicy } from '../history/history-store';
 import { systemClock, type ClientSink, type Clock } from './sink';
 import { defaultCommands } from './commands';
 
@@ -23,6 +24,10 @@ export interface ChatCoreOptions {
   registrationTimeoutMs: number;
   clock: Clock;
   log: Logger;
+  /** Where room history is kept; without one, nothing is stored and /history answers NO_HISTORY. */
+  history?: HistoryStore;
+  /** Entries replayed when joining a room (0: none). */
+  historyReplay: number;
 }
 
 /** Most nicknames on one NAMES line, so that a large room never makes an unbounded line. */
@@ -60,9 +65,17 @@ export class ChatCore {
       registrationTimeoutMs: 60_000,
       clock: systemClock,
       log: silentLogger,
+      historyReplay: 20,
       ...options,
     };
     this.table = table;
+    for (const stored of this.options.history?.loadRooms() ?? []) {
+      const room = this.ensureRoom(stored.name);
+      room.topic = stored.topic;
+      room.topicBy = stored.topicBy;
+      room.topicAt = stored.topicAt;
+      room.persistent = true;
+    }
     this.ensureRoom(LOBBY);
   }
 
@@ -212,6 +225,10 @@ export class ChatCore {
     session.makeCurrent(room!);
     this.sendRoomInfo(session, room!);
     this.sendNames(session, room!.name, room!.members);
+    if (!already && session.replay && this.options.historyReplay > 0 && this.options.history && room!.persistent) {
+      const entries = this.options.history.recent(room!.key, this.options.historyReplay);
+      this.sendHistory(session, room!, entries, entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room!.name} for more.` : 'No history yet.');
+    }
     session.send(encodeLine('OK', ['JOIN', room!.name], `Now talking in ${room!.name}.`));
   }
 
@@ -236,7 +253,9 @@ export class ChatCore {
   sayToRoom(session: Session, rawText: string, keyword: 'MSG' | 'ACTION'): void {
     const room = session.currentRoom;
     if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room, so the line was not sent: /join #ROOM first.');
-    room.broadcast(encodeLine(keyword, [room.name, session.nick], neutralise(rawText)), session);
+    const text = neutralise(rawText);
+    this.store(session, room, keyword, text);
+    room.broadcast(encodeLine(keyword, [room.name, session.nick], text), session);
   }
 
   /** Sends a private message. */
@@ -263,6 +282,7 @@ export class ChatCore {
     room.topic = text;
     room.topicBy = session.nick;
     room.topicAt = this.options.clock.now();
+    this.store(session, room, 'TOPIC', text);
     room.broadcast(encodeLine('TOPIC', [room.name, session.nick], text), session);
     session.send(encodeLine('OK', ['TOPIC', room.name], text ? `Topic of ${room.name} changed.` : `Topic of ${room.name} cleared.`));
   }
@@ -271,6 +291,54 @@ export class ChatCore {
   quit(session: Session, rawReason: string | undefined): void {
     const reason = this.reason(rawReason);
     this.end(session, reason ? `Quit: ${reason}` : 'Quit', 'Goodbye!');
+  }
+
+  // ---- history ----
+
+  /** The history store, or NO_HISTORY when this server keeps none. */
+  historyStore(): HistoryStore {
+    if (this.options.history === undefined) throw new ChatError('NO_HISTORY', 'This server keeps no history.');
+    return this.options.history;
+  }
+
+  /** Sends stored entries as HISTORY lines followed by one HISTEND line. */
+  sendHistory(session: Session, room: Room, entries: readonly HistoryEntry[], endText: string): void {
+    for (const entry of entries) {
+      const time = new Date(entry.at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      session.send(encodeLine('HISTORY', [room.name, String(entry.id), time, entry.nick, entry.kind], entry.text));
+    }
+    session.send(encodeLine('HISTEND', [room.name, String(entries.length)], endText));
+  }
+
+  /** Tells the senders of unsaved entries, once per outage, that history is not being saved. */
+  historyOutage(unsaved: readonly NewHistoryEntry[]): void {
+    this.outageSerial++;
+    const told = new Set<Session>();
+    for (const entry of unsaved) {
+      const sender = this.nicks.get(foldName(entry.nick));
+      if (sender !== undefined && !told.has(sender)) {
+        told.add(sender);
+        this.noticeOutage(sender);
+      }
+    }
+  }
+
+  /**
+   * Applies retention in one bounded step and forgets rooms left with no history, no topic and no
+   * members. Returns false while more steps are needed.
+   */
+  pruneHistory(policy: RetentionPolicy): boolean {
+    const store = this.options.history;
+    if (store === undefined) return true;
+    const result = store.prune(this.options.clock.now(), policy);
+    for (const key of result.forgottenRooms) {
+      const room = this.rooms.get(key);
+      if (room === undefined || room.topic) continue;
+      room.persistent = false;
+      if (room.members.size === 0 && room.name !== LOBBY) this.rooms.delete(key);
+    }
+    if (result.deletedMessages > 0) this.options.log.log('info', 'history-pruned', { messages: result.deletedMessages, rooms: result.forgottenRooms.length });
+    return result.done;
   }
 
   // ---- read-only views used by informational commands ----
@@ -327,6 +395,23 @@ export class ChatCore {
 
   // ---- internals ----
 
+  private outageSerial = 0;
+
+  /** Queues a room event for the history store (committed at the end of this event-loop turn). */
+  private store(session: Session, room: Room, kind: HistoryKind, text: string): void {
+    const history = this.options.history;
+    if (history === undefined) return;
+    history.append({ roomKey: room.key, roomName: room.name, at: this.options.clock.now(), nick: session.nick, kind, text });
+    room.persistent = true;
+    if (!history.healthy) this.noticeOutage(session);
+  }
+
+  private noticeOutage(session: Session): void {
+    if (session.outageNotified === this.outageSerial) return;
+    session.outageNotified = this.outageSerial;
+    session.send(encodeLine('NOTICE', [], 'History cannot be saved right now (storage error): your messages are delivered live but may not be kept.'));
+  }
+
   private register(session: Session, nick: string, key: string): void {
     this.options.clock.clearTimeout(session.registrationTimer);
     this.nicks.set(key, session);
@@ -356,7 +441,7 @@ export class ChatCore {
     room.members.delete(session);
     session.forget(room);
     if (event) room.broadcast(event);
-    if (room.members.size === 0 && room.name !== LOBBY) this.rooms.delete(room.key);
+    if (room.members.size === 0 && room.name !== LOBBY && !room.persistent) this.rooms.delete(room.key);
   }
 
   /** Everyone who shares at least one room with `session`, each once. */

@@ -4,10 +4,10 @@ import { ChatError } from './errors';
 import type { Session, SessionState } from './session';
 
 /**
- * Argument kinds. `word` and `nick` take one word; `room` takes one word starting with "#" (so an
- * optional room can be left out before free text); `text` takes the rest of the line.
+ * Argument kinds. `word` and `nick` take one word; `room` takes one word starting with "#" and `number`
+ * one word of digits (so either can be left out when optional); `text` takes the rest of the line.
  */
-export type ArgKind = 'word' | 'nick' | 'room' | 'text';
+export type ArgKind = 'word' | 'nick' | 'room' | 'number' | 'text';
 
 /** One declared argument of a command. */
 export interface ArgSpec {
@@ -33,6 +33,8 @@ export interface CommandSpec {
   args: readonly ArgSpec[];
   /** One-sentence description shown by /help. */
   help: string;
+  /** Usage text, when the one derived from `args` would not read well. */
+  usage?: string;
   /** Connection states that may use the command; others get ERR NICK_REQUIRED. */
   states: readonly SessionState[];
   run(ctx: CommandContext, args: Args): void;
@@ -40,6 +42,7 @@ export interface CommandSpec {
 
 /** Usage string derived from a spec, e.g. "/part [#ROOM] [REASON]". */
 export function usageOf(spec: CommandSpec): string {
+  if (spec.usage !== undefined) return spec.usage;
   const parts = ['/' + spec.name];
   for (const arg of spec.args) parts.push(arg.optional ? `[${arg.name}]` : arg.name);
   return parts.join(' ');
@@ -60,7 +63,9 @@ export function parseArgs(spec: CommandSpec, raw: string): Args {
       continue;
     }
     const { word, rest: after } = splitWord(rest);
-    const present = word.length > 0 && (arg.kind !== 'room' || !arg.optional || word.startsWith('#'));
+    const shaped = arg.kind === 'room' ? word.startsWith('#') : arg.kind === 'number' ? /^\d{1,9}$/.test(word) : true;
+    if (!arg.optional && word.length > 0 && arg.kind === 'number' && !shaped) bad();
+    const present = word.length > 0 && (!arg.optional || shaped);
     if (!present) {
       if (!arg.optional) bad();
       continue;

@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'TEXT_TOO_LONG',
   'SERVER_FULL',
   'NOT_CHAT',
+  'NO_HISTORY',
 ] as const;
 
 /** One stable error code. */

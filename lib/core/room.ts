@@ -6,6 +6,8 @@ export class Room {
   topic = '';
   topicBy = '';
   topicAt = 0;
+  /** True once the room has stored history or a topic: such a room is kept when it empties. */
+  persistent = false;
 
   constructor(
     readonly name: string,

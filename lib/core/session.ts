@@ -16,6 +16,10 @@ export class Session {
   readonly rooms: Room[] = [];
   lastActive: number;
   registrationTimer: unknown;
+  /** Whether joining a room replays its recent history to this connection (/replay off turns it off). */
+  replay = true;
+  /** The storage outage this session was last told about, so it is told once per outage. */
+  outageNotified = 0;
 
   constructor(
     readonly id: number,

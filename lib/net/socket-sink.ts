@@ -9,6 +9,12 @@ export class FlushScheduler {
   private readonly dirty = new Set<SocketSink>();
   private scheduled = false;
 
+  /**
+   * Runs before any queued output is written: the daemon commits pending history here, so a message is
+   * stored before anyone can see it (and a PONG proves that everything before it was stored).
+   */
+  beforeFlush: (() => void) | undefined;
+
   /** Remembers `sink` for the next flush. */
   mark(sink: SocketSink): void {
     this.dirty.add(sink);
@@ -21,7 +27,8 @@ export class FlushScheduler {
   /** Flushes every marked sink now. */
   flushAll(): void {
     this.scheduled = false;
-    for (const sink of this.dirty) sink.flush();
+    this.beforeFlush?.();
+    for (const sink of this.dirty) sink.write();
     this.dirty.clear();
   }
 }
@@ -70,8 +77,15 @@ export class SocketSink implements ClientSink {
     else if (this.pending.length === 1) this.scheduler.mark(this);
   }
 
-  /** Writes everything queued as one write. */
+  /** Writes everything queued as one write, after the scheduler's beforeFlush hook. */
   flush(): void {
+    if (this.pending.length === 0) return;
+    this.scheduler.beforeFlush?.();
+    this.write();
+  }
+
+  /** Writes everything queued as one write (the hook has already run). */
+  write(): void {
     if (this.pending.length === 0 || this.socket.destroyed) return;
     if (this.pending.length === 1) {
       this.socket.write(this.pending[0]!);

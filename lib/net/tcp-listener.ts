@@ -39,7 +39,8 @@ function reasonFor(error: NodeJS.ErrnoException | undefined): string {
 export class ChatListener {
   readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private readonly scheduler = new FlushScheduler();
+  /** Batches output per event-loop turn; its beforeFlush hook lets the daemon commit history first. */
+  readonly scheduler = new FlushScheduler();
 
   constructor(
     private readonly core: ChatCore,

@@ -18,6 +18,14 @@ export const LIMITS = {
   maxRooms: 10_000,
   /** Longest /ping token in code points. */
   maxPingToken: 64,
+  /** Most entries one /history reply pages back. */
+  maxHistoryPage: 200,
+  /** Most results one /search returns. */
+  maxSearchResults: 50,
+  /** Most words in one /search query. */
+  maxSearchWords: 10,
+  /** Most entries replayed on /join (the --history-replay ceiling). */
+  maxReplay: 1000,
 } as const;
 
 /** The room every user joins on registration; it always exists. */

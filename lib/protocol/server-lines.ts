@@ -6,7 +6,7 @@
  */
 export const KEYWORDS = [
   // Replies to your own commands.
-  'HELLO', 'OK', 'ERR', 'PONG', 'ROOM', 'NAMES', 'WHOIS', 'HELP', 'BYE',
+  'HELLO', 'OK', 'ERR', 'PONG', 'ROOM', 'NAMES', 'WHOIS', 'HELP', 'HISTORY', 'HISTEND', 'BYE',
   // Events: things others did, or the server tells you unprompted.
   'MSG', 'ACTION', 'PRIVMSG', 'JOIN', 'PART', 'QUIT', 'NICK', 'TOPIC', 'NOTICE',
 ] as const;
@@ -24,6 +24,8 @@ export const FIELD_COUNT: Record<Keyword, number> = {
   NAMES: 1,
   WHOIS: 2,
   HELP: 1,
+  HISTORY: 5,
+  HISTEND: 2,
   BYE: 0,
   MSG: 2,
   ACTION: 2,

@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../command-table';
+import { historyCommands } from './history-commands';
 import { infoCommands } from './info-commands';
 import { messageCommands } from './message-commands';
 import { roomCommands } from './room-commands';
@@ -9,5 +10,6 @@ export const defaultCommands: readonly CommandSpec[] = [
   ...messageCommands,
   ...roomCommands,
   ...infoCommands,
+  ...historyCommands,
   ...sessionCommands,
 ];

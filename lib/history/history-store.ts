@@ -1,0 +1,75 @@
+/** Kinds of stored events: room messages, /me actions and topic changes. */
+export type HistoryKind = 'MSG' | 'ACTION' | 'TOPIC';
+
+/** An event to store; the store assigns its id when the batch that holds it commits. */
+export interface NewHistoryEntry {
+  /** Case-folded room key (the unique identity of a room). */
+  roomKey: string;
+  /** The room's display name, stored when the room is first seen. */
+  roomName: string;
+  /** Milliseconds since the epoch (UTC). */
+  at: number;
+  nick: string;
+  kind: HistoryKind;
+  /** Already neutralised text (for TOPIC: the new topic, empty when cleared). */
+  text: string;
+}
+
+/** A stored event as read back. */
+export interface HistoryEntry {
+  id: number;
+  roomKey: string;
+  at: number;
+  nick: string;
+  kind: HistoryKind;
+  text: string;
+}
+
+/** A room as persisted: it is kept while it has history or a topic. */
+export interface StoredRoom {
+  key: string;
+  name: string;
+  topic: string;
+  topicBy: string;
+  topicAt: number;
+}
+
+/** What pruning removed. */
+export interface PruneResult {
+  deletedMessages: number;
+  /** Rooms left with neither messages nor a topic: no longer persisted. */
+  forgottenRooms: string[];
+  /** False when another call is needed to finish (pruning works in bounded steps). */
+  done: boolean;
+}
+
+/** Retention limits applied by prune. */
+export interface RetentionPolicy {
+  maxMessagesPerRoom: number;
+  maxAgeMs: number;
+}
+
+/**
+ * Where room history lives. The embedded SQLite store implements it; a later multi-machine mode can put
+ * history elsewhere behind the same calls. Reads see every appended entry, committed or not.
+ */
+export interface HistoryStore {
+  /** Rooms that persist across restarts. */
+  loadRooms(): StoredRoom[];
+  /** Queues an entry; it is committed with its batch at the end of the event-loop turn (or by commit()). */
+  append(entry: NewHistoryEntry): void;
+  /** Commits queued entries now; never throws (failures are logged and retried). */
+  commit(): void;
+  /** The newest `limit` entries of a room, oldest first. */
+  recent(roomKey: string, limit: number): HistoryEntry[];
+  /** The `limit` entries of a room just before id `beforeId`, oldest first. */
+  before(roomKey: string, beforeId: number, limit: number): HistoryEntry[];
+  /** Entries of a room containing every word of `words` (the last may be a prefix), newest first. */
+  search(roomKey: string, words: string[], limit: number): HistoryEntry[];
+  /** Applies retention in one bounded step. */
+  prune(now: number, policy: RetentionPolicy): PruneResult;
+  /** True while writes succeed; false during a storage outage. */
+  readonly healthy: boolean;
+  /** Commits what is queued and closes the store. */
+  close(): void;
+}

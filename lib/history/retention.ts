@@ -1,0 +1,31 @@
+import type { ChatCore } from '../core/chat-core';
+import type { RetentionPolicy } from './history-store';
+
+/** How often retention runs after the first pass at start-up. */
+export const RETENTION_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * Runs history retention now and then every RETENTION_INTERVAL_MS. Each pass is a series of bounded
+ * steps separated by setImmediate, so a large backlog never blocks chat for long. Returns a stop function.
+ */
+export function startRetention(core: ChatCore, policy: RetentionPolicy, intervalMs = RETENTION_INTERVAL_MS): () => void {
+  let stopped = false;
+  let running = false;
+  const pass = (): void => {
+    if (stopped || running) return;
+    running = true;
+    const step = (): void => {
+      if (stopped) return;
+      if (core.pruneHistory(policy)) running = false;
+      else setImmediate(step);
+    };
+    step();
+  };
+  pass();
+  const timer = setInterval(pass, intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}

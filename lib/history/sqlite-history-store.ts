@@ -1,0 +1,311 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log';
+import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, PruneResult, RetentionPolicy, StoredRoom } from './history-store';
+
+/** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
+export type SyncMode = 'normal' | 'full';
+
+/** Settings of the SQLite store. */
+export interface SqliteStoreOptions {
+  dataDir: string;
+  sync: SyncMode;
+  log: Logger;
+  /** Called once when a storage outage starts, with the entries that could not be written. */
+  onOutage?: (unsaved: readonly NewHistoryEntry[]) => void;
+}
+
+/** A data directory or database that cannot be used; the daemon prints it and exits. */
+export class HistoryOpenError extends Error {}
+
+/** File name of the database inside the data directory. */
+export const DATABASE_FILE = 'history.sqlite3';
+
+/** Entries kept in memory while the disk fails; beyond this the oldest unsaved ones are dropped (and counted). */
+const MAX_UNSAVED = 10_000;
+/** How often a failed commit is retried. */
+const RETRY_MS = 1000;
+/** How often the WAL is checkpointed (and so fsynced) in `normal` mode: the power-loss durability bound. */
+const CHECKPOINT_MS = 1000;
+/** Rows deleted per prune step, so pruning never blocks the event loop for long. */
+const PRUNE_STEP_ROWS = 5000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rooms (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  topic TEXT NOT NULL DEFAULT '',
+  topic_by TEXT NOT NULL DEFAULT '',
+  topic_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  room_id INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  nick TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room_id, id);
+CREATE INDEX IF NOT EXISTS messages_by_time ON messages (at);
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5 (
+  room, text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts (rowid, room, text) VALUES (new.id, 'r' || new.room_id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = old.id;
+END;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
+`;
+
+interface Row {
+  id: number;
+  at: number;
+  nick: string;
+  kind: HistoryKind;
+  text: string;
+}
+
+/** Quotes one search word for FTS5 as a prefix query term. */
+function ftsTerm(word: string): string {
+  return `"${word.replace(/"/g, '""')}"*`;
+}
+
+/**
+ * The embedded history store: SQLite in WAL mode through better-sqlite3. Appends are queued and
+ * committed as one transaction per event-loop turn; reads use the (room, id) index and an FTS5 index,
+ * so replay, paging and search cost O(log n) in the size of the history.
+ */
+export class SqliteHistoryStore implements HistoryStore {
+  private readonly db: Database.Database;
+  private readonly roomIds = new Map<string, number>();
+  private queue: NewHistoryEntry[] = [];
+  private commitScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly checkpointTimer: NodeJS.Timeout | undefined;
+  private dirtySinceCheckpoint = false;
+  private failing = false;
+  private lost = 0;
+  private closed = false;
+  private readonly statements;
+  private readonly writeBatch: (entries: NewHistoryEntry[]) => void;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    const file = path.join(options.dataDir, DATABASE_FILE);
+    try {
+      mkdirSync(options.dataDir, { recursive: true });
+      accessSync(options.dataDir, fsConstants.W_OK);
+      if (existsSync(file)) accessSync(file, fsConstants.R_OK | fsConstants.W_OK);
+    } catch (error) {
+      throw new HistoryOpenError(`data directory ${options.dataDir} is not writable: ${(error as Error).message}`);
+    }
+    try {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+      this.db.pragma('cache_size = -16000');
+      this.db.pragma('busy_timeout = 2000');
+      this.db.exec(SCHEMA);
+      const schema = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get() as string | undefined;
+      if (schema !== '1') throw new Error(`unknown schema version ${String(schema)}`);
+    } catch (error) {
+      throw new HistoryOpenError(
+        `cannot use the history database ${file}: ${(error as Error).message}. ` +
+          `It is not a mychat database or it is damaged. mychatd will not overwrite it: ` +
+          `restore it from a backup, or move it aside (mv ${file} ${file}.bad) to start with empty history.`,
+      );
+    }
+    this.statements = {
+      roomByKey: this.db.prepare('SELECT id FROM rooms WHERE key = ?').pluck(),
+      insertRoom: this.db.prepare('INSERT INTO rooms (key, name) VALUES (?, ?)'),
+      setTopic: this.db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?'),
+      insertMessage: this.db.prepare('INSERT INTO messages (room_id, at, nick, kind, text) VALUES (?, ?, ?, ?, ?)'),
+      recent: this.db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT ?'),
+      before: this.db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
+      search: this.db.prepare(
+        `SELECT id, at, nick, kind, text FROM messages WHERE id IN
+           (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
+         ORDER BY id DESC`,
+      ),
+      rooms: this.db.prepare('SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt FROM rooms'),
+      roomsWithCounts: this.db.prepare('SELECT id, key FROM rooms'),
+      nthNewest: this.db.prepare('SELECT id FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
+      deleteOldInRoom: this.db.prepare(
+        'DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE room_id = ? AND id <= ? ORDER BY id LIMIT ?)',
+      ),
+      deleteOlderThan: this.db.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE at < ? ORDER BY at LIMIT ?)'),
+      emptyRooms: this.db.prepare(
+        `SELECT id, key FROM rooms WHERE topic = '' AND NOT EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id)`,
+      ),
+      deleteRoom: this.db.prepare('DELETE FROM rooms WHERE id = ?'),
+    };
+    this.writeBatch = this.db.transaction((entries: NewHistoryEntry[]) => {
+      for (const entry of entries) {
+        const roomId = this.roomId(entry.roomKey, entry.roomName, true)!;
+        this.statements.insertMessage.run(roomId, entry.at, entry.nick, entry.kind, entry.text);
+        if (entry.kind === 'TOPIC') this.statements.setTopic.run(entry.text, entry.nick, entry.at, roomId);
+      }
+    });
+    if (options.sync === 'normal') {
+      this.checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_MS);
+      this.checkpointTimer.unref();
+    }
+  }
+
+  get healthy(): boolean {
+    return !this.failing;
+  }
+
+  loadRooms(): StoredRoom[] {
+    const rows = this.statements.rooms.all() as Array<StoredRoom & { id: number }>;
+    for (const row of rows) this.roomIds.set(row.key, row.id);
+    return rows.map(({ key, name, topic, topicBy, topicAt }) => ({ key, name, topic, topicBy, topicAt }));
+  }
+
+  append(entry: NewHistoryEntry): void {
+    if (this.closed) return;
+    this.queue.push(entry);
+    if (this.queue.length > MAX_UNSAVED) {
+      // Only reachable during an outage: memory stays bounded and the loss is counted and logged.
+      this.queue.shift();
+      this.lost++;
+    }
+    if (!this.commitScheduled && !this.failing) {
+      this.commitScheduled = true;
+      setImmediate(() => this.commit());
+    }
+  }
+
+  commit(): void {
+    this.commitScheduled = false;
+    if (this.queue.length === 0 || this.closed) return;
+    const batch = this.queue;
+    try {
+      this.writeBatch(batch);
+    } catch (error) {
+      // The transaction rolled back: the batch stays queued (bounded) and is retried. Room ids cached
+      // during the failed transaction may have been rolled back too, so forget them all.
+      this.roomIds.clear();
+      if (!this.failing) {
+        this.failing = true;
+        this.options.log.log('error', 'history-write-failed', { error: (error as Error).message, queued: batch.length });
+        this.options.onOutage?.(batch);
+      }
+      this.scheduleRetry();
+      return;
+    }
+    this.queue = [];
+    this.dirtySinceCheckpoint = true;
+    if (this.failing) {
+      this.failing = false;
+      this.options.log.log('warn', 'history-write-recovered', { written: batch.length, lost: this.lost });
+      this.lost = 0;
+    }
+  }
+
+  recent(roomKey: string, limit: number): HistoryEntry[] {
+    this.commit();
+    const roomId = this.roomId(roomKey);
+    if (roomId === undefined || limit <= 0) return [];
+    return this.rows(this.statements.recent.all(roomId, limit) as Row[], roomKey).reverse();
+  }
+
+  before(roomKey: string, beforeId: number, limit: number): HistoryEntry[] {
+    this.commit();
+    const roomId = this.roomId(roomKey);
+    if (roomId === undefined || limit <= 0) return [];
+    return this.rows(this.statements.before.all(roomId, beforeId, limit) as Row[], roomKey).reverse();
+  }
+
+  search(roomKey: string, words: string[], limit: number): HistoryEntry[] {
+    this.commit();
+    const roomId = this.roomId(roomKey);
+    if (roomId === undefined || words.length === 0 || limit <= 0) return [];
+    const query = `room : "r${roomId}" AND text : (${words.map(ftsTerm).join(' AND ')})`;
+    return this.rows(this.statements.search.all(query, limit) as Row[], roomKey);
+  }
+
+  prune(now: number, policy: RetentionPolicy): PruneResult {
+    this.commit();
+    let budget = PRUNE_STEP_ROWS;
+    let deleted = 0;
+    try {
+      deleted += this.statements.deleteOlderThan.run(now - policy.maxAgeMs, budget).changes;
+      budget -= deleted;
+      const rooms = this.statements.roomsWithCounts.all() as Array<{ id: number; key: string }>;
+      for (const room of rooms) {
+        if (budget <= 0) break;
+        const cutoff = this.statements.nthNewest.get(room.id, policy.maxMessagesPerRoom) as number | undefined;
+        if (cutoff === undefined) continue;
+        const changes = this.statements.deleteOldInRoom.run(room.id, cutoff, budget).changes;
+        deleted += changes;
+        budget -= changes;
+      }
+      const forgottenRooms: string[] = [];
+      if (budget > 0) {
+        for (const room of this.statements.emptyRooms.all() as Array<{ id: number; key: string }>) {
+          if (this.queue.some((entry) => entry.roomKey === room.key)) continue;
+          this.statements.deleteRoom.run(room.id);
+          this.roomIds.delete(room.key);
+          forgottenRooms.push(room.key);
+        }
+      }
+      if (deleted > 0) this.dirtySinceCheckpoint = true;
+      return { deletedMessages: deleted, forgottenRooms, done: budget > 0 };
+    } catch (error) {
+      this.options.log.log('error', 'history-prune-failed', { error: (error as Error).message });
+      return { deletedMessages: deleted, forgottenRooms: [], done: true };
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.commit();
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    try {
+      this.db.close();
+    } catch (error) {
+      this.options.log.log('error', 'history-close-failed', { error: (error as Error).message });
+    }
+  }
+
+  /** The store's row id for a room; with `create`, inserts the room when it is new. */
+  private roomId(key: string, name?: string, create = false): number | undefined {
+    let id = this.roomIds.get(key);
+    if (id !== undefined) return id;
+    id = this.statements.roomByKey.get(key) as number | undefined;
+    if (id === undefined && create) id = Number(this.statements.insertRoom.run(key, name ?? key).lastInsertRowid);
+    if (id !== undefined) this.roomIds.set(key, id);
+    return id;
+  }
+
+  private rows(rows: Row[], roomKey: string): HistoryEntry[] {
+    return rows.map((row) => ({ id: row.id, roomKey, at: row.at, nick: row.nick, kind: row.kind, text: row.text }));
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.commit();
+    }, RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  private checkpoint(): void {
+    if (!this.dirtySinceCheckpoint || this.failing || this.closed) return;
+    this.dirtySinceCheckpoint = false;
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch (error) {
+      this.options.log.log('warn', 'history-checkpoint-failed', { error: (error as Error).message });
+    }
+  }
+}
