@@ -79,6 +79,11 @@ export class ChatCore {
     this.ensureRoom(LOBBY);
   }
 
+  /** Changes settings on a running core (config reload); they apply from the next login or connection, open sessions stay. */
+  reconfigure(changes: Partial<Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'registrationTimeoutMs'>>): void {
+    Object.assign(this.options, changes);
+  }
+
   /** Number of open sessions, registered or not. */
   get sessionCount(): number {
     return this.sessions.size;

@@ -2,7 +2,7 @@
 export const LIMITS = {
   /** Longest accepted input line in bytes, excluding its terminator. */
   maxLineBytes: 4096,
-  /** Longest telnet subnegotiation we are willing to skip before giving up on the connection. */
+  /** Longest telnet subnegotiation skipped; past it, the bytes that follow are read as ordinary input again. */
   maxSubnegotiationBytes: 1024,
   /** Nickname length in Unicode code points. */
   maxNickLength: 24,
@@ -20,6 +20,8 @@ export const LIMITS = {
   maxPingToken: 64,
   /** Most entries one /history reply pages back. */
   maxHistoryPage: 200,
+  /** Most rooms one /rooms reply lists (the busiest first), so its reply stays far below the send-queue cap. */
+  maxRoomsListed: 200,
   /** Most results one /search returns. */
   maxSearchResults: 50,
   /** Most words in one /search query. */

@@ -42,8 +42,9 @@ export function codePoints(text: string): number {
   return n;
 }
 
-const NICK = /^\p{L}[\p{L}\p{N}_-]*$/u;
-const ROOM = /^#[\p{L}\p{N}_-]+$/u;
+// Combining marks (\p{M}) may follow the first letter: scripts such as Devanagari need them.
+const NICK = /^\p{L}[\p{L}\p{M}\p{N}_-]*$/u;
+const ROOM = /^#[\p{L}\p{N}_-][\p{L}\p{M}\p{N}_-]*$/u;
 
 /** Why a proposed name was refused, or undefined if it is acceptable. */
 export type NameProblem = string | undefined;
@@ -53,9 +54,12 @@ export function normaliseName(raw: string): string {
   return raw.normalize('NFC');
 }
 
-/** Case-folded key under which nicknames and room names are unique. */
+/**
+ * Key under which nicknames and room names are unique: NFKC (so full-width or ligature look-alikes
+ * collide) and full case folding (upper then lower case, so "straße" and "STRASSE" collide too).
+ */
 export function foldName(name: string): string {
-  return name.normalize('NFC').toLowerCase();
+  return name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
 }
 
 /** Checks a normalised nickname against the documented rules; returns a human reason when it fails. */

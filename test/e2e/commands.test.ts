@@ -122,6 +122,9 @@ test('/rooms lists rooms with member counts and topics; /topic shows, sets, clea
   b.send('/rooms');
   t.is(await b.waitForLine(/^ROOM #topical/), 'ROOM #topical 2 Release on Friday');
   t.regex(await b.waitForLine(/^OK ROOMS/), /^OK ROOMS \d+ /);
+  b.send('/rooms TOPIC');
+  t.is(await b.waitForLine(/^(ROOM|OK ROOMS)/), 'ROOM #topical 2 Release on Friday', 'a word filters rooms by name');
+  t.is(await b.waitForLine(/^OK ROOMS/), 'OK ROOMS 1 1 room.');
   b.send('/topic #TOPICAL');
   t.is(await b.waitForLine(/^ROOM/), 'ROOM #topical 2 Release on Friday');
   t.regex(await b.waitForLine(/^OK TOPIC/), /^OK TOPIC #topical Topic set by topA at \d{4}-/);

@@ -40,7 +40,8 @@ test('usageOf derives the usage from the declared args: required bare, optional 
   t.is(usageOf(spec('msg')), '/msg NICK TEXT');
   t.is(usageOf(spec('join')), '/join #ROOM');
   t.is(usageOf(spec('topic')), '/topic #ROOM [TEXT]');
-  t.is(usageOf(spec('rooms')), '/rooms');
+  t.is(usageOf(make('clear', [])), '/clear');
+  t.is(usageOf(spec('rooms')), '/rooms [WORD]');
 });
 
 // ---- parseArgs ----
@@ -48,7 +49,7 @@ test('usageOf derives the usage from the declared args: required bare, optional 
 test('parseArgs maps words and the trailing text to their names', (t) => {
   t.deepEqual(parsed(spec('msg'), 'Bob  hello   there'), { NICK: 'Bob', TEXT: 'hello   there' });
   t.deepEqual(parsed(spec('join'), '  #room  '), { '#ROOM': '#room' });
-  t.deepEqual(parsed(spec('rooms'), ''), {});
+  t.deepEqual(parsed(make('clear', []), ''), {});
 });
 
 test('a missing required argument is BAD_ARGS, and the message shows the usage', (t) => {
@@ -75,7 +76,7 @@ test('an optional room not starting with # leaves the argument list, so a stray 
 });
 
 test('extra arguments are rejected with BAD_ARGS', (t) => {
-  for (const [name, raw] of [['join', '#a #b'], ['whois', 'bob carol'], ['rooms', 'x'], ['nick', 'two words'], ['help', 'a b']] as const) {
+  for (const [name, raw] of [['join', '#a #b'], ['whois', 'bob carol'], ['rooms', 'x y'], ['nick', 'two words'], ['help', 'a b']] as const) {
     const error = badArgs(t, spec(name), raw);
     t.is(error.code, 'BAD_ARGS', `${name} ${raw}`);
     t.regex(error.message, /^Usage: \//);

@@ -126,3 +126,16 @@ test('codePoints counts astral characters as one', (t) => {
   t.is(codePoints('a😀b😀'), 4);
   t.is('😀'.length, 2);
 });
+
+test('look-alike names collide: full case folding and compatibility forms', (t) => {
+  t.is(foldName('straße'), foldName('STRASSE'));
+  t.is(foldName('ａｌｉｃｅ'), foldName('alice'), 'full-width letters');
+  t.is(foldName('ﬁsh'), foldName('fish'), 'ligature');
+  t.not(foldName('alice'), foldName('alicia'));
+});
+
+test('names in scripts that need combining marks are accepted, but not starting with one', (t) => {
+  t.is(nickProblem(normaliseName('हिन्दी')), undefined);
+  t.is(roomProblem(normaliseName('#தமிழ்')), undefined);
+  t.not(nickProblem('\u0301abc'), undefined);
+});

@@ -5,6 +5,10 @@ import { ChatError } from '../errors';
 
 const DEFAULT_PAGE = 20;
 
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** Words of a search query, as the index sees them (letters, digits and _). */
 export function searchWords(text: string): string[] {
   return (text.normalize('NFC').match(/[\p{L}\p{N}_]+/gu) ?? []).map((word) => word.slice(0, 64));
@@ -37,7 +41,7 @@ export const historyCommands: CommandSpec[] = [
       const oldest = entries[0];
       const more = oldest !== undefined && store.before(room.key, oldest.id, 1).length > 0;
       core.sendHistory(session, room, entries, more ? `Older: /history ${room.name} ${count} before ${oldest.id}` : 'Start of history.');
-      session.send(encodeLine('OK', ['HISTORY', room.name], `${entries.length} stored messages.`));
+      session.send(encodeLine('OK', ['HISTORY', room.name], `${plural(entries.length, 'stored message', 'stored messages')}.`));
     },
   },
   {
@@ -46,7 +50,7 @@ export const historyCommands: CommandSpec[] = [
       { name: '#ROOM', kind: 'room' },
       { name: 'TEXT', kind: 'text' },
     ],
-    help: `Find stored messages of a room that contain every word of TEXT (the last word may be a prefix), newest first, at most ${LIMITS.maxSearchResults}.`,
+    help: `Find stored messages of a room that contain every word of TEXT (each word also matches longer words it begins), newest first, at most ${LIMITS.maxSearchResults}.`,
     states: ['registered'],
     run: ({ core, session }, args) => {
       const store = core.historyStore();
@@ -55,8 +59,9 @@ export const historyCommands: CommandSpec[] = [
       if (words.length === 0) throw new ChatError('BAD_ARGS', 'Search for at least one word of letters or digits.');
       if (words.length > LIMITS.maxSearchWords) throw new ChatError('BAD_ARGS', `Search for at most ${LIMITS.maxSearchWords} words.`);
       const entries = store.search(room.key, words, LIMITS.maxSearchResults);
-      core.sendHistory(session, room, entries, entries.length === LIMITS.maxSearchResults ? `First ${entries.length} matches, newest first.` : `${entries.length} matches, newest first.`);
-      session.send(encodeLine('OK', ['SEARCH', room.name], `${entries.length} matches.`));
+      const matches = plural(entries.length, 'match', 'matches');
+      core.sendHistory(session, room, entries, entries.length === LIMITS.maxSearchResults ? `The newest ${matches}; refine the words to see older ones.` : `${matches}, newest first.`);
+      session.send(encodeLine('OK', ['SEARCH', room.name], `${matches}.`));
     },
   },
   {

@@ -1,4 +1,6 @@
+import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
+import { foldName } from '../../protocol/text-hygiene';
 import type { CommandSpec } from '../command-table';
 
 /** Commands that show who and what is on the server. */
@@ -6,13 +8,27 @@ export const infoCommands: CommandSpec[] = [
   {
     name: 'rooms',
     aliases: ['list'],
-    args: [],
-    help: 'List the rooms with their member counts and topics.',
+    args: [{ name: 'WORD', kind: 'word', optional: true }],
+    help: `List the rooms (those whose name contains WORD, if given) with their member counts and topics; at most ${LIMITS.maxRoomsListed}, the busiest.`,
     states: ['registered'],
-    run: ({ core, session }) => {
-      const rooms = core.allRooms();
+    run: ({ core, session }, args) => {
+      const filter = args.WORD === undefined ? undefined : foldName(args.WORD.replace(/^#/, ''));
+      let rooms = core.allRooms();
+      if (filter !== undefined) rooms = rooms.filter((room) => room.key.includes(filter));
+      const total = rooms.length;
+      if (total > LIMITS.maxRoomsListed) {
+        // Listing every room could pass the asker's send-queue cap; show the busiest, in name order.
+        const busiest = new Set([...rooms].sort((a, b) => b.members.size - a.members.size).slice(0, LIMITS.maxRoomsListed));
+        rooms = rooms.filter((room) => busiest.has(room));
+      }
       for (const room of rooms) core.sendRoomInfo(session, room);
-      session.send(encodeLine('OK', ['ROOMS', String(rooms.length)], rooms.length === 1 ? '1 room.' : `${rooms.length} rooms.`));
+      const text =
+        total > rooms.length
+          ? `${rooms.length} of ${total} rooms shown (the busiest); /rooms WORD lists rooms whose name contains WORD.`
+          : total === 1
+            ? '1 room.'
+            : `${total} rooms.`;
+      session.send(encodeLine('OK', ['ROOMS', String(rooms.length)], text));
     },
   },
   {
