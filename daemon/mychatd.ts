@@ -1,25 +1,61 @@
 #!/usr/bin/env node
+import net from 'node:net';
 import { ChatCore } from '../lib/core/chat-core';
-import { createLogger } from '../lib/log';
+import { startRetention } from '../lib/history/retention';
+import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
+import { createLogger, type Logger } from '../lib/log';
 import { ChatListener } from '../lib/net/tcp-listener';
 import { packageVersion } from '../lib/version';
-import { parseOptions, UsageError, type DaemonOptions } from './options';
+import { changedOptions, parseOptions, reloadedOptions, UsageError, type DaemonOptions } from './options';
+import { notifySystemd, takeListenFds } from './systemd';
 
 /** How long shutdown waits for clients to take their goodbye before cutting them off. */
 const SHUTDOWN_GRACE_MS = 2000;
 
-function main(): void {
-  const version = packageVersion();
-  let options: DaemonOptions;
+/**
+ * Accept queue length, as in mychatd.socket's Backlog=. Node's default of 511 would also shrink the queue
+ * of a socket systemd passed us (listening again resets it), and after a restart every client reconnects
+ * at once. The kernel caps it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
+/** Parses the options at start: a usage or configuration error ends the process with status 2. */
+function optionsOrExit(argv: string[], version: string): DaemonOptions {
   try {
-    options = parseOptions(process.argv.slice(2), version);
+    return parseOptions(argv, version);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`mychatd: ${error.message}\nTry 'mychatd --help' for the options.\n`);
     process.exit(2);
   }
+}
 
-  const log = createLogger(options.logLevel);
+/** "host:port" of a listening server, for logs and the systemd status line. */
+function describeAddress(server: net.Server): { host: string; port: number } {
+  const address = server.address();
+  if (typeof address === 'object' && address) return { host: address.address, port: address.port };
+  return { host: String(address), port: 0 };
+}
+
+function main(): void {
+  const version = packageVersion();
+  const argv = process.argv.slice(2);
+  let options = optionsOrExit(argv, version);
+  // Read before anything can spawn a child, so none inherits the variables.
+  const inheritedFds = takeListenFds();
+
+  const log: Logger = createLogger(options.logLevel);
+  let history: SqliteHistoryStore;
+  try {
+    // onOutage can only fire after an append, so `core` (declared below) exists by then.
+    history = new SqliteHistoryStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage: (unsaved) => core.historyOutage(unsaved) });
+  } catch (error) {
+    if (!(error instanceof HistoryOpenError)) throw error;
+    // Refuse to start rather than fail later or replace what is there: the message says what to do.
+    log.log('error', 'history-unavailable', { error: error.message });
+    process.stderr.write(`mychatd: ${error.message}\n`);
+    process.exit(1);
+  }
   const core = new ChatCore({
     serverName: 'mychat',
     version,
@@ -27,6 +63,12 @@ function main(): void {
     maxClients: options.maxClients,
     registrationTimeoutMs: options.nickTimeout * 1000,
     log,
+    history,
+    historyReplay: options.historyReplay,
+  });
+  const stopRetention = startRetention(core, {
+    maxMessagesPerRoom: options.historyMaxMessages,
+    maxAgeMs: options.historyMaxDays * 86_400_000,
   });
   const listener = new ChatListener(core, {
     maxSendQueueBytes: options.maxSendQueue,
@@ -34,16 +76,51 @@ function main(): void {
     floodRate: options.floodRate,
     log,
   });
+  // Store a turn's messages before any of its output leaves: what someone has seen is on disk.
+  listener.scheduler.beforeFlush = () => history.commit();
 
-  listener.server.once('error', (error: NodeJS.ErrnoException) => {
-    log.log('error', 'listen-failed', { host: options.host || '*', port: options.port, error: error.code ?? error.message });
-    process.exit(1);
+  // Socket activation may pass several listening sockets (one per ListenStream=); the first is the
+  // listener's own server, the others feed the same listener.
+  const extraServers = inheritedFds.slice(1).map(() => net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => listener.accept(socket)));
+  const servers = [listener.server, ...extraServers];
+  let pending = servers.length;
+  servers.forEach((server, i) => {
+    const fd = inheritedFds[i];
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = fd === undefined ? { host: options.host || '*', port: options.port } : { fd };
+      log.log('error', 'listen-failed', { ...where, error: error.code ?? error.message });
+      process.exit(1);
+    });
+    const onListening = (): void => {
+      const { host, port } = describeAddress(server);
+      log.log('info', 'listening', { host, port, fd, activation: fd === undefined ? undefined : 'systemd', version, config: options.configFile });
+      if (--pending === 0) notifySystemd(log, ['--ready', `--status=Listening on port ${port}`]);
+    };
+    if (fd === undefined) server.listen({ host: options.host || undefined, port: options.port, backlog: LISTEN_BACKLOG }, onListening);
+    // With a handle, Node reads the backlog only from the second argument, not from the object.
+    else server.listen({ fd }, LISTEN_BACKLOG, onListening);
   });
-  listener.server.listen({ host: options.host || undefined, port: options.port }, () => {
-    const address = listener.server.address();
-    const port = typeof address === 'object' && address ? address.port : options.port;
-    log.log('info', 'listening', { host: options.host || '*', port, version });
-  });
+
+  const reload = (): void => {
+    let next: DaemonOptions;
+    try {
+      next = parseOptions(argv, version);
+    } catch (error) {
+      // A broken file must not take a running server down: keep serving with what we have.
+      log.log('error', 'reload-failed', { error: error instanceof Error ? error.message : String(error), kept: 'running configuration' });
+      return;
+    }
+    const { reloadable, restartOnly } = changedOptions(options, next);
+    if (restartOnly.length > 0) log.log('warn', 'restart-needed', { options: restartOnly.join(','), note: 'these take effect at the next restart' });
+    core.reconfigure({ motd: next.motd, maxClients: next.maxClients, registrationTimeoutMs: next.nickTimeout * 1000 });
+    listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate });
+    // Restart-only settings keep describing what is running, so a later reload warns about them again.
+    options = reloadedOptions(options, next);
+    // Confirmed at the level in force when the signal came, so lowering the level still shows that it worked.
+    log.log('info', 'reloaded', { changed: reloadable.join(',') || 'nothing', config: next.configFile });
+    log.level = next.logLevel;
+  };
+  process.on('SIGHUP', reload);
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -54,10 +131,12 @@ function main(): void {
     stopping = true;
     log.log('info', 'shutting-down', { signal, clients: listener.connectionCount });
     void (async () => {
-      const closed = listener.stopAccepting();
+      const closed = Promise.all([listener.stopAccepting(), ...extraServers.map((s) => new Promise((r) => s.close(r)))]);
       core.shutdown();
       await listener.drain(SHUTDOWN_GRACE_MS);
       await closed;
+      stopRetention();
+      history.close();
       log.log('info', 'stopped');
       process.exit(0);
     })();

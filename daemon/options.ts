@@ -1,49 +1,238 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import yargs from 'yargs';
+import { ConfigFileError, parseConfigText } from '../lib/config-file';
 import { LOG_LEVELS, type LogLevel } from '../lib/log';
 import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/net/tcp-listener';
 
-/** The daemon's settings after parsing the command line and MYCHATD_* environment variables. */
+/** How the history store flushes to disk: `full` survives power loss, `normal` only a crash of mychatd. */
+export const SYNC_MODES = ['normal', 'full'] as const;
+
+/** One history sync mode. */
+export type SyncMode = (typeof SYNC_MODES)[number];
+
+/** The daemon's settings after merging the command line, MYCHATD_* environment, config file and defaults. */
 export interface DaemonOptions {
   host: string;
   port: number;
   maxClients: number;
+  /** The message of the day as shown: the text of --motd, or the contents of --motd-file. */
   motd: string;
+  /** The file the MOTD is read from (re-read on reload), or '' for none. */
+  motdFile: string;
   logLevel: LogLevel;
   nickTimeout: number;
   maxSendQueue: number;
   floodBurst: number;
   floodRate: number;
+  /** Directory for persistent state (the history database). */
+  dataDir: string;
+  /** Messages of a room's history shown to someone who joins it; 0 turns replay off. */
+  historyReplay: number;
+  /** Most messages kept per room; older ones are deleted. */
+  historyMaxMessages: number;
+  /** Days a message is kept. */
+  historyMaxDays: number;
+  sync: SyncMode;
+  /** The configuration file that was read, or undefined when there was none. */
+  configFile: string | undefined;
 }
 
-/** Thrown for an invalid option; the entry point prints it and exits with status 2. */
+/** Thrown for an invalid option or configuration file; the entry point prints it and exits with status 2. */
 export class UsageError extends Error {}
 
-function integerIn(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${Number.isNaN(value) ? 'not a number' : value})`);
+/** How one option is declared and checked, and whether SIGHUP can change it. */
+interface OptionSpec {
+  field: Exclude<keyof DaemonOptions, 'configFile'>;
+  type: 'string' | 'number';
+  default: string | number;
+  defaultDescription?: string;
+  describe: string;
+  choices?: readonly string[];
+  range?: readonly [number, number];
+  maxLength?: number;
+  nonEmpty?: boolean;
+  /** A path: relative values in a configuration file are taken relative to that file's directory. */
+  path?: boolean;
+  /** True when a reload (SIGHUP) applies a new value; otherwise it waits for a restart. */
+  reload: boolean;
+}
+
+/** Longest --motd text or MOTD file, in characters. */
+const MAX_MOTD_CHARS = 4096;
+
+/** Default configuration file inside the configuration directory. */
+const CONFIG_FILE_NAME = 'mychatd.conf';
+
+/** The configuration directory when systemd did not set $CONFIGURATION_DIRECTORY. */
+const DEFAULT_CONFIG_DIR = '/etc/mychat';
+
+/** Every option, in --help order; the keys are the long option names and configuration file keys. */
+const SPECS: Record<string, OptionSpec> = {
+  host: { field: 'host', type: 'string', default: '', describe: 'Address to listen on (empty: all interfaces)', reload: false },
+  port: { field: 'port', type: 'number', default: 7777, describe: 'TCP port to listen on (0: any free port)', range: [0, 65535], reload: false },
+  'max-clients': { field: 'maxClients', type: 'number', default: 10000, describe: 'Most simultaneous connections', range: [1, 1_000_000], reload: true },
+  motd: { field: 'motd', type: 'string', default: '', describe: 'Message of the day shown after login; \\n separates lines', maxLength: MAX_MOTD_CHARS, reload: true },
+  'motd-file': { field: 'motdFile', type: 'string', default: '', describe: 'File holding the message of the day (re-read on reload); not with --motd', path: true, reload: true },
+  'log-level': { field: 'logLevel', type: 'string', default: 'info', describe: 'Least severe events logged to stderr', choices: LOG_LEVELS, reload: true },
+  'nick-timeout': { field: 'nickTimeout', type: 'number', default: 60, describe: 'Seconds a new connection has to pick a nickname', range: [1, 86_400], reload: true },
+  'max-send-queue': {
+    field: 'maxSendQueue',
+    type: 'number',
+    default: DEFAULT_SEND_QUEUE_BYTES,
+    describe: 'Bytes of unsent output after which a client that does not read is dropped',
+    range: [65536, 1024 * 1024 * 1024],
+    reload: true,
+  },
+  'flood-burst': { field: 'floodBurst', type: 'number', default: 20, describe: 'Lines a client may send at once before flood control paces it', range: [1, 100_000], reload: true },
+  'flood-rate': { field: 'floodRate', type: 'number', default: 5, describe: 'Lines per second a client may send after its burst; 0 turns flood control off', range: [0, 100_000], reload: true },
+  'data-dir': {
+    field: 'dataDir',
+    type: 'string',
+    default: './data',
+    defaultDescription: '$STATE_DIRECTORY, else ./data',
+    describe: 'Directory for persistent state (the message history)',
+    nonEmpty: true,
+    path: true,
+    reload: false,
+  },
+  'history-replay': { field: 'historyReplay', type: 'number', default: 20, describe: 'Past messages shown on joining a room (0: off)', range: [0, 1000], reload: false },
+  'history-max-messages': { field: 'historyMaxMessages', type: 'number', default: 100_000, describe: 'Most messages kept per room', range: [1, 100_000_000], reload: false },
+  'history-max-days': { field: 'historyMaxDays', type: 'number', default: 365, describe: 'Days messages are kept', range: [1, 36_500], reload: false },
+  sync: { field: 'sync', type: 'string', default: 'normal', describe: 'History durability: normal (survives a crash of mychatd) or full (survives power loss, slower)', choices: SYNC_MODES, reload: false },
+};
+
+/** The environment variable for an option, e.g. MYCHATD_MAX_CLIENTS for max-clients. */
+function envName(name: string): string {
+  return `MYCHATD_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** What is wrong with `value` for option `name`, as the end of a sentence, or undefined when it is fine. */
+function problem(name: string, value: string | number, shown?: string): string | undefined {
+  const spec = SPECS[name]!;
+  if (spec.range) {
+    const [min, max] = spec.range;
+    const n = value as number;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      return `must be a whole number from ${min} to ${max} (got ${shown ?? (Number.isNaN(n) ? 'not a number' : n)})`;
+    }
   }
+  if (spec.choices && !spec.choices.includes(value as string)) return `must be one of ${spec.choices.join(', ')} (got ${shown ?? String(value)})`;
+  if (spec.maxLength !== undefined && (value as string).length > spec.maxLength) return `is longer than ${spec.maxLength} characters`;
+  if (spec.nonEmpty && value === '') return 'must not be empty';
+  return undefined;
+}
+
+/** The first directory of a systemd *_DIRECTORY variable (it lists several, colon-separated, when a unit names several). */
+function firstDirectory(value: string | undefined): string | undefined {
+  const first = value?.split(':')[0];
+  return first ? first : undefined;
 }
 
 /**
- * Parses argv (without node and script) and the environment. `--help` and `--version` print to stdout and
- * exit 0 (yargs' own behaviour); invalid input throws UsageError.
+ * Finds the configuration file: --config or MYCHATD_CONFIG when given (an empty value means none), else
+ * mychatd.conf in $CONFIGURATION_DIRECTORY (set by systemd's ConfigurationDirectory=) or /etc/mychat.
+ */
+function locateConfig(argv: string[]): { file: string; explicit: boolean } {
+  const located = yargs(argv)
+    .env('MYCHATD')
+    .option('config', { type: 'string' })
+    .parserConfiguration({ 'duplicate-arguments-array': false })
+    .help(false)
+    .version(false)
+    .parseSync();
+  if (located.config !== undefined) return { file: located.config, explicit: true };
+  const dir = firstDirectory(process.env.CONFIGURATION_DIRECTORY) ?? DEFAULT_CONFIG_DIR;
+  return { file: path.join(dir, CONFIG_FILE_NAME), explicit: false };
+}
+
+/**
+ * Reads and checks a configuration file into option values. A missing default file is no error (the
+ * daemon runs on its defaults); a missing file named with --config is.
+ */
+function readConfig(file: string, explicit: boolean): Record<string, string | number> | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return undefined;
+    throw new UsageError(`cannot read configuration file ${file}: ${code ?? (error as Error).message}`);
+  }
+  let entries;
+  try {
+    entries = parseConfigText(text, file);
+  } catch (error) {
+    if (error instanceof ConfigFileError) throw new UsageError(error.message);
+    throw error;
+  }
+  const values: Record<string, string | number> = {};
+  for (const { key, value, line } of entries) {
+    const where = `${file}:${line}`;
+    if (key === 'config') throw new UsageError(`${where}: "config" cannot be set inside a configuration file`);
+    const spec = SPECS[key];
+    if (spec === undefined) {
+      throw new UsageError(`${where}: unknown key "${key}" (the keys are the long option names: ${Object.keys(SPECS).join(', ')})`);
+    }
+    let typed: string | number = value;
+    if (spec.type === 'number') typed = /^[+-]?\d+$/.test(value) ? Number(value) : NaN;
+    if (spec.path && value !== '') typed = path.resolve(path.dirname(file), value);
+    const wrong = problem(key, typed, JSON.stringify(value));
+    if (wrong !== undefined) throw new UsageError(`${where}: ${key} ${wrong}`);
+    values[key] = typed;
+  }
+  return values;
+}
+
+/** Reads the MOTD file; a trailing newline is not an extra empty line. */
+function readMotdFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --motd-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (text.length > MAX_MOTD_CHARS) throw new UsageError(`--motd-file ${file} is longer than ${MAX_MOTD_CHARS} characters`);
+  return text.replace(/\r?\n$/, '');
+}
+
+/**
+ * Parses argv (without node and script), the MYCHATD_* environment and the configuration file, in that
+ * order of precedence, over the defaults. `--help` and `--version` print to stdout and exit 0 (yargs' own
+ * behaviour); anything invalid throws UsageError. Called again on SIGHUP to reload.
  */
 export function parseOptions(argv: string[], version: string): DaemonOptions {
-  const parsed = yargs(argv)
+  const { file, explicit } = locateConfig(argv);
+  const fileValues = file === '' ? undefined : readConfig(file, explicit);
+
+  let parser = yargs(argv)
     .scriptName('mychatd')
     .usage('$0 [options]\n\nThe mychat chat daemon: a line-based chat server any nc or telnet session can use.')
     .env('MYCHATD')
     // A repeated option means the last one wins, as in most daemons (and systemd drop-ins that append flags).
     .parserConfiguration({ 'duplicate-arguments-array': false })
-    .option('host', { type: 'string', default: '', describe: 'Address to listen on (empty: all interfaces) [env MYCHATD_HOST]' })
-    .option('port', { type: 'number', default: 7777, describe: 'TCP port to listen on (0: any free port) [env MYCHATD_PORT]' })
-    .option('max-clients', { type: 'number', default: 10000, describe: 'Most simultaneous connections [env MYCHATD_MAX_CLIENTS]' })
-    .option('motd', { type: 'string', default: '', describe: 'Message of the day shown after login; \\n separates lines [env MYCHATD_MOTD]' })
-    .option('log-level', { type: 'string', choices: LOG_LEVELS as unknown as string[], default: 'info', describe: 'Least severe events logged to stderr [env MYCHATD_LOG_LEVEL]' })
-    .option('nick-timeout', { type: 'number', default: 60, describe: 'Seconds a new connection has to pick a nickname [env MYCHATD_NICK_TIMEOUT]' })
-    .option('max-send-queue', { type: 'number', default: DEFAULT_SEND_QUEUE_BYTES, describe: 'Bytes of unsent output after which a client that does not read is dropped [env MYCHATD_MAX_SEND_QUEUE]' })
-    .option('flood-burst', { type: 'number', default: 20, describe: 'Lines a client may send at once before flood control paces it [env MYCHATD_FLOOD_BURST]' })
-    .option('flood-rate', { type: 'number', default: 5, describe: 'Lines per second a client may send after its burst; 0 turns flood control off [env MYCHATD_FLOOD_RATE]' })
+    .option('config', {
+      type: 'string',
+      describe: `Configuration file of "key = value" lines, keys as the long options; '' for none [env MYCHATD_CONFIG]`,
+      defaultDescription: `$CONFIGURATION_DIRECTORY/${CONFIG_FILE_NAME}, else ${DEFAULT_CONFIG_DIR}/${CONFIG_FILE_NAME}`,
+    });
+  const stateDir = firstDirectory(process.env.STATE_DIRECTORY);
+  for (const [name, spec] of Object.entries(SPECS)) {
+    parser = parser.option(name, {
+      type: spec.type,
+      default: name === 'data-dir' && stateDir !== undefined ? stateDir : spec.default,
+      ...(spec.defaultDescription !== undefined ? { defaultDescription: spec.defaultDescription } : {}),
+      ...(spec.choices ? { choices: spec.choices as unknown as string[] } : {}),
+      describe: `${spec.describe} [env ${envName(name)}]`,
+    });
+  }
+  const parsed = parser
+    // yargs gives the command line precedence over the environment, and both over this object.
+    .config(fileValues ?? {})
+    .epilog(
+      'Precedence: command line, then MYCHATD_* environment, then the configuration file, then the defaults.\n' +
+        'SIGHUP re-reads the configuration; host, port, data-dir, history-* and sync need a restart. See mychatd(8).',
+    )
     .version(version)
     .alias('h', 'help')
     .alias('v', 'version')
@@ -51,25 +240,38 @@ export function parseOptions(argv: string[], version: string): DaemonOptions {
     .fail((message, error) => {
       throw new UsageError(error?.message ?? message);
     })
-    .parseSync();
+    .parseSync() as unknown as Record<string, string | number | unknown[]>;
 
-  if (parsed._.length > 0) throw new UsageError(`unexpected argument: ${String(parsed._[0])}`);
-  integerIn('port', parsed.port, 0, 65535);
-  integerIn('max-clients', parsed['max-clients'], 1, 1_000_000);
-  integerIn('nick-timeout', parsed['nick-timeout'], 1, 86_400);
-  integerIn('max-send-queue', parsed['max-send-queue'], 65536, 1024 * 1024 * 1024);
-  integerIn('flood-burst', parsed['flood-burst'], 1, 100_000);
-  integerIn('flood-rate', parsed['flood-rate'], 0, 100_000);
-  if (parsed.motd.length > 4096) throw new UsageError('--motd is longer than 4096 characters');
-  return {
-    host: parsed.host,
-    port: parsed.port,
-    maxClients: parsed['max-clients'],
-    motd: parsed.motd.replace(/\\n/g, '\n'),
-    logLevel: parsed['log-level'] as LogLevel,
-    nickTimeout: parsed['nick-timeout'],
-    maxSendQueue: parsed['max-send-queue'],
-    floodBurst: parsed['flood-burst'],
-    floodRate: parsed['flood-rate'],
-  };
+  if (parsed._ instanceof Array && parsed._.length > 0) throw new UsageError(`unexpected argument: ${String(parsed._[0])}`);
+  const options: Record<string, unknown> = { configFile: fileValues === undefined ? undefined : file };
+  for (const [name, spec] of Object.entries(SPECS)) {
+    const value = parsed[name] as string | number;
+    const wrong = problem(name, value);
+    if (wrong !== undefined) throw new UsageError(`--${name} ${wrong}`);
+    options[spec.field] = value;
+  }
+  const result = options as unknown as DaemonOptions;
+  result.motd = result.motd.replace(/\\n/g, '\n');
+  if (result.motdFile !== '') {
+    if (result.motd !== '') throw new UsageError('--motd and --motd-file cannot both be set: choose one (an empty value unsets either)');
+    result.motd = readMotdFile(result.motdFile);
+  }
+  return result;
+}
+
+/** Names of the options that differ between two sets, split by whether a reload can apply them. */
+export function changedOptions(before: DaemonOptions, after: DaemonOptions): { reloadable: string[]; restartOnly: string[] } {
+  const reloadable: string[] = [];
+  const restartOnly: string[] = [];
+  for (const [name, spec] of Object.entries(SPECS)) {
+    if (before[spec.field] !== after[spec.field]) (spec.reload ? reloadable : restartOnly).push(name);
+  }
+  return { reloadable, restartOnly };
+}
+
+/** The options a reload leaves running: `next` for what SIGHUP can change, `running` for the rest. */
+export function reloadedOptions(running: DaemonOptions, next: DaemonOptions): DaemonOptions {
+  const result: Record<string, unknown> = { ...next };
+  for (const spec of Object.values(SPECS)) if (!spec.reload) result[spec.field] = running[spec.field];
+  return result as unknown as DaemonOptions;
 }

@@ -1,3 +1,5 @@
+import { fstatSync } from 'node:fs';
+
 /** Log levels, most severe first. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 
@@ -29,13 +31,30 @@ function formatFields(fields: LogFields | undefined): string {
 }
 
 /**
- * A logger that writes to a stream (stderr in the daemon). Under systemd (JOURNAL_STREAM set) it writes
- * syslog priority prefixes and no timestamp, since journald adds its own.
+ * True when stderr is connected to the journal. systemd sets JOURNAL_STREAM to the device and inode of that
+ * stream; comparing them with stderr's (as systemd.exec(5) advises) keeps a shell started from a service,
+ * which inherits the variable, or a redirected stderr, from getting journal-style lines.
+ */
+export function stderrIsJournal(journalStream: string | undefined = process.env.JOURNAL_STREAM): boolean {
+  const match = /^(\d+):(\d+)$/.exec(journalStream ?? '');
+  if (!match) return false;
+  try {
+    const stat = fstatSync(2, { bigint: true });
+    return stat.dev === BigInt(match[1]!) && stat.ino === BigInt(match[2]!);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A logger that writes to a stream (stderr in the daemon). When stderr is the journal it writes syslog
+ * priority prefixes (`<4>`, so `journalctl -p warning` works) and no timestamp, since journald adds its own;
+ * otherwise each line starts with an ISO timestamp and the level.
  */
 export function createLogger(
   level: LogLevel,
   write: (line: string) => void = (line) => process.stderr.write(line),
-  journald: boolean = Boolean(process.env.JOURNAL_STREAM),
+  journald: boolean = stderrIsJournal(),
 ): Logger {
   return {
     level,

@@ -51,6 +51,11 @@ export class ChatListener {
     this.server.on('error', (error) => this.options.log.log('error', 'listener-error', { error: error.message }));
   }
 
+  /** Changes limits on a running listener (config reload); connections accepted from now on get them, open ones keep theirs. */
+  reconfigure(changes: Partial<Omit<ListenerOptions, 'log'>>): void {
+    Object.assign(this.options, changes);
+  }
+
   /** Number of open client sockets. */
   get connectionCount(): number {
     return this.sockets.size;

@@ -68,7 +68,7 @@ test('/me is an ACTION in the current room', async (t) => {
   b.end();
 });
 
-test('/join creates, announces and switches; /part announces, falls back, and empties rooms vanish', async (t) => {
+test('/join creates, announces and switches; /part announces and falls back; empty rooms without history vanish', async (t) => {
   const a = await register(daemon.port, 'roomA');
   const b = await register(daemon.port, 'roomB');
   a.send('/join #Garden');
@@ -92,7 +92,14 @@ test('/join creates, announces and switches; /part announces, falls back, and em
   t.is(await a.waitForLine(/^OK PART/), 'OK PART #Garden Left #Garden; now talking in #lobby.');
   a.send('/rooms');
   await a.waitForLine(/^OK ROOMS/);
-  t.deepEqual(a.all(/^ROOM #Garden/).length, 1, 'only the earlier ROOM reply from /join; the empty room is gone');
+  t.is(a.all(/^ROOM #Garden/).pop(), 'ROOM #Garden 0', 'an empty room with history is kept');
+  a.send('/join #fleeting');
+  await a.waitForLine(/^OK JOIN #fleeting/);
+  a.send('/part');
+  await a.waitForLine(/^OK PART #fleeting/);
+  a.send('/rooms');
+  await a.waitForLine(/^OK ROOMS/);
+  t.is(a.all(/^ROOM #fleeting/).length, 1, 'only the ROOM reply from /join: an empty room with no history is gone');
   a.send('/part #lobby');
   await a.waitForLine(/^OK PART #lobby Left #lobby; you are in no room now/);
   a.send('anyone?');
@@ -177,8 +184,8 @@ test('/help lists every command from the table and explains one; unknown command
   t.is(await a.waitForLine(/^ERR/), 'ERR UNKNOWN_COMMAND Unknown command /frobnicate. Type /help for the list.');
   a.send('/help frobnicate');
   t.regex(await a.waitForLine(/^ERR/), /^ERR UNKNOWN_COMMAND /);
-  a.send('/rooms extra');
-  t.is(await a.waitForLine(/^ERR/), 'ERR BAD_ARGS Usage: /rooms');
+  a.send('/rooms two words');
+  t.is(await a.waitForLine(/^ERR/), 'ERR BAD_ARGS Usage: /rooms [WORD]');
   a.end();
 });
 

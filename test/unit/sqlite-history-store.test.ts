@@ -1,6 +1,6 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../lib/log';
@@ -116,7 +116,7 @@ test('a file that is not a database is refused with a message naming it; it is l
   const error = t.throws(() => open(dir), { instanceOf: HistoryOpenError });
   t.true(error!.message.includes(file));
   t.regex(error!.message, /move it aside|backup/);
-  t.regex(require('node:fs').readFileSync(file, 'utf8'), /^this is not sqlite/);
+  t.regex(readFileSync(file, 'utf8'), /^this is not sqlite/);
 });
 
 test('a data directory that cannot be created is a clear error', (t) => {

@@ -1,0 +1,152 @@
+/*
+ * History benchmark (part of npm run bench): append throughput with the default durability, start-up
+ * time, /join replay latency and /search latency over a room with 1,000,000 stored messages, and RSS.
+ * Everything runs on this machine; the daemon is the compiled one, talked to over 127.0.0.1.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { SqliteHistoryStore } from '../lib/history/sqlite-history-store';
+import { silentLogger } from '../lib/log';
+
+const DAEMON = path.join(__dirname, '..', 'dist', 'daemon', 'mychatd.js');
+const MESSAGES = Number(process.env.BENCH_HISTORY_MESSAGES ?? 1_000_000);
+const SAMPLES = 200;
+
+/** A deterministic pseudo-random generator, so every run stores the same corpus. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const random = rng(42);
+const VOCABULARY = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${'abcdefghij'[i % 10]}`);
+function sentence(): string {
+  const words: string[] = [];
+  const n = 4 + Math.floor(random() * 10);
+  // Zipf-like: low-numbered words are common, so searches range from frequent to rare words.
+  for (let i = 0; i < n; i++) words.push(VOCABULARY[Math.floor(VOCABULARY.length * random() ** 3)]!);
+  return words.join(' ');
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+/** Appends `count` messages, `perTurn` per event-loop turn, and returns messages per second. */
+async function appendThroughput(dataDir: string, count: number, perTurn: number): Promise<number> {
+  const store = new SqliteHistoryStore({ dataDir, sync: 'normal', log: silentLogger });
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i += perTurn) {
+    for (let k = i; k < Math.min(count, i + perTurn); k++) {
+      store.append({ roomKey: '#big', roomName: '#big', at: Date.now(), nick: `user${k % 50}`, kind: 'MSG', text: sentence() });
+    }
+    // One turn ends: the store commits its batch in setImmediate, as in the daemon.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  store.commit();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  store.close();
+  return count / seconds;
+}
+
+class Client {
+  private buffer = '';
+  private waiter: { needle: string; resolve: () => void } | undefined;
+  constructor(readonly socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.buffer += d;
+      if (this.waiter && this.buffer.includes(this.waiter.needle)) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        this.buffer = '';
+        w.resolve();
+      } else if (this.buffer.length > 1 << 20) this.buffer = this.buffer.slice(-4096);
+    });
+  }
+  request(line: string, needle: string): Promise<number> {
+    const started = process.hrtime.bigint();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timeout: ${line}`)), 30_000);
+      this.waiter = {
+        needle,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(Number(process.hrtime.bigint() - started) / 1e6);
+        },
+      };
+      this.socket.write(line + '\r\n');
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-history-bench-'));
+  try {
+    console.log(`history benchmark  ${MESSAGES.toLocaleString('en')} messages in one room`);
+    const rate = await appendThroughput(dataDir, MESSAGES, 500);
+    const dbBytes = statSync(path.join(dataDir, 'history.sqlite3')).size;
+    console.log(`append     ${Math.round(rate).toLocaleString('en')} messages/s sustained (500 per event-loop turn, sync=normal); database ${(dbBytes / 2 ** 20).toFixed(0)} MiB`);
+
+    const started = Date.now();
+    const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 120_000);
+      proc.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        const match = /listening .*port=(\d+)/.exec(err);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      });
+    });
+    const startup = Date.now() - started;
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const client = new Client(socket);
+    await client.request('benchuser', 'OK JOIN #lobby');
+    const joins: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      joins.push(await client.request('/join #big', 'OK JOIN #big'));
+      await client.request('/part #big', 'OK PART #big');
+    }
+    const searches: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const word = VOCABULARY[Math.floor(random() * VOCABULARY.length)]!;
+      searches.push(await client.request(`/search #big ${word}`, 'OK SEARCH #big'));
+    }
+    const pages: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      pages.push(await client.request(`/history #big 50 before ${1 + Math.floor(random() * MESSAGES)}`, 'OK HISTORY #big'));
+    }
+    console.log(`start-up   ${startup} ms from spawn to listening`);
+    console.log(`replay     /join with 20 replayed: p50 ${percentile(joins, 50).toFixed(2)} ms  p99 ${percentile(joins, 99).toFixed(2)} ms  (${SAMPLES} joins)`);
+    console.log(`search     /search one word, 50 newest matches: p50 ${percentile(searches, 50).toFixed(2)} ms  p99 ${percentile(searches, 99).toFixed(2)} ms  (${SAMPLES} random words)`);
+    console.log(`paging     /history 50 before a random id: p50 ${percentile(pages, 50).toFixed(2)} ms  p99 ${percentile(pages, 99).toFixed(2)} ms`);
+    console.log(`memory     daemon RSS ${rssMiB(proc.pid!).toFixed(1)} MiB with the 1M-message room open`);
+    socket.destroy();
+    proc.kill('SIGTERM');
+    await new Promise((resolve) => proc.once('exit', resolve));
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,147 @@
+import yargs from 'yargs';
+import { foldName, nickProblem, normaliseName, roomProblem } from '../protocol/text-hygiene';
+import { EXIT_HELP } from './exit-codes';
+
+/** The default server address. */
+export const DEFAULT_HOST = 'localhost';
+
+/** The default server port (mychatd's default). */
+export const DEFAULT_PORT = 7777;
+
+/** The client's settings after parsing the command line and MYCHAT_* environment variables. */
+export interface ClientOptions {
+  host: string;
+  port: number;
+  /** Nickname to register with; '' lets the user type it (interactive) or the first stdin line be it (pipe mode). */
+  nick: string;
+  /** Rooms to join after registering, each with its '#', in order. */
+  rooms: string[];
+  /** Pipe mode: do not read stdin; print what the server sends until killed or disconnected. */
+  listen: boolean;
+}
+
+/** Thrown for invalid options or arguments; the entry point prints it and exits with status 2. */
+export class UsageError extends Error {}
+
+function parsePort(text: string, where: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    throw new UsageError(`${where} must be a port number from 1 to 65535 (got ${JSON.stringify(text)})`);
+  }
+  return Number(text);
+}
+
+/**
+ * Works out the server address from the positional arguments and the environment: `HOST`, `HOST PORT`,
+ * `HOST:PORT`, `[IPV6]:PORT`, `[IPV6]` or a bare IPv6 address; whatever is not given comes from
+ * MYCHAT_HOST / MYCHAT_PORT, then the defaults.
+ */
+export function parseAddress(positionals: readonly string[], env: NodeJS.ProcessEnv): { host: string; port: number } {
+  if (positionals.length > 2) throw new UsageError(`too many arguments: ${positionals.slice(2).join(' ')} (expected [HOST] [PORT])`);
+  const envPort = env.MYCHAT_PORT !== undefined && env.MYCHAT_PORT !== '' ? parsePort(env.MYCHAT_PORT, 'MYCHAT_PORT') : undefined;
+  let host = env.MYCHAT_HOST !== undefined && env.MYCHAT_HOST !== '' ? env.MYCHAT_HOST : DEFAULT_HOST;
+  let port = envPort ?? DEFAULT_PORT;
+  const [first, second] = positionals;
+  if (first !== undefined) {
+    if (first.length === 0) throw new UsageError('HOST is empty');
+    const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(first);
+    const colons = first.split(':').length - 1;
+    let inlinePort: string | undefined;
+    if (bracketed) {
+      host = bracketed[1]!;
+      inlinePort = bracketed[2];
+    } else if (colons === 1) {
+      host = first.slice(0, first.indexOf(':'));
+      inlinePort = first.slice(first.indexOf(':') + 1);
+      if (host.length === 0) throw new UsageError(`HOST is missing in ${JSON.stringify(first)}`);
+    } else {
+      if (/^\d+$/.test(first)) throw new UsageError(`${first} looks like a port; give the host first, e.g. mychat localhost ${first}`);
+      host = first; // a host name, or a bare IPv6 address (two or more colons)
+    }
+    if (inlinePort !== undefined) {
+      if (second !== undefined) throw new UsageError(`the port is given twice: in ${JSON.stringify(first)} and as ${JSON.stringify(second)}`);
+      port = parsePort(inlinePort, 'PORT');
+    }
+  }
+  if (second !== undefined) port = parsePort(second, 'PORT');
+  return { host, port };
+}
+
+/** The address as people write it: host:port, with an IPv6 address in brackets. */
+export function displayAddress(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Checks and normalises a --nick value the way the server would; throws UsageError with its reason. */
+export function checkNick(raw: string): string {
+  const nick = normaliseName(raw.trim());
+  const problem = nickProblem(nick);
+  if (problem !== undefined) throw new UsageError(`invalid nickname ${JSON.stringify(raw)}: ${problem}`);
+  return nick;
+}
+
+/**
+ * Checks --join values: each may hold several rooms separated by commas, and the '#' may be left out
+ * (a shell treats an unquoted word starting with '#' as a comment). Duplicates, ignoring case, go.
+ */
+export function checkRooms(values: readonly string[]): string[] {
+  const rooms: string[] = [];
+  for (const value of values) {
+    for (const part of value.split(',')) {
+      const trimmed = part.trim();
+      if (trimmed.length === 0) continue;
+      const room = normaliseName(trimmed.startsWith('#') ? trimmed : '#' + trimmed);
+      const problem = roomProblem(room);
+      if (problem !== undefined) throw new UsageError(`invalid room ${JSON.stringify(part)}: ${problem}`);
+      if (!rooms.some((r) => foldName(r) === foldName(room))) rooms.push(room);
+    }
+  }
+  return rooms;
+}
+
+/**
+ * Parses argv (without node and script) and the environment. `--help` and `--version` print to stdout
+ * and exit 0 (yargs' own behaviour); anything invalid throws UsageError.
+ */
+export function parseClientOptions(argv: string[], env: NodeJS.ProcessEnv, version: string): ClientOptions {
+  const parsed = yargs(argv)
+    .scriptName('mychat')
+    .usage(
+      '$0 [options] [HOST] [PORT]\n$0 [options] HOST:PORT\n\n' +
+        'The mychat client. On a terminal it is an interactive chat client; with stdin or stdout\n' +
+        'redirected it sends stdin lines as typed and prints the server\'s lines unchanged.',
+    )
+    // Host names and ports stay strings: "0777" or an IPv6 address must not be turned into numbers.
+    .parserConfiguration({ 'parse-positional-numbers': false, 'duplicate-arguments-array': true })
+    .option('nick', { alias: 'n', type: 'string', describe: 'Nickname to register with [env MYCHAT_NICK]' })
+    // Not `array: true`, which would swallow the HOST and PORT after it: repeating the option collects values.
+    .option('join', { alias: 'j', type: 'string', describe: 'Room to join after registering (repeatable; "#" optional; commas separate several)' })
+    .option('listen', { type: 'boolean', default: false, describe: 'Pipe mode: ignore stdin and print what the server sends until killed' })
+    .version(version)
+    .alias('h', 'help')
+    .alias('v', 'version')
+    .epilog(
+      'Environment: MYCHAT_HOST, MYCHAT_PORT, MYCHAT_NICK give defaults (the command line wins); NO_COLOR turns colours off.\n\n' +
+        `Exit status:\n  ${EXIT_HELP}\n\nSee mychat(1).`,
+    )
+    .strictOptions()
+    .fail((message, error) => {
+      throw new UsageError(error?.message ?? message);
+    })
+    .parseSync();
+
+  const positionals = parsed._.map(String);
+  const { host, port } = parseAddress(positionals, env);
+  // A repeated --nick is collected into an array like --join; the last one wins, as with most options.
+  const nicks = ([] as unknown[]).concat(parsed.nick ?? []).map(String);
+  const joins = ([] as unknown[]).concat(parsed.join ?? []).map(String);
+  const optionNick = nicks[nicks.length - 1];
+  if (optionNick !== undefined && optionNick.trim().length === 0) throw new UsageError('--nick needs a nickname');
+  const rawNick = optionNick ?? (env.MYCHAT_NICK !== undefined && env.MYCHAT_NICK !== '' ? env.MYCHAT_NICK : undefined);
+  return {
+    host,
+    port,
+    nick: rawNick === undefined ? '' : checkNick(rawNick),
+    rooms: checkRooms(joins),
+    listen: parsed.listen,
+  };
+}

@@ -1,0 +1,64 @@
+import { defaultCommands } from '../core/commands';
+import { parseInput } from '../protocol/parse-input';
+
+/** What one line typed in the interactive client asks for. */
+export type UserAction =
+  /** Send this line to the server. */
+  | { kind: 'send'; line: string }
+  /** Send this /quit line, then wait (briefly) for the server's BYE and exit. */
+  | { kind: 'quit'; line: string }
+  /** Clear the screen. */
+  | { kind: 'clear' }
+  /** Show this text locally; nothing is sent. */
+  | { kind: 'local'; text: string }
+  /** Nothing to do (a blank line). */
+  | { kind: 'none' };
+
+/** Names and aliases of the server's /quit, from the daemon's command table. */
+const QUIT_NAMES: ReadonlySet<string> = new Set(
+  defaultCommands.filter((spec) => spec.name === 'quit').flatMap((spec) => [spec.name, ...(spec.aliases ?? [])]),
+);
+
+/** One line per client-side command, shown by /help after the server's list and by /help clear|say. */
+export const CLIENT_HELP: Record<string, string> = {
+  clear: '/clear - Clear the screen (the client\'s own command; nothing is sent).',
+  say: '/say TEXT - Send TEXT to your current room as it is, even when it starts with / (the client\'s own command).',
+};
+
+/** Summary of what the client adds, shown after the server's /help list. */
+export const CLIENT_HELP_SUMMARY =
+  'Client: /clear clears the screen; /say TEXT sends TEXT as a message even if it starts with /; Tab completes commands, nicknames and rooms; Up/Down recall lines; Ctrl-C or Ctrl-D quits.';
+
+/** The line that sends `text` to the current room exactly as written: a leading "/" is escaped as "//". */
+export function literalLine(text: string): string {
+  return text.startsWith('/') ? '/' + text : text;
+}
+
+/** True when `line` is the server's /quit (or an alias) as the daemon would parse it. */
+export function isQuitLine(line: string): boolean {
+  const parsed = parseInput(line);
+  return parsed?.kind === 'command' && QUIT_NAMES.has(parsed.name);
+}
+
+/**
+ * Decides what a typed line does. Server commands and plain text go to the server as typed; the client
+ * handles /clear and /say itself, answers /help clear and /help say, and waits for BYE after /quit.
+ */
+export function interpretInput(typed: string): UserAction {
+  const parsed = parseInput(typed);
+  if (parsed === undefined) return { kind: 'none' };
+  if (parsed.kind === 'text') return { kind: 'send', line: typed };
+  if (parsed.name === 'clear' && parsed.args === '') return { kind: 'clear' };
+  if (parsed.name === 'say') {
+    // Keep the text exactly as typed after "/say ", including its inner spacing.
+    const text = typed.trimStart().replace(/^\/say(\s|$)/i, '');
+    if (text.trim().length === 0) return { kind: 'local', text: 'Usage: /say TEXT' };
+    return { kind: 'send', line: literalLine(text) };
+  }
+  if (parsed.name === 'help') {
+    const topic = parsed.args.replace(/^\//, '').toLowerCase();
+    if (CLIENT_HELP[topic] !== undefined) return { kind: 'local', text: CLIENT_HELP[topic] };
+  }
+  if (QUIT_NAMES.has(parsed.name)) return { kind: 'quit', line: typed };
+  return { kind: 'send', line: typed };
+}

@@ -1,0 +1,207 @@
+import test from 'ava';
+import { register, type TestClient } from '../helpers/client';
+import { startDaemon, type Daemon } from '../helpers/daemon';
+import { CuttableProxy, EXIT_MARK, freePort, lastRow, removeTempDirs, startInteractive, tempDir } from '../helpers/mychat-client';
+import { requireBinaries, TERMINAL_TIMEOUT_MS, TmuxTerminal } from '../helpers/terminal';
+
+/*
+ * The interactive client in a real terminal (tmux): what the user sees and types. The compiled client
+ * talks to a real daemon on 127.0.0.1; the screen is read with capture-pane (styles stripped), polled
+ * with a bound. A missing tmux fails these tests; they are never skipped.
+ */
+
+const T = TERMINAL_TIMEOUT_MS;
+
+let daemon: Daemon;
+const daemons: Daemon[] = [];
+const terminals: TmuxTerminal[] = [];
+const clients: TestClient[] = [];
+const proxies: CuttableProxy[] = [];
+
+test.before(async () => {
+  daemon = await startDaemon(['--data-dir', tempDir()]);
+  daemons.push(daemon);
+});
+
+test.after.always(async () => {
+  await Promise.all(terminals.map((term) => term.kill()));
+  for (const client of clients) client.socket.destroy();
+  await Promise.all(proxies.map((proxy) => proxy.close()));
+  await Promise.all(daemons.map((d) => d.stop()));
+  removeTempDirs();
+});
+
+async function person(port: number, nick: string): Promise<TestClient> {
+  const client = await register(port, nick);
+  clients.push(client);
+  return client;
+}
+
+async function client(args: string[]): Promise<TmuxTerminal> {
+  requireBinaries('tmux');
+  const term = await startInteractive(args);
+  terminals.push(term);
+  return term;
+}
+
+/** Rows of the screen that match, for counting. */
+async function rowsMatching(term: TmuxTerminal, pattern: RegExp): Promise<string[]> {
+  return (await term.screen()).filter((row) => pattern.test(row));
+}
+
+test('a half-typed line survives incoming messages and is sent intact on Enter', async (t) => {
+  const bob = await person(daemon.port, 'halfbob');
+  const term = await client(['--nick', 'halfalice', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('halfalice #lobby>');
+
+  await term.type('this is half a sen');
+  await term.waitForRow('halfalice #lobby> this is half a sen');
+  bob.send('hello halfalice, are you there?');
+  bob.send('/me waits');
+  // The message appears above the input line, marked as a mention, with the time.
+  await term.waitForRow(/^\d\d:\d\d » #lobby <halfbob> hello halfalice, are you there\?$/);
+  await term.waitForRow(/^\d\d:\d\d #lobby \* halfbob waits$/);
+  t.is(await lastRow(term), 'halfalice #lobby> this is half a sen', 'the typed text is redrawn under the new lines');
+  const rows = await term.screen();
+  t.true(rows.findIndex((row) => row.includes('are you there')) < rows.length - 1);
+  t.false(rows.some((row) => row.includes('half a sen') && row.includes('halfbob')), 'nothing was written into the input line');
+
+  await term.type('tence');
+  await term.press('Enter');
+  t.is(await bob.waitForLine(/^MSG #lobby halfalice /, T), 'MSG #lobby halfalice this is half a sentence');
+});
+
+test('Tab completes commands, rooms and nicknames', async (t) => {
+  const bob = await person(daemon.port, 'tabbob');
+  const term = await client(['--nick', 'tabalice', '--join', 'tabroom', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('tabalice #tabroom>');
+
+  await term.type('/jo');
+  await term.press('Tab');
+  await term.waitForRow('tabalice #tabroom> /join', T); // "/join " (the trailing space is trimmed by the capture)
+  await term.type('#lo');
+  await term.press('Tab');
+  await term.waitForRow('tabalice #tabroom> /join #lobby');
+  await term.press('Enter');
+  await term.waitForRow('tabalice #lobby>');
+
+  // tabbob was listed in #lobby's NAMES when tabalice arrived: a prefix completes his name.
+  await term.type('tabb');
+  await term.press('Tab');
+  await term.waitForRow('tabalice #lobby> tabbob:');
+  await term.type('lunch?');
+  await term.press('Enter');
+  t.is(await bob.waitForLine(/^MSG #lobby tabalice /, T), 'MSG #lobby tabalice tabbob: lunch?');
+});
+
+test('history replayed on joining is shown apart from live chat, with its original time', async (t) => {
+  const bob = await person(daemon.port, 'histbob');
+  bob.send('/join #histroom');
+  await bob.waitForLine('OK JOIN #histroom Now talking in #histroom.');
+  bob.send('said before anyone came');
+  await bob.sync();
+  const term = await client(['--nick', 'histalice', '--join', '#histroom', '127.0.0.1', String(daemon.port)]);
+  const replayed = await term.waitForRow(/#histroom <histbob> said before anyone came$/);
+  t.regex(replayed, /^\[\d\d:\d\d\] #histroom <histbob> said before anyone came$/, 'bracketed original time, no live timestamp');
+  await term.waitForRow(/^-- #histroom history: /);
+  bob.send('said live');
+  t.regex(await term.waitForRow(/<histbob> said live$/), /^\d\d:\d\d #histroom <histbob> said live$/);
+});
+
+test('the prompt follows the current room through joins and parts, and /quit waits for the goodbye', async (t) => {
+  const bob = await person(daemon.port, 'partbob');
+  const term = await client(['--nick', 'partalice', '--join', '#p1', '--join', '#p2', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('partalice #p2>');
+  await term.typeLine('/part');
+  await term.waitForRow(/-- Left #p2; now talking in #p1\.$/);
+  await term.waitForRow('partalice #p1>');
+  await term.typeLine('/part #p1');
+  await term.waitForRow('partalice #lobby>');
+  await term.typeLine('/say /join is a command');
+  t.is(await bob.waitForLine(/^MSG #lobby partalice /, T), 'MSG #lobby partalice /join is a command');
+  await term.typeLine('/quit see you');
+  t.is(await bob.waitForLine(/^QUIT partalice /, T), 'QUIT partalice Quit: see you');
+  t.regex(await term.waitForRow(EXIT_MARK), /status 0/);
+});
+
+for (const [key, name] of [
+  ['C-c', 'Ctrl-C'],
+  ['C-d', 'Ctrl-D'],
+] as const) {
+  test(`${name} quits cleanly: the server sees /quit, the exit status is 0`, async (t) => {
+    const nick = `quit${key.slice(-1)}`;
+    const bob = await person(daemon.port, `${nick}bob`);
+    const term = await client(['--nick', nick, '127.0.0.1', String(daemon.port)]);
+    await term.waitForRow(`${nick} #lobby>`);
+    await bob.waitForLine(`JOIN #lobby ${nick}`, T);
+    await term.press(key);
+    t.is(await bob.waitForLine(new RegExp(`^QUIT ${nick} `), T), `QUIT ${nick} Quit`);
+    t.regex(await term.waitForRow(EXIT_MARK), /status 0/);
+  });
+}
+
+test('after the daemon restarts, the client reconnects and re-joins its rooms, current room included', async (t) => {
+  const port = await freePort();
+  const dataDir = tempDir();
+  const first = await startDaemon(['--port', String(port), '--data-dir', dataDir]);
+  daemons.push(first);
+  const bob = await person(port, 'rebob');
+  bob.send('/join #redev');
+  await bob.waitForLine('OK JOIN #redev Now talking in #redev.');
+
+  // Rooms in the order #lobby, #reops, #redev: #redev is current.
+  const term = await client(['--nick', 'realice', '--join', '#reops', '--join', '#redev', '127.0.0.1', String(port)]);
+  await term.waitForRow('realice #redev>');
+  await bob.waitForLine('JOIN #redev realice', T);
+  bob.send('before the restart');
+  await term.waitForRow(/^\d\d:\d\d #redev <rebob> before the restart$/);
+
+  await first.stop();
+  await term.waitForRow(/\*\*\* Connection to 127\.0\.0\.1:\d+ lost: the server said "Server shutting down"\. Reconnecting in [\d.]+ s…$/);
+  await term.waitForRow('(offline) realice #redev>');
+  await term.type('typed while offline');
+
+  const second = await startDaemon(['--port', String(port), '--data-dir', dataDir]);
+  daemons.push(second);
+  await term.waitForRow(/\*\*\* Reconnected to 127\.0\.0\.1:\d+ as realice, back in #lobby, #reops, #redev\.$/, 20_000);
+  t.is(await lastRow(term), 'realice #redev> typed while offline', 'the prompt is back, the typed text kept');
+
+  const bob2 = await person(port, 'rebob2');
+  bob2.send('/join #redev');
+  t.regex(await bob2.waitForLine(/^NAMES #redev /), /\brealice\b/, 'the server has realice in #redev again');
+  await bob2.waitForLine('OK JOIN #redev Now talking in #redev.');
+  await term.press('C-u');
+  await term.typeLine('back again');
+  t.is(await bob2.waitForLine(/^MSG #redev realice /, T), 'MSG #redev realice back again', 'plain lines go to #redev, the current room');
+  // Re-joining replayed #redev's history; what was already on screen is not shown twice.
+  t.is((await rowsMatching(term, /before the restart$/)).length, 1);
+});
+
+test('if the nickname was taken while the connection was down, the client says so and uses nick_', async (t) => {
+  const proxy = await CuttableProxy.start(daemon.port);
+  proxies.push(proxy);
+  const watch = await person(daemon.port, 'cutwatch');
+  const term = await client(['--nick', 'cutalice', '--join', '#cutroom', '127.0.0.1', String(proxy.port)]);
+  await term.waitForRow('cutalice #cutroom>');
+  await watch.waitForLine('JOIN #lobby cutalice', T);
+
+  await proxy.cut();
+  await watch.waitForLine(/^QUIT cutalice /, T);
+  await term.waitForRow(/\*\*\* Connection to 127\.0\.0\.1:\d+ lost: /);
+  const squatter = await person(daemon.port, 'cutalice');
+  await proxy.restore();
+
+  await term.waitForRow(/\*\*\* The nickname cutalice is taken; trying cutalice_\.$/, 20_000);
+  await term.waitForRow(/\*\*\* cutalice was taken, so you are cutalice_ now/);
+  await term.waitForRow(/\*\*\* Reconnected to 127\.0\.0\.1:\d+ as cutalice_, back in #lobby, #cutroom\.$/);
+  await term.waitForRow('cutalice_ #cutroom>');
+  squatter.send('/join #cutroom');
+  t.regex(await squatter.waitForLine(/^NAMES #cutroom /), /\bcutalice_\b/);
+});
+
+test('an unreachable server is a clear message and exit status 3', async (t) => {
+  const port = await freePort();
+  const term = await client(['--nick', 'nobody', '127.0.0.1', String(port)]);
+  await term.waitForRow(`mychat: cannot reach 127.0.0.1:${port}: connection refused (is mychatd running there?)`);
+  t.regex(await term.waitForRow(EXIT_MARK), /status 3/);
+});
