@@ -92,6 +92,40 @@ class Client {
   }
 }
 
+async function startDaemon(dataDir: string, extra: string[]) {
+  const started = Date.now();
+  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--data-dir', dataDir, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 120_000);
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.length > 100_000) err = err.slice(-10_000);
+      const match = /listening .*port=(\d+)/.exec(err);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+  });
+  const startup = Date.now() - started;
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const client = new Client(socket);
+  await client.request('benchuser', 'OK JOIN #lobby');
+  return { proc, client, socket, startup };
+}
+
+async function joinLatencies(client: Client, samples: number, spacingMs = 0): Promise<number[]> {
+  const joins: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    joins.push(await client.request('/join #big', 'OK JOIN #big'));
+    await client.request('/part #big', 'OK PART #big');
+    if (spacingMs > 0) await new Promise((resolve) => setTimeout(resolve, spacingMs));
+  }
+  return joins;
+}
+
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-history-bench-'));
   try {
@@ -100,30 +134,9 @@ async function main(): Promise<void> {
     const dbBytes = statSync(path.join(dataDir, 'history.sqlite3')).size;
     console.log(`append     ${Math.round(rate).toLocaleString('en')} messages/s sustained (500 per event-loop turn, sync=normal); database ${(dbBytes / 2 ** 20).toFixed(0)} MiB`);
 
-    const started = Date.now();
-    const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 120_000);
-      proc.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        const match = /listening .*port=(\d+)/.exec(err);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-    });
-    const startup = Date.now() - started;
-    const socket = net.connect(port, '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    const client = new Client(socket);
-    await client.request('benchuser', 'OK JOIN #lobby');
-    const joins: number[] = [];
-    for (let i = 0; i < SAMPLES; i++) {
-      joins.push(await client.request('/join #big', 'OK JOIN #big'));
-      await client.request('/part #big', 'OK PART #big');
-    }
+    // Keep all 1M messages: the default retention (100 000 per room) would start pruning at once.
+    const { proc, client, socket, startup } = await startDaemon(dataDir, ['--history-max-messages', String(MESSAGES)]);
+    const joins = await joinLatencies(client, SAMPLES);
     const searches: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
       const word = VOCABULARY[Math.floor(random() * VOCABULARY.length)]!;
@@ -141,6 +154,16 @@ async function main(): Promise<void> {
     socket.destroy();
     proc.kill('SIGTERM');
     await new Promise((resolve) => proc.once('exit', resolve));
+
+    // Retention at work: restart with the default 100 000 per room, so 900 000 are pruned in bounded
+    // steps while we keep joining; the p99 shows the longest pause pruning causes.
+    const pruning = await startDaemon(dataDir, []);
+    const pruneStarted = Date.now();
+    const during = await joinLatencies(pruning.client, SAMPLES, 50);
+    console.log(`retention  /join while pruning 900,000 messages: p50 ${percentile(during, 50).toFixed(2)} ms  p99 ${percentile(during, 99).toFixed(2)} ms  max ${Math.max(...during).toFixed(2)} ms  (${SAMPLES} joins in ${Date.now() - pruneStarted} ms)`);
+    pruning.socket.destroy();
+    pruning.proc.kill('SIGTERM');
+    await new Promise((resolve) => pruning.proc.once('exit', resolve));
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

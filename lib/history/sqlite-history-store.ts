@@ -28,8 +28,14 @@ const MAX_UNSAVED = 10_000;
 const RETRY_MS = 1000;
 /** How often the WAL is checkpointed (and so fsynced) in `normal` mode: the power-loss durability bound. */
 const CHECKPOINT_MS = 1000;
-/** Rows deleted per prune step, so pruning never blocks the event loop for long. */
-const PRUNE_STEP_ROWS = 5000;
+/** Rows deleted per prune step, so pruning never blocks the event loop for long (a few milliseconds a step). */
+const PRUNE_STEP_ROWS = 200;
+/**
+ * Pages of full-text index merging done after each commit or prune step. FTS5's own automatic merging
+ * is switched off because it runs in bursts of hundreds of milliseconds; small steady merges keep the
+ * index compact with no pause longer than a few tens of milliseconds.
+ */
+const FTS_MERGE_PAGES = 32;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,6 +67,7 @@ CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
   DELETE FROM messages_fts WHERE rowid = old.id;
 END;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
 `;
 
 interface Row {
@@ -92,6 +99,8 @@ export class SqliteHistoryStore implements HistoryStore {
   private failing = false;
   private lost = 0;
   private closed = false;
+  /** Progress of the current retention pass: which room it is at, and that room's cutoff id. */
+  private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
   private readonly statements;
   private readonly writeBatch: (entries: NewHistoryEntry[]) => void;
 
@@ -133,7 +142,7 @@ export class SqliteHistoryStore implements HistoryStore {
          ORDER BY id DESC`,
       ),
       rooms: this.db.prepare('SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt FROM rooms'),
-      roomsWithCounts: this.db.prepare('SELECT id, key FROM rooms'),
+      roomIds: this.db.prepare('SELECT id FROM rooms').pluck(),
       nthNewest: this.db.prepare('SELECT id FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
       deleteOldInRoom: this.db.prepare(
         'DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE room_id = ? AND id <= ? ORDER BY id LIMIT ?)',
@@ -143,6 +152,7 @@ export class SqliteHistoryStore implements HistoryStore {
         `SELECT id, key FROM rooms WHERE topic = '' AND NOT EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id)`,
       ),
       deleteRoom: this.db.prepare('DELETE FROM rooms WHERE id = ?'),
+      mergeIndex: this.db.prepare(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${FTS_MERGE_PAGES})`),
     };
     this.writeBatch = this.db.transaction((entries: NewHistoryEntry[]) => {
       for (const entry of entries) {
@@ -201,6 +211,7 @@ export class SqliteHistoryStore implements HistoryStore {
     }
     this.queue = [];
     this.dirtySinceCheckpoint = true;
+    this.mergeIndex();
     if (this.failing) {
       this.failing = false;
       this.options.log.log('warn', 'history-write-recovered', { written: batch.length, lost: this.lost });
@@ -235,19 +246,35 @@ export class SqliteHistoryStore implements HistoryStore {
     let budget = PRUNE_STEP_ROWS;
     let deleted = 0;
     try {
-      deleted += this.statements.deleteOlderThan.run(now - policy.maxAgeMs, budget).changes;
-      budget -= deleted;
-      const rooms = this.statements.roomsWithCounts.all() as Array<{ id: number; key: string }>;
-      for (const room of rooms) {
-        if (budget <= 0) break;
-        const cutoff = this.statements.nthNewest.get(room.id, policy.maxMessagesPerRoom) as number | undefined;
-        if (cutoff === undefined) continue;
-        const changes = this.statements.deleteOldInRoom.run(room.id, cutoff, budget).changes;
-        deleted += changes;
-        budget -= changes;
+      const aged = this.statements.deleteOlderThan.run(now - policy.maxAgeMs, budget).changes;
+      deleted += aged;
+      budget -= aged;
+      let finished = false;
+      if (budget > 0) {
+        // One pass visits every room; a step walks the index for at most one room's cutoff, since that
+        // walk (up to maxMessagesPerRoom entries) is the expensive part.
+        const pass = (this.prunePass ??= { rooms: this.statements.roomIds.all() as number[], index: 0, cutoff: undefined });
+        let walked = false;
+        while (budget > 0 && pass.index < pass.rooms.length) {
+          const roomId = pass.rooms[pass.index]!;
+          if (pass.cutoff === undefined) {
+            if (walked) break;
+            walked = true;
+            pass.cutoff = (this.statements.nthNewest.get(roomId, policy.maxMessagesPerRoom) as number | undefined) ?? 0;
+          }
+          const changes = pass.cutoff > 0 ? this.statements.deleteOldInRoom.run(roomId, pass.cutoff, budget).changes : 0;
+          deleted += changes;
+          budget -= changes;
+          if (budget > 0) {
+            pass.index++;
+            pass.cutoff = undefined;
+          }
+        }
+        finished = pass.index >= pass.rooms.length;
       }
       const forgottenRooms: string[] = [];
-      if (budget > 0) {
+      if (finished) {
+        this.prunePass = undefined;
         for (const room of this.statements.emptyRooms.all() as Array<{ id: number; key: string }>) {
           if (this.queue.some((entry) => entry.roomKey === room.key)) continue;
           this.statements.deleteRoom.run(room.id);
@@ -255,9 +282,13 @@ export class SqliteHistoryStore implements HistoryStore {
           forgottenRooms.push(room.key);
         }
       }
-      if (deleted > 0) this.dirtySinceCheckpoint = true;
-      return { deletedMessages: deleted, forgottenRooms, done: budget > 0 };
+      if (deleted > 0) {
+        this.dirtySinceCheckpoint = true;
+        this.mergeIndex();
+      }
+      return { deletedMessages: deleted, forgottenRooms, done: finished };
     } catch (error) {
+      this.prunePass = undefined;
       this.options.log.log('error', 'history-prune-failed', { error: (error as Error).message });
       return { deletedMessages: deleted, forgottenRooms: [], done: true };
     }
@@ -297,6 +328,16 @@ export class SqliteHistoryStore implements HistoryStore {
       this.commit();
     }, RETRY_MS);
     this.retryTimer.unref();
+  }
+
+  /** A bounded slice of full-text index merging (see FTS_MERGE_PAGES). */
+  private mergeIndex(): void {
+    try {
+      this.statements.mergeIndex.run();
+    } catch (error) {
+      // Merging is an optimisation: the index stays correct without it.
+      this.options.log.log('debug', 'history-index-merge-failed', { error: (error as Error).message });
+    }
   }
 
   private checkpoint(): void {
