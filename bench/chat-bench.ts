@@ -187,6 +187,7 @@ async function main(): Promise<void> {
   }, 5 * HARD_DEADLINE_MS);
   killer.unref();
   console.log(`mychat benchmark  node ${process.version}  ${new Date().toISOString()}`);
+  await fanOut(100, 1, 20_000);
   await fanOut(100, 10, 2_000);
   await fanOut(500, 5, 1_000);
   await idleMemory(5_000);
