@@ -216,6 +216,7 @@ export class ChatCore {
     if (problem !== undefined) throw new ChatError('ROOM_INVALID', `Invalid room name: ${problem}.`);
     let room = this.rooms.get(foldName(name));
     const already = room !== undefined && room.members.has(session);
+    let created = false;
     if (!already) {
       if (session.rooms.length >= LIMITS.maxRoomsPerUser) {
         throw new ChatError('TOO_MANY_ROOMS', `You are in ${LIMITS.maxRoomsPerUser} rooms, the limit; /part one first.`);
@@ -223,14 +224,25 @@ export class ChatCore {
       if (room === undefined && this.rooms.size >= LIMITS.maxRooms) {
         throw new ChatError('TOO_MANY_ROOMS', 'The server has as many rooms as it allows; join an existing one (/rooms).');
       }
-      room ??= this.ensureRoom(name);
+      if (room === undefined && !this.mayCreateRoom(session.remoteAddress)) {
+        throw new ChatError('TOO_MANY_ROOMS', `You can create ${LIMITS.maxRoomsCreatedPerHour} rooms an hour; join an existing one (/rooms) or try later.`);
+      }
+      if (room === undefined) {
+        created = true;
+        room = this.ensureRoom(name);
+        // Rooms persist from their creation (while a history store is configured), even if nobody speaks.
+        if (this.options.history !== undefined) {
+          this.options.history.saveRoom({ roomKey: room.key, roomName: room.name, at: this.options.clock.now() });
+          room.persistent = true;
+        }
+      }
       room.broadcast(encodeLine('JOIN', [room.name, session.nick]));
       room.members.add(session);
     }
     session.makeCurrent(room!);
     this.sendRoomInfo(session, room!);
     this.sendNames(session, room!.name, room!.members);
-    if (!already && session.replay && this.options.historyReplay > 0 && this.options.history && room!.persistent) {
+    if (!already && !created && session.replay && this.options.historyReplay > 0 && this.options.history && room!.persistent) {
       const entries = this.options.history.recent(room!.key, this.options.historyReplay);
       this.sendHistory(session, room!, entries, entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room!.name} for more.` : 'No history yet.');
     }
@@ -401,6 +413,23 @@ export class ChatCore {
   // ---- internals ----
 
   private outageSerial = 0;
+  /** Rooms created per remote address in the current hour-long window (see LIMITS.maxRoomsCreatedPerHour). */
+  private readonly roomCreations = new Map<string, { windowStart: number; count: number }>();
+
+  private mayCreateRoom(address: string): boolean {
+    const now = this.options.clock.now();
+    const hour = 3_600_000;
+    let entry = this.roomCreations.get(address);
+    if (entry === undefined || now - entry.windowStart >= hour) {
+      // Drop expired windows as we go, so the map holds only addresses active in the last hour.
+      if (this.roomCreations.size > 1000) for (const [key, value] of this.roomCreations) if (now - value.windowStart >= hour) this.roomCreations.delete(key);
+      entry = { windowStart: now, count: 0 };
+      this.roomCreations.set(address, entry);
+    }
+    if (entry.count >= LIMITS.maxRoomsCreatedPerHour) return false;
+    entry.count++;
+    return true;
+  }
 
   /** Queues a room event for the history store (committed at the end of this event-loop turn). */
   private store(session: Session, room: Room, kind: HistoryKind, text: string): void {

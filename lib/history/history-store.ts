@@ -15,6 +15,14 @@ export interface NewHistoryEntry {
   text: string;
 }
 
+/** A room to persist as soon as it is created, before anything is said in it. */
+export interface NewRoom {
+  roomKey: string;
+  roomName: string;
+  /** Creation time, ms since the epoch: an unused room is forgotten once this is older than the age limit. */
+  at: number;
+}
+
 /** A stored event as read back. */
 export interface HistoryEntry {
   id: number;
@@ -37,7 +45,7 @@ export interface StoredRoom {
 /** What pruning removed. */
 export interface PruneResult {
   deletedMessages: number;
-  /** Rooms left with neither messages nor a topic: no longer persisted. */
+  /** Rooms with neither messages nor a topic, created longer ago than the age limit: no longer persisted. */
   forgottenRooms: string[];
   /** False when another call is needed to finish (pruning works in bounded steps). */
   done: boolean;
@@ -58,6 +66,8 @@ export interface HistoryStore {
   loadRooms(): StoredRoom[];
   /** Queues an entry; it is committed with its batch at the end of the event-loop turn (or by commit()). */
   append(entry: NewHistoryEntry): void;
+  /** Queues a new room, committed like an entry; saving a room that exists changes nothing. */
+  saveRoom(room: NewRoom): void;
   /** Commits queued entries now; never throws (failures are logged and retried). */
   commit(): void;
   /** The newest `limit` entries of a room, oldest first. */

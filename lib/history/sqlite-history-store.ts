@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log';
-import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, PruneResult, RetentionPolicy, StoredRoom } from './history-store';
+import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, NewRoom, PruneResult, RetentionPolicy, StoredRoom } from './history-store';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
 export type SyncMode = 'normal' | 'full';
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS rooms (
   name TEXT NOT NULL,
   topic TEXT NOT NULL DEFAULT '',
   topic_by TEXT NOT NULL DEFAULT '',
-  topic_at INTEGER NOT NULL DEFAULT 0
+  topic_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS messages (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -83,6 +84,35 @@ function ftsTerm(word: string): string {
   return `"${word.replace(/"/g, '""')}"*`;
 }
 
+/** Prepares every statement the store uses; this fails if a table lacks a column we need. */
+function prepareStatements(db: Database.Database) {
+  return {
+    roomByKey: db.prepare('SELECT id FROM rooms WHERE key = ?').pluck(),
+    insertRoom: db.prepare('INSERT INTO rooms (key, name, created_at) VALUES (?, ?, ?)'),
+    setTopic: db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?'),
+    insertMessage: db.prepare('INSERT INTO messages (room_id, at, nick, kind, text) VALUES (?, ?, ?, ?, ?)'),
+    recent: db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT ?'),
+    before: db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
+    search: db.prepare(
+      `SELECT id, at, nick, kind, text FROM messages WHERE id IN
+         (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
+       ORDER BY id DESC`,
+    ),
+    rooms: db.prepare('SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt FROM rooms'),
+    roomIds: db.prepare('SELECT id FROM rooms').pluck(),
+    nthNewest: db.prepare('SELECT id FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
+    deleteOldInRoom: db.prepare(
+      'DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE room_id = ? AND id <= ? ORDER BY id LIMIT ?)',
+    ),
+    deleteOlderThan: db.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE at < ? ORDER BY at LIMIT ?)'),
+    emptyRooms: db.prepare(
+      `SELECT id, key FROM rooms WHERE topic = '' AND created_at < ? AND NOT EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id)`,
+    ),
+    deleteRoom: db.prepare('DELETE FROM rooms WHERE id = ?'),
+    mergeIndex: db.prepare(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${FTS_MERGE_PAGES})`),
+  };
+}
+
 /**
  * The embedded history store: SQLite in WAL mode through better-sqlite3. Appends are queued and
  * committed as one transaction per event-loop turn; reads use the (room, id) index and an FTS5 index,
@@ -91,7 +121,7 @@ function ftsTerm(word: string): string {
 export class SqliteHistoryStore implements HistoryStore {
   private readonly db: Database.Database;
   private readonly roomIds = new Map<string, number>();
-  private queue: NewHistoryEntry[] = [];
+  private queue: Array<NewHistoryEntry | NewRoom> = [];
   private commitScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
@@ -101,8 +131,8 @@ export class SqliteHistoryStore implements HistoryStore {
   private closed = false;
   /** Progress of the current retention pass: which room it is at, and that room's cutoff id. */
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
-  private readonly statements;
-  private readonly writeBatch: (entries: NewHistoryEntry[]) => void;
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly writeBatch: (entries: Array<NewHistoryEntry | NewRoom>) => void;
 
   constructor(private readonly options: SqliteStoreOptions) {
     const file = path.join(options.dataDir, DATABASE_FILE);
@@ -122,6 +152,8 @@ export class SqliteHistoryStore implements HistoryStore {
       this.db.exec(SCHEMA);
       const schema = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get() as string | undefined;
       if (schema !== '1') throw new Error(`unknown schema version ${String(schema)}`);
+      // Preparing every statement here checks the tables have the columns we need.
+      this.statements = prepareStatements(this.db);
     } catch (error) {
       throw new HistoryOpenError(
         `cannot use the history database ${file}: ${(error as Error).message}. ` +
@@ -129,34 +161,10 @@ export class SqliteHistoryStore implements HistoryStore {
           `restore it from a backup, or move it aside (mv ${file} ${file}.bad) to start with empty history.`,
       );
     }
-    this.statements = {
-      roomByKey: this.db.prepare('SELECT id FROM rooms WHERE key = ?').pluck(),
-      insertRoom: this.db.prepare('INSERT INTO rooms (key, name) VALUES (?, ?)'),
-      setTopic: this.db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?'),
-      insertMessage: this.db.prepare('INSERT INTO messages (room_id, at, nick, kind, text) VALUES (?, ?, ?, ?, ?)'),
-      recent: this.db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT ?'),
-      before: this.db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
-      search: this.db.prepare(
-        `SELECT id, at, nick, kind, text FROM messages WHERE id IN
-           (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
-         ORDER BY id DESC`,
-      ),
-      rooms: this.db.prepare('SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt FROM rooms'),
-      roomIds: this.db.prepare('SELECT id FROM rooms').pluck(),
-      nthNewest: this.db.prepare('SELECT id FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
-      deleteOldInRoom: this.db.prepare(
-        'DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE room_id = ? AND id <= ? ORDER BY id LIMIT ?)',
-      ),
-      deleteOlderThan: this.db.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE at < ? ORDER BY at LIMIT ?)'),
-      emptyRooms: this.db.prepare(
-        `SELECT id, key FROM rooms WHERE topic = '' AND NOT EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id)`,
-      ),
-      deleteRoom: this.db.prepare('DELETE FROM rooms WHERE id = ?'),
-      mergeIndex: this.db.prepare(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${FTS_MERGE_PAGES})`),
-    };
-    this.writeBatch = this.db.transaction((entries: NewHistoryEntry[]) => {
+    this.writeBatch = this.db.transaction((entries: Array<NewHistoryEntry | NewRoom>) => {
       for (const entry of entries) {
-        const roomId = this.roomId(entry.roomKey, entry.roomName, true)!;
+        const roomId = this.roomId(entry.roomKey, entry.roomName, entry.at)!;
+        if (!('kind' in entry)) continue;
         this.statements.insertMessage.run(roomId, entry.at, entry.nick, entry.kind, entry.text);
         if (entry.kind === 'TOPIC') this.statements.setTopic.run(entry.text, entry.nick, entry.at, roomId);
       }
@@ -178,6 +186,14 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   append(entry: NewHistoryEntry): void {
+    this.enqueue(entry);
+  }
+
+  saveRoom(room: NewRoom): void {
+    this.enqueue(room);
+  }
+
+  private enqueue(entry: NewHistoryEntry | NewRoom): void {
     if (this.closed) return;
     this.queue.push(entry);
     if (this.queue.length > MAX_UNSAVED) {
@@ -204,7 +220,7 @@ export class SqliteHistoryStore implements HistoryStore {
       if (!this.failing) {
         this.failing = true;
         this.options.log.log('error', 'history-write-failed', { error: (error as Error).message, queued: batch.length });
-        this.options.onOutage?.(batch);
+        this.options.onOutage?.(batch.filter((item): item is NewHistoryEntry => 'kind' in item));
       }
       this.scheduleRetry();
       return;
@@ -275,7 +291,7 @@ export class SqliteHistoryStore implements HistoryStore {
       const forgottenRooms: string[] = [];
       if (finished) {
         this.prunePass = undefined;
-        for (const room of this.statements.emptyRooms.all() as Array<{ id: number; key: string }>) {
+        for (const room of this.statements.emptyRooms.all(now - policy.maxAgeMs) as Array<{ id: number; key: string }>) {
           if (this.queue.some((entry) => entry.roomKey === room.key)) continue;
           this.statements.deleteRoom.run(room.id);
           this.roomIds.delete(room.key);
@@ -307,12 +323,12 @@ export class SqliteHistoryStore implements HistoryStore {
     }
   }
 
-  /** The store's row id for a room; with `create`, inserts the room when it is new. */
-  private roomId(key: string, name?: string, create = false): number | undefined {
+  /** The store's row id for a room; given a name and creation time, inserts the room when it is new. */
+  private roomId(key: string, name?: string, createdAt?: number): number | undefined {
     let id = this.roomIds.get(key);
     if (id !== undefined) return id;
     id = this.statements.roomByKey.get(key) as number | undefined;
-    if (id === undefined && create) id = Number(this.statements.insertRoom.run(key, name ?? key).lastInsertRowid);
+    if (id === undefined && createdAt !== undefined) id = Number(this.statements.insertRoom.run(key, name ?? key, createdAt).lastInsertRowid);
     if (id !== undefined) this.roomIds.set(key, id);
     return id;
   }

@@ -14,6 +14,11 @@ export const LIMITS = {
   maxReasonLength: 200,
   /** Rooms one connection may be in at once. */
   maxRoomsPerUser: 50,
+  /**
+   * New rooms one address may create per hour: rooms persist, so without this one stranger could use up
+   * the server's room limit for everyone.
+   */
+  maxRoomsCreatedPerHour: 30,
   /** Rooms that may exist on the server at once. */
   maxRooms: 10_000,
   /** Longest /ping token in code points. */

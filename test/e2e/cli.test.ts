@@ -2,11 +2,11 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { register } from '../helpers/client';
-import { DAEMON_JS, startDaemon } from '../helpers/daemon';
+import { DAEMON_JS, scratchDir, startDaemon } from '../helpers/daemon';
 import { packageVersion } from '../../lib/version';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, [DAEMON_JS, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 10_000 });
+  return spawnSync(process.execPath, [DAEMON_JS, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, MYCHATD_DATA_DIR: scratchDir(), ...env }, timeout: 10_000 });
 }
 
 test('--help lists every option with its environment variable and exits 0', (t) => {

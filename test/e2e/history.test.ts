@@ -42,6 +42,10 @@ test('rooms, topics and history survive a restart; joining replays the last N, m
   await a.sync();
   a.send('/part #keep');
   await a.waitForLine(/^OK PART/);
+  a.send('/join #quiet');
+  await a.waitForLine(/^OK JOIN #quiet/);
+  a.send('/part #quiet');
+  await a.waitForLine(/^OK PART #quiet/);
   a.send('/rooms');
   t.is(await a.waitForLine(/^ROOM #keep/), 'ROOM #keep 0 Persistent topic', 'an empty room with history is still listed');
   a.end();
@@ -51,6 +55,7 @@ test('rooms, topics and history survive a restart; joining replays the last N, m
   const b = await register(second.port, 'histB');
   b.send('/rooms');
   t.is(await b.waitForLine(/^ROOM #keep/), 'ROOM #keep 0 Persistent topic');
+  t.is(await b.waitForLine(/^ROOM #quiet/), 'ROOM #quiet 0', 'a room nobody spoke in persists too');
   const replay = await joinAndCollect(b, '#keep');
   t.is(replay.length, 3);
   const parsed = replay.map((line) => HISTORY_LINE.exec(line)!);

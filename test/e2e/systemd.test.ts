@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, register } from '../helpers/client';
-import { DAEMON_JS, daemonEnv, startDaemon, waitForText } from '../helpers/daemon';
+import { DAEMON_JS, daemonEnv, scratchDir, startDaemon, waitForText } from '../helpers/daemon';
 import { findBinary } from '../helpers/terminal';
 
 /*
@@ -121,7 +121,7 @@ async function activate(t: ExecutionContext): Promise<{ proc: ChildProcess; port
     const ports = await freePorts(2);
     const proc = spawn(
       'systemd-socket-activate',
-      [...ports.flatMap((port) => ['-l', `127.0.0.1:${port}`]), process.execPath, DAEMON_JS, '--config', '', '--flood-rate', '0'],
+      [...ports.flatMap((port) => ['-l', `127.0.0.1:${port}`]), process.execPath, DAEMON_JS, '--config', '', '--flood-rate', '0', '--data-dir', scratchDir()],
       { env: daemonEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     killAtEnd(t, proc);

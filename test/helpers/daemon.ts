@@ -41,7 +41,20 @@ export function daemonEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('MYCHATD_') && !SYSTEMD_VARIABLES.includes(key) && key !== 'NODE_OPTIONS') env[key] = value;
   }
-  return { ...env, MYCHATD_CONFIG: '', ...extra };
+  // A fresh data directory, so no test daemon writes into ./data or shares history with another.
+  return { ...env, MYCHATD_CONFIG: '', MYCHATD_DATA_DIR: scratchDir(), ...extra };
+}
+
+const scratchDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary directory removed when the test process exits. */
+export function scratchDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mychatd-test-'));
+  scratchDirs.push(dir);
+  return dir;
 }
 
 /** Extra ways to start a test daemon. */
@@ -56,7 +69,7 @@ export interface StartOptions {
  */
 export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): Promise<Daemon> {
   // Each daemon gets its own empty data directory unless the test chose one (to test persistence).
-  const ownDataDir = args.includes('--data-dir') || env.MYCHATD_DATA_DIR !== undefined ? undefined : mkdtempSync(path.join(os.tmpdir(), 'mychatd-test-'));
+  const ownDataDir = args.includes('--data-dir') || env.MYCHATD_DATA_DIR !== undefined ? undefined : scratchDir();
   const dataArgs = ownDataDir === undefined ? [] : ['--data-dir', ownDataDir];
   const proc = spawn(process.execPath, [options.script ?? DAEMON_JS, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', ...dataArgs, ...args], {
     env: daemonEnv(env),
@@ -67,7 +80,6 @@ export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}, op
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<number | string>((resolve) =>
     proc.on('exit', (code, signal) => {
-      if (ownDataDir !== undefined) rmSync(ownDataDir, { recursive: true, force: true });
       resolve(code ?? signal ?? -1);
     }),
   );

@@ -680,7 +680,11 @@ test('/help COMMAND explains one command, with its usage', (t) => {
 test('TOO_MANY_ROOMS after 50 rooms (the lobby counts); rejoining a room you are in is fine', (t) => {
   const w = world();
   const alice = w.user('Alice');
-  for (let i = 1; i < LIMITS.maxRoomsPerUser; i++) alice.say(`/join #r${i}`);
+  for (let i = 1; i < LIMITS.maxRoomsPerUser; i++) {
+    // Room creation is also limited per address and hour; step past that window now and then.
+    if (i % LIMITS.maxRoomsCreatedPerHour === 0) w.clock.advance(3_600_000);
+    alice.say(`/join #r${i}`);
+  }
   t.is(alice.session.rooms.length, LIMITS.maxRoomsPerUser);
   t.false(alice.take().some((l) => l.startsWith('ERR')));
   alice.say('/join #onemore');
@@ -691,6 +695,23 @@ test('TOO_MANY_ROOMS after 50 rooms (the lobby counts); rejoining a room you are
   alice.take();
   alice.say('/join #onemore');
   t.deepEqual(alice.take().slice(-1), ['OK JOIN #onemore Now talking in #onemore.']);
+});
+
+test('one address can create only so many rooms an hour; joining existing rooms stays possible', (t) => {
+  const w = world();
+  const alice = w.user('Alice');
+  const bob = w.user('Bob');
+  for (let i = 0; i < LIMITS.maxRoomsCreatedPerHour; i++) alice.say(`/join #c${i}`);
+  alice.take();
+  alice.say('/join #toomany');
+  t.is(errCode(alice.take()[0]), 'TOO_MANY_ROOMS');
+  bob.say('/join #also-too-many');
+  t.is(errCode(bob.take().pop()), 'TOO_MANY_ROOMS', 'the limit is per address, not per connection');
+  bob.say('/join #c3');
+  t.deepEqual(bob.take().slice(-1), ['OK JOIN #c3 Now talking in #c3.']);
+  w.clock.advance(3_600_000);
+  alice.say('/join #toomany');
+  t.deepEqual(alice.take().slice(-1), ['OK JOIN #toomany Now talking in #toomany.']);
 });
 
 test('an invalid room name is ROOM_INVALID', (t) => {

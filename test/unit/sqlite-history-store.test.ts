@@ -83,6 +83,25 @@ test('retention keeps the newest N per room, drops old messages, and forgets roo
   store.close();
 });
 
+test('a room is saved at creation, before anything is said, and forgotten only once unused past the age limit', (t) => {
+  const dir = tempDir(t);
+  const store = open(dir);
+  store.saveRoom({ roomKey: '#new', roomName: '#New', at: 100_000 });
+  store.saveRoom({ roomKey: '#new', roomName: '#New', at: 200_000 });
+  store.close();
+  const again = open(dir);
+  t.deepEqual(again.loadRooms(), [{ key: '#new', name: '#New', topic: '', topicBy: '', topicAt: 0 }]);
+  const policy = { maxMessagesPerRoom: 10, maxAgeMs: 50_000 };
+  let result = again.prune(120_000, policy);
+  while (!result.done) result = again.prune(120_000, policy);
+  t.deepEqual(result.forgottenRooms, [], 'still younger than the age limit');
+  result = again.prune(200_000, policy);
+  while (!result.done) result = again.prune(200_000, policy);
+  t.deepEqual(result.forgottenRooms, ['#new']);
+  t.deepEqual(again.loadRooms(), []);
+  again.close();
+});
+
 test('a storage failure keeps chat going: logged once, reported once, retried, and nothing queued is lost', async (t) => {
   const logs: string[] = [];
   const outages: number[] = [];
