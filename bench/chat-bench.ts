@@ -5,50 +5,15 @@
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time. Figures are for this machine
  * (2 shared cores: the generator runs here too, so its CPU use is printed next to each figure).
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
+import { rssKiB, startBenchDaemon } from './bench-daemon';
 
-const DAEMON = path.join(__dirname, '..', 'dist', 'daemon', 'mychatd.js');
 const HARD_DEADLINE_MS = 120_000;
-
-function rssKiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) : NaN;
-}
 
 function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]);
-}
-
-/** Starts the daemon at info level so we can read the port it chose. */
-async function daemonWithPort(extra: string[] = []): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
-  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--max-clients', '100000', ...extra], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 10_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.length > 100_000) err = err.slice(-10_000);
-      const match = /listening .*port=(\d+)/.exec(err);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-  });
-  return {
-    port,
-    pid: proc.pid!,
-    stop: async () => {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-    },
-  };
 }
 
 /** A minimal, cheap client: counts received lines and can wait for a given substring. */
@@ -102,7 +67,7 @@ async function registered(port: number, nick: string, room?: string, localAddres
 }
 
 async function fanOut(members: number, senders: number, messagesEach: number): Promise<void> {
-  const daemon = await daemonWithPort();
+  const daemon = await startBenchDaemon([]);
   const room = '#bench';
   const clients: BenchClient[] = [];
   for (let i = 0; i < members; i++) clients.push(await registered(daemon.port, `m${i}`, room));
@@ -158,7 +123,7 @@ async function fanOut(members: number, senders: number, messagesEach: number): P
 }
 
 async function idleMemory(connections: number): Promise<void> {
-  const daemon = await daemonWithPort();
+  const daemon = await startBenchDaemon([]);
   await new Promise((r) => setTimeout(r, 300));
   const baseline = rssKiB(daemon.pid);
   const clients: BenchClient[] = [];

@@ -3,15 +3,14 @@
  * time, /join replay latency and /search latency over a room with 1,000,000 stored messages, and RSS.
  * Everything runs on this machine; the daemon is the compiled one, talked to over 127.0.0.1.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteHistoryStore } from '../lib/history/sqlite-history-store';
 import { silentLogger } from '../lib/log';
+import { rssKiB, startBenchDaemon } from './bench-daemon';
 
-const DAEMON = path.join(__dirname, '..', 'dist', 'daemon', 'mychatd.js');
 const MESSAGES = Number(process.env.BENCH_HISTORY_MESSAGES ?? 1_000_000);
 const SAMPLES = 200;
 
@@ -37,11 +36,6 @@ function sentence(): string {
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
 }
 
 /** Appends `count` messages, `perTurn` per event-loop turn, and returns messages per second. */
@@ -93,27 +87,12 @@ class Client {
 }
 
 async function startDaemon(dataDir: string, extra: string[]) {
-  const started = Date.now();
-  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--data-dir', dataDir, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 120_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.length > 100_000) err = err.slice(-10_000);
-      const match = /listening .*port=(\d+)/.exec(err);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-  });
-  const startup = Date.now() - started;
-  const socket = net.connect(port, '127.0.0.1');
+  const daemon = await startBenchDaemon(['--data-dir', dataDir, ...extra]);
+  const socket = net.connect(daemon.port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
   const client = new Client(socket);
   await client.request('benchuser', 'OK JOIN #lobby');
-  return { proc, client, socket, startup };
+  return { proc: daemon.proc, daemon, client, socket, startup: daemon.startupMs };
 }
 
 async function joinLatencies(client: Client, samples: number, spacingMs = 0): Promise<number[]> {
@@ -135,7 +114,7 @@ async function main(): Promise<void> {
     console.log(`append     ${Math.round(rate).toLocaleString('en')} messages/s sustained (500 per event-loop turn, sync=normal); database ${(dbBytes / 2 ** 20).toFixed(0)} MiB`);
 
     // Keep all 1M messages: the default retention (100 000 per room) would start pruning at once.
-    const { proc, client, socket, startup } = await startDaemon(dataDir, ['--history-max-messages', String(MESSAGES)]);
+    const { proc, daemon, client, socket, startup } = await startDaemon(dataDir, ['--history-max-messages', String(MESSAGES)]);
     const joins = await joinLatencies(client, SAMPLES);
     const searches: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
@@ -150,20 +129,18 @@ async function main(): Promise<void> {
     console.log(`replay     /join with 20 replayed: p50 ${percentile(joins, 50).toFixed(2)} ms  p99 ${percentile(joins, 99).toFixed(2)} ms  (${SAMPLES} joins)`);
     console.log(`search     /search one word, 50 newest matches: p50 ${percentile(searches, 50).toFixed(2)} ms  p99 ${percentile(searches, 99).toFixed(2)} ms  (${SAMPLES} random words)`);
     console.log(`paging     /history 50 before a random id: p50 ${percentile(pages, 50).toFixed(2)} ms  p99 ${percentile(pages, 99).toFixed(2)} ms`);
-    console.log(`memory     daemon RSS ${rssMiB(proc.pid!).toFixed(1)} MiB with the 1M-message room open`);
+    console.log(`memory     daemon RSS ${(rssKiB(proc.pid!) / 1024).toFixed(1)} MiB with the ${MESSAGES.toLocaleString('en')}-message room open`);
     socket.destroy();
-    proc.kill('SIGTERM');
-    await new Promise((resolve) => proc.once('exit', resolve));
+    await daemon.stop();
 
-    // Retention at work: restart with the default 100 000 per room, so 900 000 are pruned in bounded
+    // Retention at work: restart with the default 100 000 per room, so the rest are pruned in bounded
     // steps while we keep joining; the p99 shows the longest pause pruning causes.
     const pruning = await startDaemon(dataDir, []);
     const pruneStarted = Date.now();
     const during = await joinLatencies(pruning.client, SAMPLES, 50);
-    console.log(`retention  /join while pruning 900,000 messages: p50 ${percentile(during, 50).toFixed(2)} ms  p99 ${percentile(during, 99).toFixed(2)} ms  max ${Math.max(...during).toFixed(2)} ms  (${SAMPLES} joins in ${Date.now() - pruneStarted} ms)`);
+    console.log(`retention  /join while pruning ${(MESSAGES - 100_000).toLocaleString('en')} messages: p50 ${percentile(during, 50).toFixed(2)} ms  p99 ${percentile(during, 99).toFixed(2)} ms  max ${Math.max(...during).toFixed(2)} ms  (${SAMPLES} joins in ${Date.now() - pruneStarted} ms)`);
     pruning.socket.destroy();
-    pruning.proc.kill('SIGTERM');
-    await new Promise((resolve) => pruning.proc.once('exit', resolve));
+    await pruning.daemon.stop();
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
