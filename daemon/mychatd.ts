@@ -61,6 +61,7 @@ function main(): void {
     version,
     motd: options.motd,
     maxClients: options.maxClients,
+    maxPerAddress: options.maxPerAddress,
     registrationTimeoutMs: options.nickTimeout * 1000,
     log,
     history,
@@ -112,7 +113,7 @@ function main(): void {
     }
     const { reloadable, restartOnly } = changedOptions(options, next);
     if (restartOnly.length > 0) log.log('warn', 'restart-needed', { options: restartOnly.join(','), note: 'these take effect at the next restart' });
-    core.reconfigure({ motd: next.motd, maxClients: next.maxClients, registrationTimeoutMs: next.nickTimeout * 1000 });
+    core.reconfigure({ motd: next.motd, maxClients: next.maxClients, maxPerAddress: next.maxPerAddress, registrationTimeoutMs: next.nickTimeout * 1000 });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate });
     // Restart-only settings keep describing what is running, so a later reload warns about them again.
     options = reloadedOptions(options, next);

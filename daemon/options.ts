@@ -16,6 +16,8 @@ export interface DaemonOptions {
   host: string;
   port: number;
   maxClients: number;
+  /** Most simultaneous connections from one address; 0 means no limit. */
+  maxPerAddress: number;
   /** The message of the day as shown: the text of --motd, or the contents of --motd-file. */
   motd: string;
   /** The file the MOTD is read from (re-read on reload), or '' for none. */
@@ -72,6 +74,14 @@ const SPECS: Record<string, OptionSpec> = {
   host: { field: 'host', type: 'string', default: '', describe: 'Address to listen on (empty: all interfaces)', reload: false },
   port: { field: 'port', type: 'number', default: 7777, describe: 'TCP port to listen on (0: any free port)', range: [0, 65535], reload: false },
   'max-clients': { field: 'maxClients', type: 'number', default: 10000, describe: 'Most simultaneous connections', range: [1, 1_000_000], reload: true },
+  'max-per-address': {
+    field: 'maxPerAddress',
+    type: 'number',
+    default: 100,
+    describe: 'Most simultaneous connections from one address (0: no limit)',
+    range: [0, 1_000_000],
+    reload: true,
+  },
   motd: { field: 'motd', type: 'string', default: '', describe: 'Message of the day shown after login; \\n separates lines', maxLength: MAX_MOTD_CHARS, reload: true },
   'motd-file': { field: 'motdFile', type: 'string', default: '', describe: 'File holding the message of the day (re-read on reload); not with --motd', path: true, reload: true },
   'log-level': { field: 'logLevel', type: 'string', default: 'info', describe: 'Least severe events logged to stderr', choices: LOG_LEVELS, reload: true },

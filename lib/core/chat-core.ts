@@ -20,6 +20,8 @@ export interface ChatCoreOptions {
   /** Message of the day, shown after registration, one NOTICE per line. */
   motd: string;
   maxClients: number;
+  /** Most simultaneous connections from one address (0: no limit), so one host cannot take every slot. */
+  maxPerAddress: number;
   /** How long a connection may take to pick a nickname. */
   registrationTimeoutMs: number;
   clock: Clock;
@@ -54,6 +56,8 @@ export class ChatCore {
   private readonly sessions = new Set<Session>();
   private readonly nicks = new Map<string, Session>();
   private readonly rooms = new Map<string, Room>();
+  /** Open connections per remote address (entries vanish at zero, so the map is bounded by connections). */
+  private readonly perAddress = new Map<string, number>();
   private nextId = 1;
 
   constructor(options: Partial<ChatCoreOptions> = {}, table: CommandTable = new CommandTable(defaultCommands)) {
@@ -62,6 +66,7 @@ export class ChatCore {
       version: '0.0.0',
       motd: '',
       maxClients: 10_000,
+      maxPerAddress: 0,
       registrationTimeoutMs: 60_000,
       clock: systemClock,
       log: silentLogger,
@@ -80,7 +85,7 @@ export class ChatCore {
   }
 
   /** Changes settings on a running core (config reload); they apply from the next login or connection, open sessions stay. */
-  reconfigure(changes: Partial<Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'registrationTimeoutMs'>>): void {
+  reconfigure(changes: Partial<Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs'>>): void {
     Object.assign(this.options, changes);
   }
 
@@ -98,6 +103,15 @@ export class ChatCore {
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'server full' });
       return undefined;
     }
+    const fromAddress = this.perAddress.get(remoteAddress) ?? 0;
+    if (this.options.maxPerAddress > 0 && fromAddress >= this.options.maxPerAddress) {
+      sink.send(encodeLine('ERR', ['TOO_MANY_CONNECTIONS'], `Your address already has ${fromAddress} connections, the most this server allows.`));
+      sink.send(encodeLine('BYE', [], 'Too many connections'));
+      sink.close('too many connections');
+      this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'too many connections from address' });
+      return undefined;
+    }
+    this.perAddress.set(remoteAddress, fromAddress + 1);
     const session = new Session(this.nextId++, sink, remoteAddress, this.options.clock.now());
     this.sessions.add(session);
     session.send(
@@ -505,7 +519,11 @@ export class ChatCore {
     for (const room of [...session.rooms]) this.leaveRoom(session, room, undefined);
     if (session.nickKey && this.nicks.get(session.nickKey) === session) this.nicks.delete(session.nickKey);
     session.state = 'closing';
-    this.sessions.delete(session);
+    if (this.sessions.delete(session)) {
+      const left = (this.perAddress.get(session.remoteAddress) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(session.remoteAddress, left);
+      else this.perAddress.delete(session.remoteAddress);
+    }
   }
 
   private reason(raw: string | undefined): string {

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'TOO_MANY_ROOMS',
   'TEXT_TOO_LONG',
   'SERVER_FULL',
+  'TOO_MANY_CONNECTIONS',
   'NOT_CHAT',
   'NO_HISTORY',
 ] as const;

@@ -123,6 +123,26 @@ test('--max-clients refuses the connection over the limit with SERVER_FULL', asy
   await own.stop();
 });
 
+test('--max-per-address refuses one address its next connection with TOO_MANY_CONNECTIONS', async (t) => {
+  const own = await startDaemon(['--max-per-address', '2']);
+  const a = await connect(own.port);
+  const b = await connect(own.port);
+  const c = new TestClient(net.connect(own.port, '127.0.0.1'));
+  t.regex(await c.waitForLine(/^ERR/), /^ERR TOO_MANY_CONNECTIONS /);
+  t.is(await c.waitForLine(/^BYE/), 'BYE Too many connections');
+  await c.waitClosed();
+  // Another loopback address is another host, with its own allowance.
+  const other = new TestClient(net.connect({ port: own.port, host: '127.0.0.1', localAddress: '127.0.0.2' }));
+  await other.waitForLine(/^HELLO /);
+  a.end();
+  await a.waitClosed().catch(() => undefined);
+  await delay(100);
+  const d = await connect(own.port);
+  t.pass('a slot frees up when a connection from that address closes');
+  for (const x of [b, d, other]) x.end();
+  await own.stop();
+});
+
 test('flood control paces a fast sender without losing lines', async (t) => {
   const own = await startDaemon(['--flood-burst', '5', '--flood-rate', '20']);
   const a = await register(own.port, 'fastA');
