@@ -225,42 +225,27 @@ export class ChatCore {
 
   /** Joins a room, creating it if new, and makes it the current room. */
   join(session: Session, rawName: string): void {
-    const name = normaliseName(rawName);
-    const problem = roomProblem(name);
-    if (problem !== undefined) throw new ChatError('ROOM_INVALID', `Invalid room name: ${problem}.`);
-    let room = this.rooms.get(foldName(name));
-    const already = room !== undefined && room.members.has(session);
-    let created = false;
+    const name = this.validRoomName(rawName);
+    const existing = this.rooms.get(foldName(name));
+    const already = existing?.members.has(session) === true;
+    if (!already && session.rooms.length >= LIMITS.maxRoomsPerUser) {
+      throw new ChatError('TOO_MANY_ROOMS', `You are in ${LIMITS.maxRoomsPerUser} rooms, the limit; /part one first.`);
+    }
+    const room = existing ?? this.createRoom(session, name);
     if (!already) {
-      if (session.rooms.length >= LIMITS.maxRoomsPerUser) {
-        throw new ChatError('TOO_MANY_ROOMS', `You are in ${LIMITS.maxRoomsPerUser} rooms, the limit; /part one first.`);
-      }
-      if (room === undefined && this.rooms.size >= LIMITS.maxRooms) {
-        throw new ChatError('TOO_MANY_ROOMS', 'The server has as many rooms as it allows; join an existing one (/rooms).');
-      }
-      if (room === undefined && !this.mayCreateRoom(session.remoteAddress)) {
-        throw new ChatError('TOO_MANY_ROOMS', `You can create ${LIMITS.maxRoomsCreatedPerHour} rooms an hour; join an existing one (/rooms) or try later.`);
-      }
-      if (room === undefined) {
-        created = true;
-        room = this.ensureRoom(name);
-        // Rooms persist from their creation (while a history store is configured), even if nobody speaks.
-        if (this.options.history !== undefined) {
-          this.options.history.saveRoom({ roomKey: room.key, roomName: room.name, at: this.options.clock.now() });
-          room.persistent = true;
-        }
-      }
       room.broadcast(encodeLine('JOIN', [room.name, session.nick]));
       room.members.add(session);
     }
-    session.makeCurrent(room!);
-    this.sendRoomInfo(session, room!);
-    this.sendNames(session, room!.name, room!.members);
-    if (!already && !created && session.replay && this.options.historyReplay > 0 && this.options.history && room!.persistent) {
-      const entries = this.options.history.recent(room!.key, this.options.historyReplay);
-      this.sendHistory(session, room!, entries, entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room!.name} for more.` : 'No history yet.');
+    session.makeCurrent(room);
+    this.sendRoomInfo(session, room);
+    this.sendNames(session, room.name, room.members);
+    // Replay only on really entering a room that existed: a new room has nothing to replay.
+    const history = this.options.history;
+    if (existing !== undefined && !already && session.replay && this.options.historyReplay > 0 && history && room.persistent) {
+      const entries = history.recent(room.key, this.options.historyReplay);
+      this.sendHistory(session, room, entries, entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room.name} for more.` : 'No history yet.');
     }
-    session.send(encodeLine('OK', ['JOIN', room!.name], `Now talking in ${room!.name}.`));
+    session.send(encodeLine('OK', ['JOIN', room.name], `Now talking in ${room.name}.`));
   }
 
   /** Leaves a room (the current one by default), telling its members. */
@@ -376,9 +361,7 @@ export class ChatCore {
 
   /** Finds a room by name, ignoring case, or throws NO_SUCH_ROOM / ROOM_INVALID. */
   findRoom(rawName: string): Room {
-    const name = normaliseName(rawName);
-    const problem = roomProblem(name);
-    if (problem !== undefined) throw new ChatError('ROOM_INVALID', `Invalid room name: ${problem}.`);
+    const name = this.validRoomName(rawName);
     const room = this.rooms.get(foldName(name));
     if (room === undefined) throw new ChatError('NO_SUCH_ROOM', `There is no room ${name}.`);
     return room;
@@ -474,6 +457,30 @@ export class ChatCore {
     this.join(session, LOBBY);
   }
 
+  /** The NFC form of a proposed room name, or ROOM_INVALID. */
+  private validRoomName(rawName: string): string {
+    const name = normaliseName(rawName);
+    const problem = roomProblem(name);
+    if (problem !== undefined) throw new ChatError('ROOM_INVALID', `Invalid room name: ${problem}.`);
+    return name;
+  }
+
+  /** Creates a room within the server's limits; with a history store it persists from now on. */
+  private createRoom(session: Session, name: string): Room {
+    if (this.rooms.size >= LIMITS.maxRooms) {
+      throw new ChatError('TOO_MANY_ROOMS', 'The server has as many rooms as it allows; join an existing one (/rooms).');
+    }
+    if (!this.mayCreateRoom(session.remoteAddress)) {
+      throw new ChatError('TOO_MANY_ROOMS', `You can create ${LIMITS.maxRoomsCreatedPerHour} rooms an hour; join an existing one (/rooms) or try later.`);
+    }
+    const room = this.ensureRoom(name);
+    if (this.options.history !== undefined) {
+      this.options.history.saveRoom({ roomKey: room.key, roomName: room.name, at: this.options.clock.now() });
+      room.persistent = true;
+    }
+    return room;
+  }
+
   private ensureRoom(name: string): Room {
     const key = foldName(name);
     let room = this.rooms.get(key);
@@ -503,13 +510,13 @@ export class ChatCore {
 
   private detach(session: Session, reason: string): void {
     const wasRegistered = session.state === 'registered';
-    if (wasRegistered) {
+    // Peers are collected before release() takes the session out of its rooms; they hear QUIT after.
+    const peers = wasRegistered ? this.peersOf(session) : undefined;
+    this.release(session);
+    if (peers !== undefined) {
       const event = encodeLine('QUIT', [session.nick], neutralise(reason));
-      const peers = this.peersOf(session);
-      for (const room of [...session.rooms]) this.leaveRoom(session, room, undefined);
       for (const peer of peers) peer.send(event);
     }
-    this.release(session);
     this.options.log.log('info', 'disconnect', { id: session.id, nick: session.nick || undefined, reason });
   }
 
