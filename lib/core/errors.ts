@@ -18,6 +18,12 @@ export const ERROR_CODES = [
   'TOO_MANY_CONNECTIONS',
   'NOT_CHAT',
   'NO_HISTORY',
+  'NICK_RESERVED',
+  'QUERY_TIMEOUT',
+  'HISTORY_BUSY',
+  'FLOODING',
+  'CONNECT_RATE',
+  'PASTE_TOO_LONG',
 ] as const;
 
 /** One stable error code. */

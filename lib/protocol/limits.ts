@@ -33,6 +33,18 @@ export const LIMITS = {
   maxSearchWords: 10,
   /** Most entries replayed on /join (the --history-replay ceiling). */
   maxReplay: 1000,
+  /** Shortest search word matched as a prefix; shorter words match whole words only (a one-letter prefix walks most of the index). */
+  minSearchPrefix: 3,
+  /** Most bytes one reply (a /history page, a /search result, a /rooms list) may produce; past it the reply is cut and says how to see more. */
+  maxReplyBytes: 64 * 1024,
+  /** Most lines in one /paste block. */
+  maxPasteLines: 100,
+  /** Most bytes of text in one /paste block. */
+  maxPasteBytes: 16 * 1024,
+  /** Most input lines waiting for flood control before the excess is discarded (with one NOTICE saying how many). */
+  maxBacklogLines: 200,
+  /** Most bytes of input waiting for flood control before the excess is discarded. */
+  maxBacklogBytes: 64 * 1024,
 } as const;
 
 /** The room every user joins on registration; it always exists. */

@@ -8,7 +8,7 @@ export const KEYWORDS = [
   // Replies to your own commands.
   'HELLO', 'OK', 'ERR', 'PONG', 'ROOM', 'NAMES', 'WHOIS', 'HELP', 'HISTORY', 'HISTEND', 'BYE',
   // Events: things others did, or the server tells you unprompted.
-  'MSG', 'ACTION', 'PRIVMSG', 'JOIN', 'PART', 'QUIT', 'NICK', 'TOPIC', 'NOTICE',
+  'MSG', 'ACTION', 'PASTE', 'PRIVMSG', 'JOIN', 'PART', 'QUIT', 'NICK', 'TOPIC', 'NOTICE',
 ] as const;
 
 /** One server line keyword. */
@@ -29,6 +29,7 @@ export const FIELD_COUNT: Record<Keyword, number> = {
   BYE: 0,
   MSG: 2,
   ACTION: 2,
+  PASTE: 4,
   PRIVMSG: 1,
   JOIN: 2,
   PART: 2,
