@@ -18,6 +18,8 @@ export const TELNET = {
 export const REJECT_MARK = {
   tooLong: '\0L',
   badUtf8: '\0U',
+  /** Part of the line was discarded by flood control (see InputFilter.dropCurrentLine). */
+  dropped: '\0D',
 } as const;
 
 const enum Telnet {
@@ -102,6 +104,15 @@ export class InputFilter {
       n = this.data(b, out, n);
     }
     return out.subarray(0, n);
+  }
+
+  /**
+   * Marks the line being received as broken because flood control discarded some of its bytes: when it
+   * ends it is passed on as a dropped line rather than spliced together from what remained. A line
+   * already rejected keeps its first reason.
+   */
+  dropCurrentLine(): void {
+    this.rejected ??= REJECT_MARK.dropped;
   }
 
   /** Ends the input: an unterminated last line is completed as if it had ended with a newline. */

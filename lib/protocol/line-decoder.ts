@@ -4,22 +4,24 @@ import { InputFilter, REJECT_MARK } from './input-filter';
 import { LIMITS } from './limits';
 
 /** One framed input line: its text, or the reason it was rejected. */
-export type InputLine = { ok: true; text: string } | { ok: false; code: 'LINE_TOO_LONG' | 'BAD_UTF8' };
+export type InputLine = { ok: true; text: string } | { ok: false; code: 'LINE_TOO_LONG' | 'BAD_UTF8' | 'DROPPED' };
 
 /**
- * Turns one split line (already cleaned by the InputFilter) into an InputLine; empty lines are skipped.
+ * Turns one split line (already cleaned by the InputFilter) into an InputLine. Empty lines are passed on
+ * too: they do nothing, but flood control counts them like any other line.
  * Exported for unit tests; the decoder stream uses it as split2's mapper.
  */
-export function classifyLine(line: string): InputLine | undefined {
+export function classifyLine(line: string): InputLine {
   if (line.endsWith(REJECT_MARK.tooLong)) return { ok: false, code: 'LINE_TOO_LONG' };
   if (line.endsWith(REJECT_MARK.badUtf8)) return { ok: false, code: 'BAD_UTF8' };
-  if (line.length === 0) return undefined;
+  if (line.endsWith(REJECT_MARK.dropped)) return { ok: false, code: 'DROPPED' };
   return { ok: true, text: line };
 }
 
 /** Stream wrapper around InputFilter so that backpressure flows from the line consumer to the socket. */
 class InputFilterStream extends Transform {
-  private readonly bytes: InputFilter;
+  /** The byte-level filter, exposed so flood control can mark a line it cut short. */
+  readonly bytes: InputFilter;
 
   constructor(reply: (bytes: Buffer) => void, maxLineBytes: number) {
     super();
@@ -43,6 +45,8 @@ class InputFilterStream extends Transform {
 export interface LineDecoder {
   input: Transform;
   output: Transform;
+  /** Marks the line being received as dropped (flood control discarded part of it). */
+  dropCurrentLine(): void;
 }
 
 /**
@@ -56,5 +60,5 @@ export function createLineDecoder(reply: (bytes: Buffer) => void, maxLineBytes: 
   const splitOptions: split2.Options & { skipOverflow: boolean } = { maxLength: maxLineBytes + 8, skipOverflow: true };
   const output = split2(/\n/, classifyLine, splitOptions);
   input.pipe(output);
-  return { input, output };
+  return { input, output, dropCurrentLine: () => input.bytes.dropCurrentLine() };
 }
