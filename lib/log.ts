@@ -68,3 +68,55 @@ export function createLogger(
 
 /** A logger that discards everything, for unit tests. */
 export const silentLogger: Logger = { level: 'error', log: () => undefined };
+
+/** Lines one event name may write per second before the rest of that second is counted instead. */
+export const LOG_EVENTS_PER_SECOND = 20;
+
+/**
+ * Wraps a logger so that no event name writes more than `perSecond` lines a second: under a connect storm
+ * or a flood, the excess is counted and summarised in one `log-suppressed` line per event and second, so
+ * the log stays readable and its size bounded however many clients misbehave. Errors are never dropped.
+ */
+export function stormGuard(inner: Logger, perSecond: number = LOG_EVENTS_PER_SECOND, now: () => number = Date.now): Logger {
+  let windowStart = 0;
+  const written = new Map<string, number>();
+  const suppressed = new Map<string, { level: LogLevel; count: number }>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    flushTimer = undefined;
+    for (const [event, { level, count }] of suppressed) inner.log(level, 'log-suppressed', { event, count, seconds: 1 });
+    suppressed.clear();
+  };
+  return {
+    get level() {
+      return inner.level;
+    },
+    set level(level: LogLevel) {
+      inner.level = level;
+    },
+    log(level, event, fields) {
+      if (LOG_LEVELS.indexOf(level) > LOG_LEVELS.indexOf(inner.level)) return;
+      if (level === 'error') {
+        inner.log(level, event, fields);
+        return;
+      }
+      const t = now();
+      if (t - windowStart >= 1000) {
+        windowStart = t;
+        written.clear();
+        if (suppressed.size > 0) flush();
+      }
+      const count = (written.get(event) ?? 0) + 1;
+      written.set(event, count);
+      if (count <= perSecond) {
+        inner.log(level, event, fields);
+        return;
+      }
+      const entry = suppressed.get(event);
+      if (entry) entry.count++;
+      else suppressed.set(event, { level, count: 1 });
+      // The summary comes at the end of the second even if nothing else is logged after it.
+      flushTimer ??= setTimeout(flush, 1000 - (t - windowStart)).unref();
+    },
+  };
+}
