@@ -18,7 +18,7 @@ export interface BenchDaemon {
 /** Starts mychatd with flood control off, no configuration file and `extra` options; resolves once it listens. */
 export async function startBenchDaemon(extra: string[]): Promise<BenchDaemon> {
   const started = Date.now();
-  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--config', '', '--max-clients', '100000', '--max-per-address', '0', ...extra], {
+  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0', '--config', '', '--max-clients', '100000', '--max-per-address', '0', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

@@ -3,7 +3,8 @@ import net from 'node:net';
 import { ChatCore } from '../lib/core/chat-core';
 import { startRetention } from '../lib/history/retention';
 import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
-import { createLogger, type Logger } from '../lib/log';
+import { createLogger, stormGuard, type Logger } from '../lib/log';
+import type { FloodSettings } from '../lib/net/flood';
 import { ChatListener } from '../lib/net/tcp-listener';
 import { packageVersion } from '../lib/version';
 import { changedOptions, parseOptions, reloadedOptions, UsageError, type DaemonOptions } from './options';
@@ -18,6 +19,18 @@ const SHUTDOWN_GRACE_MS = 2000;
  * at once. The kernel caps it at net.core.somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
+
+/** The listener's input budgets from the daemon's options. */
+function floodOf(options: DaemonOptions): Partial<FloodSettings> {
+  return {
+    addressLineBurst: options.floodAddressBurst,
+    addressLineRate: options.floodAddressRate,
+    inputRate: options.inputRate,
+    addressInputRate: options.inputAddressRate,
+    floodKickSeconds: options.floodKick,
+    connectRate: options.connectRate,
+  };
+}
 
 /** Parses the options at start: a usage or configuration error ends the process with status 2. */
 function optionsOrExit(argv: string[], version: string): DaemonOptions {
@@ -44,7 +57,7 @@ function main(): void {
   // Read before anything can spawn a child, so none inherits the variables.
   const inheritedFds = takeListenFds();
 
-  const log: Logger = createLogger(options.logLevel);
+  const log: Logger = stormGuard(createLogger(options.logLevel));
   let history: SqliteHistoryStore;
   try {
     // onOutage can only fire after an append, so `core` (declared below) exists by then.
@@ -71,12 +84,7 @@ function main(): void {
     maxMessagesPerRoom: options.historyMaxMessages,
     maxAgeMs: options.historyMaxDays * 86_400_000,
   });
-  const listener = new ChatListener(core, {
-    maxSendQueueBytes: options.maxSendQueue,
-    floodBurst: options.floodBurst,
-    floodRate: options.floodRate,
-    log,
-  });
+  const listener = new ChatListener(core, { maxSendQueueBytes: options.maxSendQueue, floodBurst: options.floodBurst, floodRate: options.floodRate, flood: floodOf(options), log });
   // Store a turn's messages before any of its output leaves: what someone has seen is on disk.
   listener.scheduler.beforeFlush = () => history.commit();
 
@@ -114,7 +122,7 @@ function main(): void {
     const { reloadable, restartOnly } = changedOptions(options, next);
     if (restartOnly.length > 0) log.log('warn', 'restart-needed', { options: restartOnly.join(','), note: 'these take effect at the next restart' });
     core.reconfigure({ motd: next.motd, maxClients: next.maxClients, maxPerAddress: next.maxPerAddress, registrationTimeoutMs: next.nickTimeout * 1000 });
-    listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate });
+    listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
     // Restart-only settings keep describing what is running, so a later reload warns about them again.
     options = reloadedOptions(options, next);
     // Confirmed at the level in force when the signal came, so lowering the level still shows that it worked.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { ConfigFileError, parseConfigText } from '../lib/config-file';
 import { LOG_LEVELS, type LogLevel } from '../lib/log';
+import { DEFAULT_FLOOD } from '../lib/net/flood';
 import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/net/tcp-listener';
 
 /** How the history store flushes to disk: `full` survives power loss, `normal` only a crash of mychatd. */
@@ -27,6 +28,18 @@ export interface DaemonOptions {
   maxSendQueue: number;
   floodBurst: number;
   floodRate: number;
+  /** Lines all connections of one address may send at once. */
+  floodAddressBurst: number;
+  /** Lines per second all connections of one address may send; 0 turns the shared budget off. */
+  floodAddressRate: number;
+  /** Bytes per second one connection may send; 0 turns the byte budget off. */
+  inputRate: number;
+  /** Bytes per second all connections of one address may send together; 0 turns it off. */
+  inputAddressRate: number;
+  /** Seconds a client may keep exceeding its budget before it is disconnected; 0: never. */
+  floodKick: number;
+  /** New connections per second one address may open; 0: no limit. */
+  connectRate: number;
   /** Directory for persistent state (the history database). */
   dataDir: string;
   /** Messages of a room's history shown to someone who joins it; 0 turns replay off. */
@@ -96,6 +109,54 @@ const SPECS: Record<string, OptionSpec> = {
   },
   'flood-burst': { field: 'floodBurst', type: 'number', default: 20, describe: 'Lines a client may send at once before flood control paces it', range: [1, 100_000], reload: true },
   'flood-rate': { field: 'floodRate', type: 'number', default: 5, describe: 'Lines per second a client may send after its burst; 0 turns flood control off', range: [0, 100_000], reload: true },
+  'flood-address-burst': {
+    field: 'floodAddressBurst',
+    type: 'number',
+    default: DEFAULT_FLOOD.addressLineBurst,
+    describe: 'Lines all connections from one address (IPv6: one /64) may send at once',
+    range: [1, 1_000_000],
+    reload: true,
+  },
+  'flood-address-rate': {
+    field: 'floodAddressRate',
+    type: 'number',
+    default: DEFAULT_FLOOD.addressLineRate,
+    describe: 'Lines per second all connections from one address may send after their burst; 0: no shared limit',
+    range: [0, 1_000_000],
+    reload: true,
+  },
+  'input-rate': {
+    field: 'inputRate',
+    type: 'number',
+    default: DEFAULT_FLOOD.inputRate,
+    describe: 'Bytes per second one connection may send (burst: 8 s of it; before a nickname: 1/16 of it); more is discarded; 0: no limit',
+    range: [0, 1024 * 1024 * 1024],
+    reload: true,
+  },
+  'input-address-rate': {
+    field: 'inputAddressRate',
+    type: 'number',
+    default: DEFAULT_FLOOD.addressInputRate,
+    describe: 'Bytes per second all connections from one address may send together; 0: no limit',
+    range: [0, 1024 * 1024 * 1024],
+    reload: true,
+  },
+  'flood-kick': {
+    field: 'floodKick',
+    type: 'number',
+    default: DEFAULT_FLOOD.floodKickSeconds,
+    describe: 'Seconds a client may keep sending past its budget (input being dropped) before it is disconnected; 0: never',
+    range: [0, 86_400],
+    reload: true,
+  },
+  'connect-rate': {
+    field: 'connectRate',
+    type: 'number',
+    default: DEFAULT_FLOOD.connectRate,
+    describe: 'New connections per second one address may open (burst: 8 s of it); 0: no limit',
+    range: [0, 1_000_000],
+    reload: true,
+  },
   'data-dir': {
     field: 'dataDir',
     type: 'string',

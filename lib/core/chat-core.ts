@@ -6,12 +6,28 @@ import { codePoints, foldName, neutralise, nickProblem, normaliseName, roomProbl
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { CommandTable, parseArgs } from './command-table';
-import { ChatError } from './errors';
+import { addressPrefix } from './address-prefix';
+import { ChatError, type ErrorCode } from './errors';
 import { Room } from './room';
 import { Session } from './session';
 import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, RetentionPolicy } from '../history/history-store';
 import { systemClock, type ClientSink, type Clock } from './sink';
 import { defaultCommands } from './commands';
+
+/** A Map that counts its changes, so views derived from it know when to recompute. */
+class VersionedMap<K, V> extends Map<K, V> {
+  version = 0;
+
+  override set(key: K, value: V): this {
+    this.version++;
+    return super.set(key, value);
+  }
+
+  override delete(key: K): boolean {
+    this.version++;
+    return super.delete(key);
+  }
+}
 
 /** Settings of the chat core; the daemon fills them from its options. */
 export interface ChatCoreOptions {
@@ -55,7 +71,11 @@ export class ChatCore {
   readonly table: CommandTable;
   private readonly sessions = new Set<Session>();
   private readonly nicks = new Map<string, Session>();
-  private readonly rooms = new Map<string, Room>();
+  private readonly rooms = new VersionedMap<string, Room>();
+  /** allRooms()'s sorted list and the rooms version it was made from. */
+  private sortedRooms: { version: number; rooms: readonly Room[] } | undefined;
+  /** The busiest rooms for /rooms, and when they were picked. */
+  private busiest: { at: number; limit: number; rooms: readonly Room[] } | undefined;
   /** Open connections per remote address (entries vanish at zero, so the map is bounded by connections). */
   private readonly perAddress = new Map<string, number>();
   private nextId = 1;
@@ -103,7 +123,8 @@ export class ChatCore {
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'server full' });
       return undefined;
     }
-    const fromAddress = this.perAddress.get(remoteAddress) ?? 0;
+    const addressKey = addressPrefix(remoteAddress);
+    const fromAddress = this.perAddress.get(addressKey) ?? 0;
     if (this.options.maxPerAddress > 0 && fromAddress >= this.options.maxPerAddress) {
       sink.send(encodeLine('ERR', ['TOO_MANY_CONNECTIONS'], `Your address already has ${fromAddress} connections, the most this server allows.`));
       sink.send(encodeLine('BYE', [], 'Too many connections'));
@@ -111,7 +132,7 @@ export class ChatCore {
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'too many connections from address' });
       return undefined;
     }
-    this.perAddress.set(remoteAddress, fromAddress + 1);
+    this.perAddress.set(addressKey, fromAddress + 1);
     const session = new Session(this.nextId++, sink, remoteAddress, this.options.clock.now());
     this.sessions.add(session);
     session.send(
@@ -130,24 +151,27 @@ export class ChatCore {
 
   /**
    * Handles one framed input line. A ChatError becomes one ERR line to the sender; any other exception
-   * escapes to the adapter, which drops only this connection.
+   * escapes to the adapter, which drops only this connection. A command that has to wait (a history
+   * query) returns a Promise: the adapter hands this connection nothing more until it settles, so one
+   * connection's commands are answered in the order they were sent.
    */
-  handleInput(session: Session, input: InputLine): void {
-    if (session.state === 'closing') return;
+  handleInput(session: Session, input: InputLine): Promise<void> | undefined {
+    if (session.state === 'closing') return undefined;
     try {
       if (!input.ok) {
+        if (input.code === 'DROPPED') return undefined;
         throw input.code === 'LINE_TOO_LONG'
           ? new ChatError('LINE_TOO_LONG', `Line too long: the limit is ${LIMITS.maxLineBytes} bytes. It was not sent.`)
           : new ChatError('BAD_UTF8', 'Line is not valid UTF-8. It was not sent.');
       }
       const parsed = parseInput(input.text);
-      if (parsed === undefined) return;
+      if (parsed === undefined) return undefined;
       // Idle time (shown by /whois) restarts on anything the user says or does, but not on /ping.
       if (parsed.kind === 'text' || parsed.name !== 'ping') session.lastActive = this.options.clock.now();
       if (parsed.kind === 'text') {
         if (session.state === 'awaiting-nick') this.setNick(session, parsed.text);
         else this.sayToRoom(session, parsed.text, 'MSG');
-        return;
+        return undefined;
       }
       const spec = this.table.lookup(parsed.name);
       if (spec === undefined) {
@@ -157,11 +181,45 @@ export class ChatCore {
         throw new ChatError('NICK_REQUIRED', `Pick a nickname before using /${spec.name}: type it and press Enter.`);
       }
       const args = parseArgs(spec, parsed.args);
-      spec.run({ core: this, session, table: this.table }, args);
+      const result = spec.run({ core: this, session, table: this.table }, args);
+      if (!(result instanceof Promise)) return undefined;
+      return result.catch((error: unknown) => {
+        if (!(error instanceof ChatError)) throw error;
+        this.refuse(session, error.code, error.message);
+      });
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
-      session.send(encodeLine('ERR', [error.code], error.message));
+      this.refuse(session, error.code, error.message);
+      return undefined;
     }
+  }
+
+  /**
+   * What one input line costs in the flood budget: 1 for a plain line or a cheap command, the command's
+   * declared cost for an expensive one (a /history page is not one line's worth of work).
+   */
+  inputCost(session: Session, text: string): number {
+    if (session.state !== 'registered') return 1;
+    const parsed = parseInput(text);
+    if (parsed === undefined || parsed.kind === 'text') return 1;
+    return this.table.lookup(parsed.name)?.cost ?? 1;
+  }
+
+  /** True when `text` is a /quit (or an alias) that the session would run as a command. */
+  isQuit(session: Session, text: string): boolean {
+    if (session.state === 'closing') return false;
+    const parsed = parseInput(text);
+    return parsed !== undefined && parsed.kind === 'command' && this.table.lookup(parsed.name)?.name === 'quit';
+  }
+
+  /** Sends one NOTICE line to a session (used by adapters, e.g. for flood control). */
+  notice(session: Session, text: string): void {
+    session.send(encodeLine('NOTICE', [], neutralise(text)));
+  }
+
+  /** The one place a refusal becomes an ERR line. */
+  refuse(session: Session, code: ErrorCode, text: string): void {
+    session.send(encodeLine('ERR', [code], text));
   }
 
   /**
@@ -374,9 +432,26 @@ export class ChatCore {
     return target;
   }
 
-  /** All rooms, sorted by name. */
-  allRooms(): Room[] {
-    return [...this.rooms.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  /**
+   * All rooms, sorted by name. The sort is redone only after a room came or went, so /rooms from many
+   * clients over thousands of rooms costs one sort, not one each.
+   */
+  allRooms(): readonly Room[] {
+    if (this.sortedRooms?.version !== this.rooms.version) {
+      const rooms = [...this.rooms.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      this.sortedRooms = { version: this.rooms.version, rooms };
+    }
+    return this.sortedRooms.rooms;
+  }
+
+  /** The `limit` rooms with the most members, in name order; picked again at most once a second. */
+  busiestRooms(limit: number): readonly Room[] {
+    const now = this.options.clock.now();
+    if (this.busiest === undefined || this.busiest.limit !== limit || now - this.busiest.at >= 1000) {
+      const chosen = new Set([...this.allRooms()].sort((a, b) => b.members.size - a.members.size).slice(0, limit));
+      this.busiest = { at: now, limit, rooms: this.allRooms().filter((room) => chosen.has(room)) };
+    }
+    return this.busiest.rooms;
   }
 
   /** All registered sessions. */
@@ -527,9 +602,10 @@ export class ChatCore {
     if (session.nickKey && this.nicks.get(session.nickKey) === session) this.nicks.delete(session.nickKey);
     session.state = 'closing';
     if (this.sessions.delete(session)) {
-      const left = (this.perAddress.get(session.remoteAddress) ?? 1) - 1;
-      if (left > 0) this.perAddress.set(session.remoteAddress, left);
-      else this.perAddress.delete(session.remoteAddress);
+      const addressKey = addressPrefix(session.remoteAddress);
+      const left = (this.perAddress.get(addressKey) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(addressKey, left);
+      else this.perAddress.delete(addressKey);
     }
   }
 

@@ -37,7 +37,13 @@ export interface CommandSpec {
   usage?: string;
   /** Connection states that may use the command; others get ERR NICK_REQUIRED. */
   states: readonly SessionState[];
-  run(ctx: CommandContext, args: Args): void;
+  /**
+   * Flood-budget cost in lines (default 1): a command that makes the server do much more work than a line
+   * (a /history page, a search, a list of every room) costs more, so flood control paces it accordingly.
+   */
+  cost?: number;
+  /** Runs the command; a Promise means the connection waits for it before its next line is handled. */
+  run(ctx: CommandContext, args: Args): void | Promise<void>;
 }
 
 /** Usage string derived from a spec, e.g. "/part [#ROOM] [REASON]". */

@@ -1,6 +1,12 @@
 import type { Room } from './room';
 import type { ClientSink } from './sink';
 
+/**
+ * Most bytes held back for a session while it waits for its join replay (see Session.hold): a room busy
+ * enough to pass this during one replay would drop a slow reader anyway.
+ */
+export const MAX_HELD_BYTES = 1024 * 1024;
+
 /** Connection states: every command declares which of them may use it. */
 export type SessionState = 'awaiting-nick' | 'registered' | 'closing';
 
@@ -35,9 +41,44 @@ export class Session {
     return this.rooms[this.rooms.length - 1];
   }
 
+  /** Lines held back while a history replay for this session is read (undefined: not holding). */
+  private held: Buffer[] | undefined;
+  private heldBytes = 0;
+  /** True when more than MAX_HELD_BYTES arrived while holding; the core then drops the connection. */
+  heldOverflow = false;
+
   /** Queues a line for this person unless the connection is going away. */
   send(line: Buffer): void {
-    if (this.state !== 'closing') this.sink.send(line);
+    if (this.state === 'closing') return;
+    if (this.held === undefined) {
+      this.sink.send(line);
+      return;
+    }
+    if (this.heldOverflow) return;
+    if (this.heldBytes + line.length > MAX_HELD_BYTES) {
+      this.heldOverflow = true;
+      this.held = [];
+      return;
+    }
+    this.held.push(line);
+    this.heldBytes += line.length;
+  }
+
+  /**
+   * Holds back what is sent to this session (live room events) until release(): replayed history is read
+   * off the event loop, and live lines must not overtake it.
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Stops holding: sends `first` (the replay), then everything held, in order. */
+  release(first: readonly Buffer[]): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    this.heldBytes = 0;
+    for (const line of first) this.send(line);
+    for (const line of held) this.send(line);
   }
 
   /** Makes `room` current (moving it to the end of the order) or adds it. */

@@ -3,11 +3,10 @@ import type { ChatCore } from '../core/chat-core';
 import { QUIT_REASONS } from '../core/chat-core';
 import type { Session } from '../core/session';
 import { encodeLine } from '../protocol/server-lines';
-import { createLineDecoder, type InputLine } from '../protocol/line-decoder';
 import type { Logger } from '../log';
 import { FlushScheduler, SocketSink } from './socket-sink';
-import { looksLikeHttpRequest, looksLikeTlsHandshake } from './sniff';
-import { TokenBucket } from './token-bucket';
+import { ClientConnection, type ConnectionContext } from './client-connection';
+import { AddressBudgets, ConnectRateLimiter, DEFAULT_FLOOD, type FloodSettings } from './flood';
 
 /** Settings of the TCP adapter. */
 export interface ListenerOptions {
@@ -15,8 +14,10 @@ export interface ListenerOptions {
   maxSendQueueBytes: number;
   /** Flood control: lines a client may send in a burst. */
   floodBurst: number;
-  /** Flood control: sustained lines per second; 0 turns flood control off. */
+  /** Flood control: sustained lines per second; 0 turns line pacing off (per connection and per address). */
   floodRate: number;
+  /** The other input budgets (per address, bytes, connection rate); unset fields take DEFAULT_FLOOD's values. */
+  flood?: Partial<FloodSettings>;
   log: Logger;
 }
 
@@ -26,10 +27,15 @@ export const DEFAULT_SEND_QUEUE_BYTES = 1024 * 1024;
 /** How long TCP may stay silent before the kernel starts probing whether the peer is still there. */
 const KEEPALIVE_MS = 60_000;
 
-/** Maps a socket error to the quit reason others see. */
-function reasonFor(error: NodeJS.ErrnoException | undefined): string {
-  if (error?.code === 'ETIMEDOUT') return QUIT_REASONS.timedOut;
-  return QUIT_REASONS.lost;
+/** How long a refused connection may take to read its refusal before it is cut. */
+const REFUSAL_GRACE_MS = 2000;
+
+/** The flood settings in force for `options`. */
+function floodSettings(options: ListenerOptions): FloodSettings {
+  const merged: FloodSettings = { ...DEFAULT_FLOOD, ...options.flood, lineBurst: options.floodBurst, lineRate: options.floodRate };
+  // --flood-rate 0 means no line pacing at all, as it always has.
+  if (merged.lineRate === 0) merged.addressLineRate = 0;
+  return merged;
 }
 
 /**
@@ -41,12 +47,28 @@ export class ChatListener {
   private readonly sockets = new Set<net.Socket>();
   /** Batches output per event-loop turn; its beforeFlush hook lets the daemon commit history first. */
   readonly scheduler = new FlushScheduler();
+  private flood: FloodSettings;
+  private readonly addressBudgets: AddressBudgets;
+  private readonly connectLimiter: ConnectRateLimiter;
+  private readonly context: ConnectionContext;
 
   constructor(
     private readonly core: ChatCore,
     private readonly options: ListenerOptions,
   ) {
-    // Half-open: after a client's EOF we still finish reading its last lines and say goodbye.
+    this.flood = floodSettings(options);
+    this.addressBudgets = new AddressBudgets(this.flood);
+    this.connectLimiter = new ConnectRateLimiter(this.flood.connectRate);
+    this.context = {
+      core,
+      log: options.log,
+      addressBudgets: this.addressBudgets,
+      flood: this.flood,
+      onClosed: (socket) => this.sockets.delete(socket),
+      onFault: (session, error) => this.fault(session, error),
+      refuseHttp: (session, sink, address) => this.refuseHttp(session, sink, address),
+    };
+    // Half-open: after a client's EOF we still finish its last lines (those within budget) and say goodbye.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.options.log.log('error', 'listener-error', { error: error.message }));
   }
@@ -54,6 +76,10 @@ export class ChatListener {
   /** Changes limits on a running listener (config reload); connections accepted from now on get them, open ones keep theirs. */
   reconfigure(changes: Partial<Omit<ListenerOptions, 'log'>>): void {
     Object.assign(this.options, changes);
+    this.flood = floodSettings(this.options);
+    this.addressBudgets.reconfigure(this.flood);
+    this.connectLimiter.reconfigure(this.flood.connectRate);
+    this.context.flood = this.flood;
   }
 
   /** Number of open client sockets. */
@@ -64,64 +90,22 @@ export class ChatListener {
   /** Serves one accepted socket (also used for sockets handed over by socket activation). */
   accept(socket: net.Socket): void {
     this.sockets.add(socket);
-    socket.setKeepAlive(true, KEEPALIVE_MS);
     // IPv4 peers on a dual-stack socket show as ::ffff:a.b.c.d; log them as plain IPv4.
     const address = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d)/, '');
+    const wait = this.connectLimiter.admit(address, Date.now());
+    if (wait > 0) {
+      this.refuseConnect(socket, address, wait);
+      return;
+    }
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     const sink = new SocketSink(socket, this.options.maxSendQueueBytes, this.scheduler);
-    let lastError: NodeJS.ErrnoException | undefined;
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      lastError = error;
-      this.options.log.log('debug', 'socket-error', { addr: address, error: error.code ?? error.message });
-    });
     const session = this.core.connect(sink, address);
     if (session === undefined) {
+      socket.on('error', () => undefined);
       socket.on('close', () => this.sockets.delete(socket));
       return;
     }
-    socket.on('close', () => {
-      this.sockets.delete(socket);
-      this.core.disconnect(session, sink.dropReason ?? reasonFor(lastError));
-    });
-
-    const decoder = createLineDecoder((bytes) => sink.send(bytes));
-    let first = true;
-    socket.on('data', (chunk: Buffer) => {
-      if (first) {
-        first = false;
-        if (looksLikeTlsHandshake(chunk)) {
-          this.options.log.log('info', 'wrong-protocol', { id: session.id, addr: address, protocol: 'tls' });
-          this.core.disconnect(session, 'TLS on plain port');
-          sink.drop('TLS on plain port');
-          return;
-        }
-      }
-      if (!decoder.input.write(chunk)) {
-        socket.pause();
-        decoder.input.once('drain', () => socket.resume());
-      }
-    });
-    socket.on('end', () => decoder.input.end());
-
-    const bucket = this.options.floodRate > 0 ? new TokenBucket(this.options.floodBurst, this.options.floodRate, Date.now()) : undefined;
-    let lines = 0;
-    decoder.output.on('data', (line: InputLine) => {
-      if (session.state === 'closing') return;
-      if (lines++ === 0 && line.ok && looksLikeHttpRequest(line.text)) {
-        this.refuseHttp(session, sink, address);
-        return;
-      }
-      this.handle(session, line);
-      const wait = bucket?.take(Date.now()) ?? 0;
-      if (wait > 0) {
-        decoder.output.pause();
-        setTimeout(() => decoder.output.resume(), wait).unref();
-      }
-    });
-    decoder.output.on('end', () => {
-      // The client sent EOF and every line before it has been handled.
-      this.core.disconnect(session, QUIT_REASONS.closed);
-      sink.close('eof');
-    });
+    new ClientConnection(socket, session, sink, address, this.context);
   }
 
   /** Stops accepting new connections. */
@@ -136,18 +120,27 @@ export class ChatListener {
     for (const socket of this.sockets) socket.destroy();
   }
 
-  private handle(session: Session, line: InputLine): void {
+  /** A bug triggered by one client's input costs that client its connection, never the daemon. */
+  private fault(session: Session, error: unknown): void {
+    this.options.log.log('error', 'handler-fault', { id: session.id, error: error instanceof Error ? error.stack ?? error.message : String(error) });
     try {
-      this.core.handleInput(session, line);
-    } catch (error) {
-      // A bug triggered by one client's input costs that client its connection, never the daemon.
-      this.options.log.log('error', 'handler-fault', { id: session.id, error: error instanceof Error ? error.stack ?? error.message : String(error) });
-      try {
-        this.core.end(session, QUIT_REASONS.internal, 'Internal error; sorry. Please reconnect.');
-      } catch {
-        session.sink.close('internal error');
-      }
+      this.core.end(session, QUIT_REASONS.internal, 'Internal error; sorry. Please reconnect.');
+    } catch {
+      session.sink.close('internal error');
     }
+  }
+
+  /** Refuses a connection that came too soon after others from its address, at the cost of one small write. */
+  private refuseConnect(socket: net.Socket, address: string, waitMs: number): void {
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.sockets.delete(socket));
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    this.options.log.log('info', 'refused', { addr: address, reason: 'connection rate' });
+    socket.end(
+      encodeLine('ERR', ['CONNECT_RATE'], `Your address is opening connections too fast; try again in ${seconds} s.`).toString() +
+        encodeLine('BYE', [], 'Connection rate').toString(),
+    );
+    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
   }
 
   private refuseHttp(session: Session, sink: SocketSink, address: string): void {

@@ -96,7 +96,8 @@ export class TestClient {
   async sync(): Promise<void> {
     const token = `sync${Math.random().toString(36).slice(2)}`;
     this.send(`/ping ${token}`);
-    await this.waitForLine(`PONG ${token}`);
+    // Telnet refusals are raw bytes without a line end, so they may prefix the next line.
+    await this.waitForLine((line) => line.endsWith(`PONG ${token}`));
   }
 
   /** Lines received after the cursor that match (without moving the cursor). */
@@ -130,14 +131,35 @@ export class TestClient {
 
 /** Opens a TCP connection to 127.0.0.1:port and waits for the HELLO greeting. */
 export async function connect(port: number, host = '127.0.0.1'): Promise<TestClient> {
-  const socket = net.connect({ port, host });
+  const client = await open(port, host);
+  await client.waitForLine(/^HELLO /);
+  return client;
+}
+
+/**
+ * Opens a TCP connection to 127.0.0.1:port from another loopback address (all of 127/8 is local on Linux),
+ * so a test can act as several hosts; it does not wait for any line.
+ */
+export function openFrom(port: number, localAddress: string): Promise<TestClient> {
+  return open(port, '127.0.0.1', localAddress);
+}
+
+/** Connects from `localAddress` and registers `nick`, waiting until the automatic join of #lobby completed. */
+export async function registerFrom(port: number, localAddress: string, nick: string): Promise<TestClient> {
+  const client = await openFrom(port, localAddress);
+  await client.waitForLine(/^HELLO /);
+  client.send(nick);
+  await client.waitForLine(`OK JOIN #lobby Now talking in #lobby.`);
+  return client;
+}
+
+async function open(port: number, host: string, localAddress?: string): Promise<TestClient> {
+  const socket = net.connect({ port, host, ...(localAddress === undefined ? {} : { localAddress }) });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  const client = new TestClient(socket);
-  await client.waitForLine(/^HELLO /);
-  return client;
+  return new TestClient(socket);
 }
 
 /** Connects and registers `nick`, waiting until the automatic join of #lobby completed. */

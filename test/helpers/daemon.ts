@@ -57,6 +57,13 @@ export function scratchDir(): string {
   return dir;
 }
 
+/**
+ * Options every test daemon gets unless the test sets them again (the last value wins): flood control,
+ * the byte budgets and the connection rate are off, because tests send bursts from one address on
+ * purpose; the tests of those limits turn them back on.
+ */
+export const TEST_LIMITS = ['--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0'];
+
 /** Extra ways to start a test daemon. */
 export interface StartOptions {
   /** The entry point to run instead of the build in dist/ (e.g. an installed copy). */
@@ -71,7 +78,7 @@ export function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}, op
   // Each daemon gets its own empty data directory unless the test chose one (to test persistence).
   const ownDataDir = args.includes('--data-dir') || env.MYCHATD_DATA_DIR !== undefined ? undefined : scratchDir();
   const dataArgs = ownDataDir === undefined ? [] : ['--data-dir', ownDataDir];
-  const proc = spawn(process.execPath, [options.script ?? DAEMON_JS, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', ...dataArgs, ...args], {
+  const proc = spawn(process.execPath, [options.script ?? DAEMON_JS, '--host', '127.0.0.1', '--port', '0', ...TEST_LIMITS, ...dataArgs, ...args], {
     env: daemonEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -25,6 +25,7 @@ export const historyCommands: CommandSpec[] = [
       { name: 'ID', kind: 'number', optional: true },
     ],
     usage: '/history [#ROOM] [N] [before ID]',
+    cost: 5,
     help: `Show a room's last N stored messages (default ${DEFAULT_PAGE}, at most ${LIMITS.maxHistoryPage}), or the N before message ID, oldest first.`,
     states: ['registered'],
     run: ({ core, session, table }, args) => {
@@ -50,6 +51,7 @@ export const historyCommands: CommandSpec[] = [
       { name: '#ROOM', kind: 'room' },
       { name: 'TEXT', kind: 'text' },
     ],
+    cost: 10,
     help: `Find stored messages of a room that contain every word of TEXT (each word also matches longer words it begins), newest first, at most ${LIMITS.maxSearchResults}.`,
     states: ['registered'],
     run: ({ core, session }, args) => {

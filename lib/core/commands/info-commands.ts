@@ -2,6 +2,12 @@ import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
 import { foldName } from '../../protocol/text-hygiene';
 import type { CommandSpec } from '../command-table';
+import type { Room } from '../room';
+
+/** The ROOM line that describes a room in /rooms and /join. */
+function roomInfoLine(room: Room): Buffer {
+  return encodeLine('ROOM', [room.name, String(room.members.size)], room.topic);
+}
 
 /** Commands that show who and what is on the server. */
 export const infoCommands: CommandSpec[] = [
@@ -9,32 +15,47 @@ export const infoCommands: CommandSpec[] = [
     name: 'rooms',
     aliases: ['list'],
     args: [{ name: 'WORD', kind: 'word', optional: true }],
+    cost: 5,
     help: `List the rooms (those whose name contains WORD, if given) with their member counts and topics; at most ${LIMITS.maxRoomsListed}, the busiest.`,
     states: ['registered'],
     run: ({ core, session }, args) => {
       const filter = args.WORD === undefined ? undefined : foldName(args.WORD.replace(/^#/, ''));
-      let rooms = core.allRooms();
-      if (filter !== undefined) rooms = rooms.filter((room) => room.key.includes(filter));
-      const total = rooms.length;
+      const all = core.allRooms();
+      const matching = filter === undefined ? all : all.filter((room) => room.key.includes(filter));
+      const total = matching.length;
+      // Listing every room could pass the asker's send-queue cap: above the limit, show the busiest.
+      let rooms = matching;
       if (total > LIMITS.maxRoomsListed) {
-        // Listing every room could pass the asker's send-queue cap; show the busiest, in name order.
-        const busiest = new Set([...rooms].sort((a, b) => b.members.size - a.members.size).slice(0, LIMITS.maxRoomsListed));
-        rooms = rooms.filter((room) => busiest.has(room));
+        if (filter === undefined) rooms = core.busiestRooms(LIMITS.maxRoomsListed);
+        else {
+          const busiest = new Set([...matching].sort((a, b) => b.members.size - a.members.size).slice(0, LIMITS.maxRoomsListed));
+          rooms = matching.filter((room) => busiest.has(room));
+        }
       }
-      for (const room of rooms) core.sendRoomInfo(session, room);
+      // Long topics could still make the reply large: it stops at LIMITS.maxReplyBytes.
+      let bytes = 0;
+      let shown = 0;
+      for (const room of rooms) {
+        const line = roomInfoLine(room);
+        if (bytes + line.length > LIMITS.maxReplyBytes) break;
+        bytes += line.length;
+        session.send(line);
+        shown++;
+      }
       const text =
-        total > rooms.length
-          ? `${rooms.length} of ${total} rooms shown (the busiest); /rooms WORD lists rooms whose name contains WORD.`
+        total > shown
+          ? `${shown} of ${total} rooms shown (the busiest); /rooms WORD lists rooms whose name contains WORD.`
           : total === 1
             ? '1 room.'
             : `${total} rooms.`;
-      session.send(encodeLine('OK', ['ROOMS', String(rooms.length)], text));
+      session.send(encodeLine('OK', ['ROOMS', String(shown)], text));
     },
   },
   {
     name: 'who',
     aliases: ['names'],
     args: [{ name: '#ROOM', kind: 'room', optional: true }],
+    cost: 3,
     help: 'List the people in a room, or everyone online.',
     states: ['registered'],
     run: ({ core, session }, args) => {

@@ -1,0 +1,333 @@
+import type { Socket } from 'node:net';
+import type { ChatCore } from '../core/chat-core';
+import { QUIT_REASONS } from '../core/chat-core';
+import type { Session } from '../core/session';
+import { LIMITS } from '../protocol/limits';
+import { createLineDecoder, type InputLine, type LineDecoder } from '../protocol/line-decoder';
+import type { Logger } from '../log';
+import { INPUT_BURST_SECONDS, UNREGISTERED_INPUT_BURST, UNREGISTERED_INPUT_SHARE, UNREGISTERED_LINES, type AddressBudget, type AddressBudgets, type FloodSettings } from './flood';
+import type { SocketSink } from './socket-sink';
+import { looksLikeHttpRequest, looksLikeTlsHandshake } from './sniff';
+import { Budget } from './token-bucket';
+
+const LINE_END = Buffer.from('\n');
+
+/** Pause between two reads whose bytes are discarded: caps the cost of a flood while still reaching EOF soon. */
+const DISCARD_PAUSE_MS = 10;
+/** Quiet time after the last discarded line before the sender is told how much was dropped. */
+const DROP_NOTICE_DELAY_MS = 1000;
+/** Time without any discarded input after which a flood episode counts as over. */
+const EXCESS_QUIET_MS = 10_000;
+
+/** What a connection needs from its listener: the core, the logger, the shared budgets and the settings. */
+export interface ConnectionContext {
+  core: ChatCore;
+  log: Logger;
+  addressBudgets: AddressBudgets;
+  flood: FloodSettings;
+  /** Called once when the socket has closed, to forget it. */
+  onClosed(socket: Socket): void;
+  /** Reports a fault in a handler; the listener logs it and ends the session. */
+  onFault(session: Session, error: unknown): void;
+  /** Answers an HTTP request on the chat port. */
+  refuseHttp(session: Session, sink: SocketSink, address: string): void;
+}
+
+function reasonFor(error: NodeJS.ErrnoException | undefined): string {
+  if (error?.code === 'ETIMEDOUT') return QUIT_REASONS.timedOut;
+  return QUIT_REASONS.lost;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * The input side of one client connection: reads bytes within the byte budget (discarding, not
+ * buffering, what is over it), frames lines, queues them in a bounded backlog, and hands them to the core
+ * one command at a time within the line budget. Peer EOF or reset ends the session at once: what is
+ * still waiting for flood control is discarded rather than posted after its sender has gone.
+ */
+export class ClientConnection {
+  private readonly decoder: LineDecoder;
+  private readonly backlog: InputLine[] = [];
+  private backlogBytes = 0;
+  /** A command whose handler has not finished (e.g. a history query): input waits behind it. */
+  private inFlight = false;
+  private paceTimer: NodeJS.Timeout | undefined;
+  private readPaused = false;
+  private first = true;
+  private linesSeen = 0;
+  private ended = false;
+  private closed = false;
+  private lastError: NodeJS.ErrnoException | undefined;
+  private registeredBudgets = false;
+  private readonly bytes: Budget | undefined;
+  private readonly lines: Budget | undefined;
+  private readonly shared: AddressBudget;
+  /** Input dropped in the current drop episode, reported in one NOTICE after it ends. */
+  private droppedLines = 0;
+  private droppedBytes = 0;
+  private dropNoticeTimer: NodeJS.Timeout | undefined;
+  private pacingNoticed = false;
+  private excessSince: number | undefined;
+  private lastExcessAt = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly session: Session,
+    private readonly sink: SocketSink,
+    private readonly address: string,
+    private readonly ctx: ConnectionContext,
+  ) {
+    const now = Date.now();
+    const flood = ctx.flood;
+    this.bytes = flood.inputRate > 0 ? new Budget(UNREGISTERED_INPUT_BURST, Math.max(1, flood.inputRate * UNREGISTERED_INPUT_SHARE), now) : undefined;
+    this.lines = flood.lineRate > 0 ? new Budget(Math.min(UNREGISTERED_LINES.burst, flood.lineBurst), Math.min(UNREGISTERED_LINES.rate, flood.lineRate), now) : undefined;
+    this.shared = ctx.addressBudgets.acquire(address, now);
+    this.decoder = createLineDecoder((bytes) => sink.send(bytes));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.lastError = error;
+      ctx.log.log('debug', 'socket-error', { addr: address, error: error.code ?? error.message });
+    });
+    socket.on('close', () => this.onClose());
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.decoder.input.end());
+    this.decoder.output.on('data', (line: InputLine) => this.onLine(line));
+    this.decoder.output.on('end', () => this.onEnd());
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.clearTimers();
+    this.backlog.length = 0;
+    this.ctx.addressBudgets.release(this.shared);
+    this.ctx.onClosed(this.socket);
+    this.ctx.core.disconnect(this.session, this.sink.dropReason ?? (this.ended ? QUIT_REASONS.closed : reasonFor(this.lastError)));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed || this.session.state === 'closing') return;
+    if (this.first) {
+      this.first = false;
+      if (looksLikeTlsHandshake(chunk)) {
+        this.ctx.log.log('info', 'wrong-protocol', { id: this.session.id, addr: this.address, protocol: 'tls' });
+        this.ctx.core.disconnect(this.session, 'TLS on plain port');
+        this.sink.drop('TLS on plain port');
+        return;
+      }
+    }
+    const now = Date.now();
+    const allowed = this.byteAllowance(now);
+    if (allowed >= chunk.length) {
+      this.chargeBytes(now, chunk.length);
+      this.decoder.input.write(chunk);
+      return;
+    }
+    // Over the byte budget: pass on what the budget allows, discard the rest without framing it (that
+    // work is what a flood costs us), and read on slowly so that EOF or a reset is still seen soon.
+    if (allowed > 0) {
+      this.chargeBytes(now, allowed);
+      this.decoder.input.write(chunk.subarray(0, allowed));
+    }
+    const discarded = chunk.subarray(allowed);
+    let newlines = 0;
+    for (let at = discarded.indexOf(10); at >= 0; at = discarded.indexOf(10, at + 1)) newlines++;
+    // The line being received lost bytes: it is dropped, not spliced. If the discarded bytes ended it,
+    // end it here, and the line they started is broken too unless they stopped exactly at a line end.
+    this.decoder.dropCurrentLine();
+    if (newlines > 0) {
+      newlines--;
+      this.decoder.input.write(LINE_END);
+      if (discarded[discarded.length - 1] !== 10) this.decoder.dropCurrentLine();
+    }
+    this.noteDropped(newlines, discarded.length, now);
+    if (!this.readPaused && !this.closed) {
+      this.readPaused = true;
+      this.socket.pause();
+      setTimeout(() => {
+        this.readPaused = false;
+        if (!this.closed) this.socket.resume();
+      }, DISCARD_PAUSE_MS).unref();
+    }
+  }
+
+  /** Bytes that may be framed now: the smaller of what the connection's and the address's budgets hold. */
+  private byteAllowance(now: number): number {
+    let allowed = Number.POSITIVE_INFINITY;
+    if (this.bytes !== undefined) allowed = this.bytes.available(now);
+    if (this.shared.bytes !== undefined) allowed = Math.min(allowed, this.shared.bytes.available(now));
+    return allowed;
+  }
+
+  private chargeBytes(now: number, n: number): void {
+    this.bytes?.charge(now, n);
+    this.shared.bytes?.charge(now, n);
+  }
+
+  private onLine(line: InputLine): void {
+    if (this.closed || this.session.state === 'closing') return;
+    if (!line.ok && line.code === 'DROPPED') {
+      // Already counted as discarded bytes; a line cut by flood control is never posted.
+      this.noteDropped(1, 0, Date.now());
+      return;
+    }
+    if (this.linesSeen++ === 0 && line.ok && looksLikeHttpRequest(line.text)) {
+      this.ctx.refuseHttp(this.session, this.sink, this.address);
+      return;
+    }
+    if (line.ok && this.backlog.length > 0 && this.ctx.core.isQuit(this.session, line.text)) {
+      // /quit jumps the queue: nobody should have to wait for their own paste to be posted to leave.
+      this.backlog.length = 0;
+      this.backlogBytes = 0;
+      this.handle(line);
+      return;
+    }
+    const size = line.ok ? Buffer.byteLength(line.text) + 1 : 1;
+    if (this.backlog.length >= LIMITS.maxBacklogLines || this.backlogBytes + size > LIMITS.maxBacklogBytes) {
+      this.noteDropped(1, 0, Date.now());
+      return;
+    }
+    this.backlog.push(line);
+    this.backlogBytes += size;
+    this.pump();
+  }
+
+  private onEnd(): void {
+    this.ended = true;
+    this.pump();
+  }
+
+  /** Hands waiting lines to the core, one command at a time, as far as the line budgets allow. */
+  private pump(): void {
+    while (!this.closed && !this.inFlight && this.paceTimer === undefined && this.backlog.length > 0) {
+      if (this.session.state === 'closing') {
+        this.backlog.length = 0;
+        break;
+      }
+      const line = this.backlog[0]!;
+      const cost = line.ok ? this.ctx.core.inputCost(this.session, line.text) : 1;
+      const now = Date.now();
+      const ownWait = cost > 0 ? (this.lines?.waitFor(now, cost) ?? 0) : 0;
+      const sharedWait = cost > 0 ? (this.shared.lines?.waitFor(now, cost) ?? 0) : 0;
+      const wait = Math.max(ownWait, sharedWait);
+      if (wait > 0) {
+        if (this.ended) {
+          // The sender has gone: what flood control was holding back is not posted in its name.
+          this.noteDropped(this.backlog.length, 0, now);
+          this.backlog.length = 0;
+          break;
+        }
+        if (!this.pacingNoticed) {
+          this.pacingNoticed = true;
+          const shared = sharedWait > ownWait;
+          const rate = (shared ? this.shared.lines : this.lines)?.ratePerSecond ?? 0;
+          const who = shared ? 'your address (all its connections together) is' : 'you are';
+          this.ctx.core.notice(
+            this.session,
+            `Flood control: ${who} sending faster than ${rate} lines a second, so your lines are posted at that pace (at most ${LIMITS.maxBacklogLines} wait; more are dropped). For multi-line text use /paste.`,
+          );
+        }
+        this.paceTimer = setTimeout(() => {
+          this.paceTimer = undefined;
+          this.pump();
+        }, wait);
+        this.paceTimer.unref();
+        return;
+      }
+      if (cost > 0) {
+        this.lines?.tryTake(now, cost);
+        this.shared.lines?.tryTake(now, cost);
+      }
+      this.backlog.shift();
+      this.backlogBytes -= line.ok ? Buffer.byteLength(line.text) + 1 : 1;
+      const pending = this.handle(line);
+      this.upgradeBudgets(now);
+      if (pending !== undefined) {
+        this.inFlight = true;
+        void pending.finally(() => {
+          this.inFlight = false;
+          this.pump();
+        });
+        return;
+      }
+    }
+    if (this.backlog.length === 0) this.pacingNoticed = false;
+    if (this.ended && !this.inFlight && this.backlog.length === 0 && !this.closed) {
+      // The client sent EOF and every line it was owed has been handled.
+      this.ctx.core.disconnect(this.session, QUIT_REASONS.closed);
+      this.sink.close('eof');
+    }
+  }
+
+  /** Runs one line through the core; a handler fault costs this connection only. */
+  private handle(line: InputLine): Promise<void> | undefined {
+    try {
+      const result = this.ctx.core.handleInput(this.session, line);
+      if (result === undefined) return undefined;
+      return result.catch((error: unknown) => this.ctx.onFault(this.session, error));
+    } catch (error) {
+      this.ctx.onFault(this.session, error);
+      return undefined;
+    }
+  }
+
+  /** Gives a connection that has just registered the full budgets. */
+  private upgradeBudgets(now: number): void {
+    if (this.registeredBudgets || this.session.state !== 'registered') return;
+    this.registeredBudgets = true;
+    const flood = this.ctx.flood;
+    this.bytes?.resize(flood.inputRate * INPUT_BURST_SECONDS, flood.inputRate, now);
+    this.lines?.resize(flood.lineBurst, flood.lineRate, now);
+  }
+
+  /** Counts discarded input, schedules the one NOTICE about it, and disconnects a client that never stops. */
+  private noteDropped(lines: number, bytes: number, now: number): void {
+    if (this.closed || this.session.state === 'closing') return;
+    this.droppedLines += lines;
+    this.droppedBytes += bytes;
+    if (this.excessSince === undefined || now - this.lastExcessAt > EXCESS_QUIET_MS) this.excessSince = now;
+    this.lastExcessAt = now;
+    const kickMs = this.ctx.flood.floodKickSeconds * 1000;
+    if (kickMs > 0 && now - this.excessSince >= kickMs) {
+      this.kick();
+      return;
+    }
+    // One timer per drop episode, pushed back as long as drops go on (checked when it fires, not re-armed per line).
+    this.dropNoticeTimer ??= setTimeout(() => this.sendDropNotice(), DROP_NOTICE_DELAY_MS).unref();
+  }
+
+  private sendDropNotice(): void {
+    this.dropNoticeTimer = undefined;
+    if (this.closed) return;
+    const quiet = Date.now() - this.lastExcessAt;
+    if (quiet < DROP_NOTICE_DELAY_MS && !this.closed) {
+      this.dropNoticeTimer = setTimeout(() => this.sendDropNotice(), DROP_NOTICE_DELAY_MS - quiet).unref();
+      return;
+    }
+    if (this.droppedLines === 0 && this.droppedBytes === 0) return;
+    const what = this.droppedBytes > 0 ? `${plural(this.droppedLines, 'line', 'lines')} (${this.droppedBytes} bytes unread)` : plural(this.droppedLines, 'line', 'lines');
+    this.ctx.core.notice(
+      this.session,
+      `Flood control dropped ${what} of your input: it came faster than it can be posted. Nothing after that was lost. For multi-line text use /paste (up to ${LIMITS.maxPasteLines} lines).`,
+    );
+    this.droppedLines = 0;
+    this.droppedBytes = 0;
+  }
+
+  private kick(): void {
+    this.clearTimers();
+    this.backlog.length = 0;
+    const seconds = this.ctx.flood.floodKickSeconds;
+    this.ctx.log.log('warn', 'flood-kick', { id: this.session.id, addr: this.address, seconds });
+    this.ctx.core.refuse(this.session, 'FLOODING', `You kept sending faster than flood control allows for ${seconds} seconds; disconnecting.`);
+    this.ctx.core.end(this.session, 'Excess flood', 'Excess flood');
+  }
+
+  private clearTimers(): void {
+    if (this.paceTimer !== undefined) clearTimeout(this.paceTimer);
+    if (this.dropNoticeTimer !== undefined) clearTimeout(this.dropNoticeTimer);
+    this.paceTimer = undefined;
+    this.dropNoticeTimer = undefined;
+  }
+}
