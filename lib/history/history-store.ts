@@ -74,7 +74,7 @@ export interface HistoryStore {
   recent(roomKey: string, limit: number): HistoryEntry[];
   /** The `limit` entries of a room just before id `beforeId`, oldest first. */
   before(roomKey: string, beforeId: number, limit: number): HistoryEntry[];
-  /** Entries of a room containing every word of `words` (the last may be a prefix), newest first. */
+  /** Entries of a room containing every word of `words` (words of 3+ letters also as prefixes; see search-terms.ts), newest first. */
   search(roomKey: string, words: string[], limit: number): HistoryEntry[];
   /** Applies retention in one bounded step. */
   prune(now: number, policy: RetentionPolicy): PruneResult;

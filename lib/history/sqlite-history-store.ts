@@ -3,6 +3,7 @@ import { mkdirSync, accessSync, constants as fsConstants, existsSync } from 'nod
 import path from 'node:path';
 import type { Logger } from '../log';
 import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, NewRoom, PruneResult, RetentionPolicy, StoredRoom } from './history-store';
+import { ftsMatch } from './search-terms';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
 export type SyncMode = 'normal' | 'full';
@@ -77,11 +78,6 @@ interface Row {
   nick: string;
   kind: HistoryKind;
   text: string;
-}
-
-/** Quotes one search word for FTS5 as a prefix query term. */
-function ftsTerm(word: string): string {
-  return `"${word.replace(/"/g, '""')}"*`;
 }
 
 /** Prepares every statement the store uses; this fails if a table lacks a column we need. */
@@ -253,7 +249,8 @@ export class SqliteHistoryStore implements HistoryStore {
     this.commit();
     const roomId = this.roomId(roomKey);
     if (roomId === undefined || words.length === 0 || limit <= 0) return [];
-    const query = `room : "r${roomId}" AND text : (${words.map(ftsTerm).join(' AND ')})`;
+    const query = ftsMatch(roomId, words);
+    if (query === undefined) return [];
     return this.rows(this.statements.search.all(query, limit) as Row[], roomKey);
   }
 
