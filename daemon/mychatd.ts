@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import net from 'node:net';
 import { ChatCore } from '../lib/core/chat-core';
+import { WorkerHistoryReader } from '../lib/history/history-reader';
 import { startRetention } from '../lib/history/retention';
 import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
 import { createLogger, stormGuard, type Logger } from '../lib/log';
@@ -69,6 +70,8 @@ function main(): void {
     process.stderr.write(`mychatd: ${error.message}\n`);
     process.exit(1);
   }
+  // History reads a client can ask for run in worker threads, so no query blocks chat.
+  const reader = new WorkerHistoryReader({ dataDir: options.dataDir, log });
   const core = new ChatCore({
     serverName: 'mychat',
     version,
@@ -78,6 +81,7 @@ function main(): void {
     registrationTimeoutMs: options.nickTimeout * 1000,
     log,
     history,
+    historyQueries: reader,
     historyReplay: options.historyReplay,
   });
   const stopRetention = startRetention(core, {
@@ -145,6 +149,7 @@ function main(): void {
       await listener.drain(SHUTDOWN_GRACE_MS);
       await closed;
       stopRetention();
+      await reader.close();
       history.close();
       log.log('info', 'stopped');
       process.exit(0);

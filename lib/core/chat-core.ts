@@ -11,6 +11,8 @@ import { ChatError, type ErrorCode } from './errors';
 import { Room } from './room';
 import { Session } from './session';
 import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, RetentionPolicy } from '../history/history-store';
+import type { HistoryQueries } from '../history/history-reader';
+import { historyLine } from './history-lines';
 import { systemClock, type ClientSink, type Clock } from './sink';
 import { defaultCommands } from './commands';
 
@@ -44,6 +46,8 @@ export interface ChatCoreOptions {
   log: Logger;
   /** Where room history is kept; without one, nothing is stored and /history answers NO_HISTORY. */
   history?: HistoryStore;
+  /** Reads of that history (replay, /history, /search), answered off the event loop; required for reads. */
+  historyQueries?: HistoryQueries;
   /** Entries replayed when joining a room (0: none). */
   historyReplay: number;
 }
@@ -169,8 +173,8 @@ export class ChatCore {
       // Idle time (shown by /whois) restarts on anything the user says or does, but not on /ping.
       if (parsed.kind === 'text' || parsed.name !== 'ping') session.lastActive = this.options.clock.now();
       if (parsed.kind === 'text') {
-        if (session.state === 'awaiting-nick') this.setNick(session, parsed.text);
-        else this.sayToRoom(session, parsed.text, 'MSG');
+        if (session.state === 'awaiting-nick') return this.setNick(session, parsed.text);
+        this.sayToRoom(session, parsed.text, 'MSG');
         return undefined;
       }
       const spec = this.table.lookup(parsed.name);
@@ -252,8 +256,8 @@ export class ChatCore {
 
   // ---- operations used by the command handlers ----
 
-  /** Picks (when registering) or changes a nickname. */
-  setNick(session: Session, raw: string): void {
+  /** Picks (when registering: the Promise is the automatic join's replay) or changes a nickname. */
+  setNick(session: Session, raw: string): Promise<void> | undefined {
     const nick = normaliseName(raw.trim());
     const problem = nickProblem(nick);
     if (problem !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${problem}.`);
@@ -262,14 +266,11 @@ export class ChatCore {
     if (holder !== undefined && holder !== session) {
       throw new ChatError('NICK_IN_USE', `The nickname ${nick} is taken; pick another.`);
     }
-    if (session.state === 'awaiting-nick') {
-      this.register(session, nick, key);
-      return;
-    }
+    if (session.state === 'awaiting-nick') return this.register(session, nick, key);
     const old = session.nick;
     if (old === nick) {
       session.send(encodeLine('OK', ['NICK', nick], `You are already ${nick}.`));
-      return;
+      return undefined;
     }
     this.nicks.delete(session.nickKey);
     this.nicks.set(key, session);
@@ -279,10 +280,15 @@ export class ChatCore {
     for (const peer of this.peersOf(session)) peer.send(event);
     session.send(encodeLine('OK', ['NICK', nick], `You are now known as ${nick}.`));
     this.options.log.log('info', 'nick', { id: session.id, from: old, to: nick });
+    return undefined;
   }
 
-  /** Joins a room, creating it if new, and makes it the current room. */
-  join(session: Session, rawName: string): void {
+  /**
+   * Joins a room, creating it if new, and makes it the current room. Replaying the room's history reads
+   * the store off the event loop: the Promise settles once the replay and OK JOIN were sent, and live
+   * lines that arrive meanwhile are held back so they come after the replay, never before.
+   */
+  join(session: Session, rawName: string): Promise<void> | undefined {
     const name = this.validRoomName(rawName);
     const existing = this.rooms.get(foldName(name));
     const already = existing?.members.has(session) === true;
@@ -297,13 +303,36 @@ export class ChatCore {
     session.makeCurrent(room);
     this.sendRoomInfo(session, room);
     this.sendNames(session, room.name, room.members);
+    const ok = encodeLine('OK', ['JOIN', room.name], `Now talking in ${room.name}.`);
     // Replay only on really entering a room that existed: a new room has nothing to replay.
     const history = this.options.history;
-    if (existing !== undefined && !already && session.replay && this.options.historyReplay > 0 && history && room.persistent) {
-      const entries = history.recent(room.key, this.options.historyReplay);
-      this.sendHistory(session, room, entries, entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room.name} for more.` : 'No history yet.');
+    const queries = this.options.historyQueries;
+    if (existing === undefined || already || !session.replay || this.options.historyReplay <= 0 || !history || !queries || !room.persistent) {
+      session.send(ok);
+      return undefined;
     }
-    session.send(encodeLine('OK', ['JOIN', room.name], `Now talking in ${room.name}.`));
+    // Everything said before this join is committed and replayed; everything after it is live (held).
+    history.commit();
+    const uptoId = history.lastMessageId();
+    session.hold();
+    return queries.recent(room.key, this.options.historyReplay, uptoId).then(
+      ({ entries }) => {
+        const end = entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room.name} for more.` : 'No history yet.';
+        this.releaseAfterReplay(session, [...this.historyLines(room, entries, end), ok]);
+      },
+      (error: unknown) => {
+        const why = error instanceof ChatError ? error.message : 'History could not be read.';
+        this.options.log.log('warn', 'replay-failed', { id: session.id, room: room.name, error: error instanceof Error ? error.message : String(error) });
+        this.releaseAfterReplay(session, [encodeLine('HISTEND', [room.name, '0'], `No replay: ${neutralise(why)}`), ok]);
+      },
+    );
+  }
+
+  /** Sends a replay and what was held during it; a session that got too far behind meanwhile is dropped. */
+  private releaseAfterReplay(session: Session, replay: readonly Buffer[]): void {
+    const overflow = session.heldOverflow;
+    session.release(overflow ? [] : replay);
+    if (overflow) this.end(session, QUIT_REASONS.sendQueue, 'Send queue exceeded');
   }
 
   /** Leaves a room (the current one by default), telling its members. */
@@ -369,19 +398,22 @@ export class ChatCore {
 
   // ---- history ----
 
-  /** The history store, or NO_HISTORY when this server keeps none. */
-  historyStore(): HistoryStore {
-    if (this.options.history === undefined) throw new ChatError('NO_HISTORY', 'This server keeps no history.');
-    return this.options.history;
+  /**
+   * The reader for history queries, after committing what is queued (so a user finds what they have
+   * just said), or NO_HISTORY when this server keeps none.
+   */
+  historyReader(): HistoryQueries {
+    const { history, historyQueries } = this.options;
+    if (history === undefined || historyQueries === undefined) throw new ChatError('NO_HISTORY', 'This server keeps no history.');
+    history.commit();
+    return historyQueries;
   }
 
-  /** Sends stored entries as HISTORY lines followed by one HISTEND line. */
-  sendHistory(session: Session, room: Room, entries: readonly HistoryEntry[], endText: string): void {
-    for (const entry of entries) {
-      const time = new Date(entry.at).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      session.send(encodeLine('HISTORY', [room.name, String(entry.id), time, entry.nick, entry.kind], entry.text));
-    }
-    session.send(encodeLine('HISTEND', [room.name, String(entries.length)], endText));
+  /** The HISTORY lines for stored entries (oldest first) followed by one HISTEND line with `endText`. */
+  historyLines(room: Room, entries: readonly HistoryEntry[], endText: string): Buffer[] {
+    const lines = entries.map((entry) => historyLine(room, entry));
+    lines.push(encodeLine('HISTEND', [room.name, String(entries.length)], endText));
+    return lines;
   }
 
   /** Tells the senders of unsaved entries, once per outage, that history is not being saved. */
@@ -518,7 +550,7 @@ export class ChatCore {
     session.send(encodeLine('NOTICE', [], 'History cannot be saved right now (storage error): your messages are delivered live but may not be kept.'));
   }
 
-  private register(session: Session, nick: string, key: string): void {
+  private register(session: Session, nick: string, key: string): Promise<void> | undefined {
     this.options.clock.clearTimeout(session.registrationTimer);
     this.nicks.set(key, session);
     session.nick = nick;
@@ -529,7 +561,7 @@ export class ChatCore {
       if (line.trim().length > 0) session.send(encodeLine('NOTICE', [], neutralise(line)));
     }
     this.options.log.log('info', 'register', { id: session.id, nick });
-    this.join(session, LOBBY);
+    return this.join(session, LOBBY);
   }
 
   /** The NFC form of a proposed room name, or ROOM_INVALID. */

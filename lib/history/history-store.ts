@@ -70,6 +70,8 @@ export interface HistoryStore {
   saveRoom(room: NewRoom): void;
   /** Commits queued entries now; never throws (failures are logged and retried). */
   commit(): void;
+  /** Id of the newest committed message (0 when there is none): a replay reads up to it, so live lines held meanwhile are not shown twice. */
+  lastMessageId(): number;
   /** The newest `limit` entries of a room, oldest first. */
   recent(roomKey: string, limit: number): HistoryEntry[];
   /** The `limit` entries of a room just before id `beforeId`, oldest first. */

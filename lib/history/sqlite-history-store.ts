@@ -84,6 +84,7 @@ interface Row {
 function prepareStatements(db: Database.Database) {
   return {
     roomByKey: db.prepare('SELECT id FROM rooms WHERE key = ?').pluck(),
+    lastMessageId: db.prepare('SELECT max(id) FROM messages').pluck(),
     insertRoom: db.prepare('INSERT INTO rooms (key, name, created_at) VALUES (?, ?, ?)'),
     setTopic: db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?'),
     insertMessage: db.prepare('INSERT INTO messages (room_id, at, nick, kind, text) VALUES (?, ?, ?, ?, ?)'),
@@ -228,6 +229,15 @@ export class SqliteHistoryStore implements HistoryStore {
       this.failing = false;
       this.options.log.log('warn', 'history-write-recovered', { written: batch.length, lost: this.lost });
       this.lost = 0;
+    }
+  }
+
+  lastMessageId(): number {
+    try {
+      return (this.statements.lastMessageId.get() as number | null) ?? 0;
+    } catch (error) {
+      this.options.log.log('warn', 'history-read-failed', { error: (error as Error).message });
+      return 0;
     }
   }
 

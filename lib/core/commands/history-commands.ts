@@ -1,6 +1,7 @@
 import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
 import type { CommandSpec } from '../command-table';
+import { historyLine } from '../history-lines';
 import { ChatError } from '../errors';
 
 const DEFAULT_PAGE = 20;
@@ -29,7 +30,6 @@ export const historyCommands: CommandSpec[] = [
     help: `Show a room's last N stored messages (default ${DEFAULT_PAGE}, at most ${LIMITS.maxHistoryPage}), or the N before message ID, oldest first.`,
     states: ['registered'],
     run: ({ core, session, table }, args) => {
-      const store = core.historyStore();
       const usage = (): never => {
         throw new ChatError('BAD_ARGS', `Usage: ${table.lookup('history')!.usage}`);
       };
@@ -38,11 +38,27 @@ export const historyCommands: CommandSpec[] = [
       if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room: name one, e.g. /history #lobby.');
       const count = args.N === undefined ? DEFAULT_PAGE : Number(args.N);
       if (count < 1 || count > LIMITS.maxHistoryPage) throw new ChatError('BAD_ARGS', `N is from 1 to ${LIMITS.maxHistoryPage}.`);
-      const entries = args.ID === undefined ? store.recent(room.key, count) : store.before(room.key, Number(args.ID), count);
-      const oldest = entries[0];
-      const more = oldest !== undefined && store.before(room.key, oldest.id, 1).length > 0;
-      core.sendHistory(session, room, entries, more ? `Older: /history ${room.name} ${count} before ${oldest.id}` : 'Start of history.');
-      session.send(encodeLine('OK', ['HISTORY', room.name], `${plural(entries.length, 'stored message', 'stored messages')}.`));
+      const reader = core.historyReader();
+      const page = args.ID === undefined ? reader.recent(room.key, count) : reader.before(room.key, Number(args.ID), count);
+      return page.then(({ entries, more }) => {
+        // The newest entries that fit the reply size limit; the pointer to older ones starts before them.
+        const lines = entries.map((entry) => historyLine(room, entry));
+        let bytes = 0;
+        let first = lines.length;
+        while (first > 0 && bytes + lines[first - 1]!.length <= LIMITS.maxReplyBytes) bytes += lines[--first]!.length;
+        const shown = entries.slice(first);
+        const oldest = shown[0];
+        const cut = first > 0;
+        for (const line of lines.slice(first)) session.send(line);
+        const end =
+          oldest === undefined
+            ? 'Start of history.'
+            : more || cut
+              ? `${cut ? `Reply size limit reached (${LIMITS.maxReplyBytes / 1024} KiB). ` : ''}Older: /history ${room.name} ${count} before ${oldest.id}`
+              : 'Start of history.';
+        session.send(encodeLine('HISTEND', [room.name, String(shown.length)], end));
+        session.send(encodeLine('OK', ['HISTORY', room.name], `${plural(shown.length, 'stored message', 'stored messages')}.`));
+      });
     },
   },
   {
@@ -52,18 +68,34 @@ export const historyCommands: CommandSpec[] = [
       { name: 'TEXT', kind: 'text' },
     ],
     cost: 10,
-    help: `Find stored messages of a room that contain every word of TEXT (each word also matches longer words it begins), newest first, at most ${LIMITS.maxSearchResults}.`,
+    help: `Find stored messages of a room that contain every word of TEXT (words of ${LIMITS.minSearchPrefix} or more letters also match longer words they begin), newest first, at most ${LIMITS.maxSearchResults}.`,
     states: ['registered'],
     run: ({ core, session }, args) => {
-      const store = core.historyStore();
       const room = core.findRoom(args['#ROOM']!);
       const words = searchWords(args.TEXT!);
       if (words.length === 0) throw new ChatError('BAD_ARGS', 'Search for at least one word of letters or digits.');
       if (words.length > LIMITS.maxSearchWords) throw new ChatError('BAD_ARGS', `Search for at most ${LIMITS.maxSearchWords} words.`);
-      const entries = store.search(room.key, words, LIMITS.maxSearchResults);
-      const matches = plural(entries.length, 'match', 'matches');
-      core.sendHistory(session, room, entries, entries.length === LIMITS.maxSearchResults ? `The newest ${matches}; refine the words to see older ones.` : `${matches}, newest first.`);
-      session.send(encodeLine('OK', ['SEARCH', room.name], `${matches}.`));
+      return core.historyReader().search(room.key, words, LIMITS.maxSearchResults).then((entries) => {
+        // Newest first: keep the newest matches that fit the reply size limit.
+        let bytes = 0;
+        let shown = 0;
+        for (const entry of entries) {
+          const line = historyLine(room, entry);
+          if (bytes + line.length > LIMITS.maxReplyBytes) break;
+          bytes += line.length;
+          session.send(line);
+          shown++;
+        }
+        const matches = plural(shown, 'match', 'matches');
+        const end =
+          shown < entries.length
+            ? `The newest ${matches} (reply size limit); refine the words to see older ones.`
+            : shown === LIMITS.maxSearchResults
+              ? `The newest ${matches}; refine the words to see older ones.`
+              : `${matches}, newest first.`;
+        session.send(encodeLine('HISTEND', [room.name, String(shown)], end));
+        session.send(encodeLine('OK', ['SEARCH', room.name], `${matches}.`));
+      });
     },
   },
   {
