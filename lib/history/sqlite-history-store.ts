@@ -105,6 +105,22 @@ function entrySize(entry: NewHistoryEntry | NewRoom): number {
   return strings + ENTRY_OVERHEAD_BYTES;
 }
 
+/**
+ * Creates a directory and its missing parents one level at a time. Node 20's recursive mkdirSync never
+ * returns for a path such as /proc/x (it retries the parent forever), so the chain is walked here.
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const level of missing) mkdirSync(level);
+}
+
 interface Row {
   id: number;
   at: number;
@@ -179,7 +195,7 @@ export class SqliteHistoryStore implements HistoryStore {
   constructor(private readonly options: SqliteStoreOptions) {
     const file = path.join(options.dataDir, DATABASE_FILE);
     try {
-      mkdirSync(options.dataDir, { recursive: true });
+      makeDirectory(options.dataDir);
       accessSync(options.dataDir, fsConstants.W_OK);
       if (existsSync(file)) accessSync(file, fsConstants.R_OK | fsConstants.W_OK);
     } catch (error) {

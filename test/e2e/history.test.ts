@@ -206,6 +206,14 @@ test('a data directory that cannot be written is a clear error at start', (t) =>
   t.regex(asNobody.stderr, /not writable/);
 });
 
+test('a data directory under /proc is refused at once with status 1, naming it (Node 20 recursive mkdir would loop there)', (t) => {
+  const started = Date.now();
+  const result = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', '/proc/nope/data'], { encoding: 'utf8', timeout: 10_000 });
+  t.is(result.signal, null, `still running after ${Date.now() - started} ms: killed by the test's timeout`);
+  t.is(result.status, 1);
+  t.regex(result.stderr, /mychatd: data directory \/proc\/nope\/data is not writable: .*\/proc\/nope/);
+});
+
 test('a corrupt database is refused with a message naming the file, and left untouched', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'history.sqlite3');
