@@ -14,6 +14,9 @@ import { notifySystemd, takeListenFds } from './systemd';
 /** How long shutdown waits for clients to take their goodbye before cutting them off. */
 const SHUTDOWN_GRACE_MS = 2000;
 
+/** How long shutdown may spend on a last attempt to write history that a storage outage left in memory. */
+const HISTORY_LAST_ATTEMPT_MS = 2000;
+
 /**
  * Accept queue length, as in mychatd.socket's Backlog=. Node's default of 511 would also shrink the queue
  * of a socket systemd passed us (listening again resets it), and after a restart every client reconnects
@@ -150,7 +153,8 @@ function main(): void {
       await closed;
       stopRetention();
       await reader.close();
-      history.close();
+      // Logs exactly how many messages were not kept (history-closed notKept=N).
+      history.close(HISTORY_LAST_ATTEMPT_MS);
       log.log('info', 'stopped');
       process.exit(0);
     })();

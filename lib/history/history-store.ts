@@ -68,7 +68,7 @@ export interface HistoryStore {
   append(entry: NewHistoryEntry): void;
   /** Queues a new room, committed like an entry; saving a room that exists changes nothing. */
   saveRoom(room: NewRoom): void;
-  /** Commits queued entries now; never throws (failures are logged and retried). */
+  /** Commits queued entries now; never throws (failures are logged and retried; during an outage it returns at once). */
   commit(): void;
   /** Id of the newest committed message (0 when there is none): a replay reads up to it, so live lines held meanwhile are not shown twice. */
   lastMessageId(): number;

@@ -23,10 +23,30 @@ export class HistoryOpenError extends Error {}
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE = 'history.sqlite3';
 
-/** Entries kept in memory while the disk fails; beyond this the oldest unsaved ones are dropped (and counted). */
+/**
+ * Bounds of the backlog kept in memory while the disk fails: at most this many entries and this many
+ * bytes (the text's UTF-8 bytes, the nickname's and room's characters, plus ENTRY_OVERHEAD_BYTES each).
+ * 8 MiB holds about 2,000 messages of the longest kind (4 KiB) or 10,000 ordinary ones; beyond either
+ * bound the oldest unsaved entries are dropped, counted and logged.
+ */
 const MAX_UNSAVED = 10_000;
-/** How often a failed commit is retried. */
-const RETRY_MS = 1000;
+/** See MAX_UNSAVED. */
+const MAX_UNSAVED_BYTES = 8 * 1024 * 1024;
+/** What one queued entry costs besides its strings (the object, its fields, the array slot), for MAX_UNSAVED_BYTES. */
+const ENTRY_OVERHEAD_BYTES = 64;
+/** First retry after a failed write; each failed retry doubles the wait, up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 1000;
+/** Longest wait between retries during an outage: space that comes back is used within this time. */
+const RETRY_MAX_MS = 30_000;
+/**
+ * The backlog is written in chunks of at most this many entries and bytes, one transaction each, oldest
+ * first: a chunk fits in a little free space even when the whole backlog would not.
+ */
+const CHUNK_ENTRIES = 100;
+/** See CHUNK_ENTRIES. */
+const CHUNK_BYTES = 64 * 1024;
+/** Most time one retry spends writing chunks before it yields to chat and goes on in the next turn. */
+const RETRY_SLICE_MS = 20;
 /** How often the WAL is checkpointed (and so fsynced) in `normal` mode: the power-loss durability bound. */
 const CHECKPOINT_MS = 1000;
 /** Rows deleted per prune step, so pruning never blocks the event loop for long (a few milliseconds a step). */
@@ -71,6 +91,36 @@ END;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
 `;
+
+/** How long a write waits for a lock held by another connection. */
+const BUSY_TIMEOUT_MS = 2000;
+
+/** True for a message (as opposed to a room being saved). */
+function isMessage(entry: NewHistoryEntry | NewRoom): entry is NewHistoryEntry {
+  return 'kind' in entry;
+}
+
+/** What a queued entry counts for MAX_UNSAVED_BYTES. */
+function entrySize(entry: NewHistoryEntry | NewRoom): number {
+  const strings = entry.roomKey.length + entry.roomName.length + (isMessage(entry) ? entry.nick.length + Buffer.byteLength(entry.text) : 0);
+  return strings + ENTRY_OVERHEAD_BYTES;
+}
+
+/**
+ * Creates a directory and its missing parents one level at a time. Node 20's recursive mkdirSync never
+ * returns for a path such as /proc/x (it retries the parent forever), so the chain is walked here.
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const level of missing) mkdirSync(level);
+}
 
 interface Row {
   id: number;
@@ -119,12 +169,20 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly db: Database.Database;
   private readonly roomIds = new Map<string, number>();
   private queue: Array<NewHistoryEntry | NewRoom> = [];
+  /** Size of `queue` as counted for MAX_UNSAVED_BYTES. */
+  private queuedBytes = 0;
   private commitScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Wait before the next retry during an outage (doubles up to RETRY_MAX_MS while retries fail). */
+  private retryDelay = RETRY_FIRST_MS;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
   private dirtySinceCheckpoint = false;
   private failing = false;
+  /** Messages (and rooms) dropped from the backlog during the current outage. */
   private lost = 0;
+  private lostRooms = 0;
+  /** Messages of the backlog written by retries during the current outage. */
+  private written = 0;
   private closed = false;
   /** Progress of the current retention pass: which room it is at, and that room's cutoff id. */
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
@@ -134,7 +192,7 @@ export class SqliteHistoryStore implements HistoryStore {
   constructor(private readonly options: SqliteStoreOptions) {
     const file = path.join(options.dataDir, DATABASE_FILE);
     try {
-      mkdirSync(options.dataDir, { recursive: true });
+      makeDirectory(options.dataDir);
       accessSync(options.dataDir, fsConstants.W_OK);
       if (existsSync(file)) accessSync(file, fsConstants.R_OK | fsConstants.W_OK);
     } catch (error) {
@@ -145,7 +203,7 @@ export class SqliteHistoryStore implements HistoryStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
       this.db.pragma('cache_size = -16000');
-      this.db.pragma('busy_timeout = 2000');
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       this.db.exec(SCHEMA);
       const schema = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get() as string | undefined;
       if (schema !== '1') throw new Error(`unknown schema version ${String(schema)}`);
@@ -193,43 +251,43 @@ export class SqliteHistoryStore implements HistoryStore {
   private enqueue(entry: NewHistoryEntry | NewRoom): void {
     if (this.closed) return;
     this.queue.push(entry);
-    if (this.queue.length > MAX_UNSAVED) {
-      // Only reachable during an outage: memory stays bounded and the loss is counted and logged.
-      this.queue.shift();
-      this.lost++;
+    this.queuedBytes += entrySize(entry);
+    if (this.queue.length > MAX_UNSAVED || this.queuedBytes > MAX_UNSAVED_BYTES) {
+      // While healthy a turn this large is simply committed now; during an outage the oldest entries go.
+      if (!this.failing) this.commit();
+      else this.dropOldest();
     }
-    if (!this.commitScheduled && !this.failing) {
+    if (!this.commitScheduled && !this.failing && this.queue.length > 0) {
       this.commitScheduled = true;
       setImmediate(() => this.commit());
     }
   }
 
+  /**
+   * Commits the queue as one transaction. During an outage it returns at once: the output path must not
+   * pay for a disk that is failing, and the retry timer writes the backlog (see retry()).
+   */
   commit(): void {
     this.commitScheduled = false;
-    if (this.queue.length === 0 || this.closed) return;
+    if (this.queue.length === 0 || this.closed || this.failing) return;
     const batch = this.queue;
     try {
       this.writeBatch(batch);
     } catch (error) {
-      // The transaction rolled back: the batch stays queued (bounded) and is retried. Room ids cached
-      // during the failed transaction may have been rolled back too, so forget them all.
+      // The transaction rolled back: the batch stays queued (bounded) and is written by the retries.
+      // Room ids cached during the failed transaction may have been rolled back too, so forget them all.
       this.roomIds.clear();
-      if (!this.failing) {
-        this.failing = true;
-        this.options.log.log('error', 'history-write-failed', { error: (error as Error).message, queued: batch.length });
-        this.options.onOutage?.(batch.filter((item): item is NewHistoryEntry => 'kind' in item));
-      }
-      this.scheduleRetry();
+      this.failing = true;
+      this.retryDelay = RETRY_FIRST_MS;
+      this.options.log.log('error', 'history-write-failed', { error: (error as Error).message, queued: batch.length });
+      this.options.onOutage?.(batch.filter(isMessage));
+      this.scheduleRetry(this.retryDelay);
       return;
     }
     this.queue = [];
+    this.queuedBytes = 0;
     this.dirtySinceCheckpoint = true;
     this.mergeIndex();
-    if (this.failing) {
-      this.failing = false;
-      this.options.log.log('warn', 'history-write-recovered', { written: batch.length, lost: this.lost });
-      this.lost = 0;
-    }
   }
 
   lastMessageId(): number {
@@ -317,9 +375,32 @@ export class SqliteHistoryStore implements HistoryStore {
     }
   }
 
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Commits what is queued and closes the store. During an outage it makes one last attempt, for at most
+   * `lastAttemptMs`, to write the backlog. Logs and returns how many messages were not kept: those still
+   * unwritten plus those dropped from the backlog during the outage (0 when everything was written).
+   */
+  close(lastAttemptMs = 0): number {
+    if (this.closed) return 0;
     this.commit();
+    if (this.failing) {
+      this.reclaimWal();
+      const deadline = Date.now() + lastAttemptMs;
+      this.writeBacklog(() => Date.now() < deadline);
+    }
+    const unwritten = this.queue.filter(isMessage).length;
+    const notKept = this.lost + unwritten;
+    if (this.failing || notKept > 0) {
+      this.options.log.log('error', 'history-closed', {
+        notKept,
+        unwritten,
+        dropped: this.lost,
+        written: this.written,
+        roomsNotKept: this.queue.length - unwritten + this.lostRooms || undefined,
+      });
+    } else {
+      this.options.log.log('info', 'history-closed', { notKept });
+    }
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
@@ -328,6 +409,7 @@ export class SqliteHistoryStore implements HistoryStore {
     } catch (error) {
       this.options.log.log('error', 'history-close-failed', { error: (error as Error).message });
     }
+    return notKept;
   }
 
   /** The store's row id for a room; given a name and creation time, inserts the room when it is new. */
@@ -344,13 +426,104 @@ export class SqliteHistoryStore implements HistoryStore {
     return rows.map((row) => ({ id: row.id, roomKey, at: row.at, nick: row.nick, kind: row.kind, text: row.text }));
   }
 
-  private scheduleRetry(): void {
+  private scheduleRetry(delayMs: number): void {
     if (this.retryTimer || this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.commit();
-    }, RETRY_MS);
+      this.retry();
+    }, delayMs);
     this.retryTimer.unref();
+  }
+
+  /**
+   * One retry during an outage: frees what the WAL holds, then writes the backlog oldest first in chunks
+   * for at most RETRY_SLICE_MS. It goes on in the next turn while chunks succeed, waits longer each time
+   * nothing could be written, and ends the outage (logging what was written and lost) once the backlog is empty.
+   */
+  private retry(): void {
+    if (this.closed || !this.failing) return;
+    const before = this.written;
+    this.reclaimWal();
+    const started = Date.now();
+    const error = this.writeBacklog(() => Date.now() - started < RETRY_SLICE_MS);
+    if (this.queue.length === 0) {
+      this.failing = false;
+      this.retryDelay = RETRY_FIRST_MS;
+      this.options.log.log('warn', 'history-write-recovered', { written: this.written, lost: this.lost, roomsLost: this.lostRooms || undefined });
+      this.written = 0;
+      this.lost = 0;
+      this.lostRooms = 0;
+      this.mergeIndex();
+      return;
+    }
+    if (error === undefined) {
+      // Out of time, not out of space: carry on after other work of this turn.
+      this.scheduleRetry(0);
+      return;
+    }
+    this.retryDelay = this.written > before ? RETRY_FIRST_MS : Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    this.options.log.log('debug', 'history-retry-failed', { error, queued: this.queue.length, retryMs: this.retryDelay });
+    this.scheduleRetry(this.retryDelay);
+  }
+
+  /**
+   * Writes the backlog oldest first, one transaction per chunk (CHUNK_ENTRIES, CHUNK_BYTES), while
+   * `more()` allows, checkpointing after each chunk: a WAL left to grow would take the very space the
+   * database needs to take its pages in, and neither could then be written. Returns the error message of
+   * the chunk that failed, if one did.
+   */
+  private writeBacklog(more: () => boolean): string | undefined {
+    while (this.queue.length > 0 && more()) {
+      let count = 0;
+      let bytes = 0;
+      while (count < this.queue.length && count < CHUNK_ENTRIES) {
+        const size = entrySize(this.queue[count]!);
+        if (count > 0 && bytes + size > CHUNK_BYTES) break;
+        bytes += size;
+        count++;
+      }
+      const chunk = this.queue.slice(0, count);
+      try {
+        this.writeBatch(chunk);
+      } catch (error) {
+        this.roomIds.clear();
+        return (error as Error).message;
+      }
+      this.queue.splice(0, count);
+      this.queuedBytes -= bytes;
+      this.written += chunk.filter(isMessage).length;
+      this.reclaimWal();
+    }
+    return undefined;
+  }
+
+  /** Drops the oldest backlog entries until it is within its bounds; logs when an outage starts dropping. */
+  private dropOldest(): void {
+    const before = this.lost + this.lostRooms;
+    while (this.queue.length > 1 && (this.queue.length > MAX_UNSAVED || this.queuedBytes > MAX_UNSAVED_BYTES)) {
+      const dropped = this.queue.shift()!;
+      this.queuedBytes -= entrySize(dropped);
+      if (isMessage(dropped)) this.lost++;
+      else this.lostRooms++;
+    }
+    if (before === 0 && this.lost + this.lostRooms > 0) {
+      this.options.log.log('error', 'history-backlog-full', { maxEntries: MAX_UNSAVED, maxBytes: MAX_UNSAVED_BYTES, note: 'dropping the oldest unsaved messages' });
+    }
+  }
+
+  /**
+   * Checkpoints the whole WAL into the database and truncates it, so the space it holds can be used by
+   * the retry. It must not wait for readers (that would block chat), so the busy timeout is off meanwhile.
+   */
+  private reclaimWal(): void {
+    try {
+      this.db.pragma('busy_timeout = 0');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (error) {
+      this.options.log.log('debug', 'history-checkpoint-failed', { error: (error as Error).message });
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   /** A bounded slice of full-text index merging (see FTS_MERGE_PAGES). */

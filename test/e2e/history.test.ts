@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { register, type TestClient } from '../helpers/client';
 import { DAEMON_JS, startDaemon } from '../helpers/daemon';
+import { copyRuntime } from '../helpers/runtime';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mychat-history-'));
@@ -193,17 +194,27 @@ test('a data directory that cannot be written is a clear error at start', (t) =>
   t.is(result.status, 1);
   t.regex(result.stderr, /data directory .*a-file\/data is not writable/);
 
-  // The same as an unprivileged user facing a read-only directory (root could write anywhere).
+  // The same as an unprivileged user facing a read-only directory (root could write anywhere). That user
+  // runs a copy of the daemon in a world-readable folder: it may not be able to enter the checkout's.
   const readOnly = path.join(dir, 'read-only');
   mkdirSync(readOnly);
   chmodSync(dir, 0o755);
   chmodSync(readOnly, 0o555);
-  const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, DAEMON_JS, '--port', '0', '--data-dir', readOnly], {
+  const runtime = copyRuntime(tempDir(t));
+  const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, runtime.daemon, '--port', '0', '--data-dir', readOnly], {
     encoding: 'utf8',
     timeout: 10_000,
   });
   t.is(asNobody.status, 1, asNobody.stderr);
-  t.regex(asNobody.stderr, /not writable/);
+  t.regex(asNobody.stderr, /mychatd: data directory .*read-only is not writable: EACCES/);
+});
+
+test('a data directory under /proc is refused at once with status 1, naming it (Node 20 recursive mkdir would loop there)', (t) => {
+  const started = Date.now();
+  const result = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', '/proc/nope/data'], { encoding: 'utf8', timeout: 10_000 });
+  t.is(result.signal, null, `still running after ${Date.now() - started} ms: killed by the test's timeout`);
+  t.is(result.status, 1);
+  t.regex(result.stderr, /mychatd: data directory \/proc\/nope\/data is not writable: .*\/proc\/nope/);
 });
 
 test('a corrupt database is refused with a message naming the file, and left untouched', (t) => {

@@ -102,30 +102,130 @@ test('a room is saved at creation, before anything is said, and forgotten only o
   again.close();
 });
 
-test('a storage failure keeps chat going: logged once, reported once, retried, and nothing queued is lost', async (t) => {
+/** Waits, at most `timeoutMs`, until `condition()` holds (the store retries on its own timer). */
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
+/** Makes the store's database refuse to grow, as on a full disk; the returned function gives the space back. */
+function fillDisk(store: SqliteHistoryStore): () => void {
+  const db = (store as unknown as { db: Database.Database }).db;
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  return () => db.pragma('max_page_count = 1073741823');
+}
+
+/** Counts the transactions the store attempts. */
+function countWrites(store: SqliteHistoryStore): { attempts: number } {
+  const spy = { attempts: 0 };
+  const inner = store as unknown as { writeBatch: (batch: unknown[]) => void };
+  const write = inner.writeBatch;
+  inner.writeBatch = (batch) => {
+    spy.attempts++;
+    write(batch);
+  };
+  return spy;
+}
+
+test('a storage failure keeps chat going: logged once, reported once, no write attempt from commit() until the timer retries, nothing lost', async (t) => {
   const logs: string[] = [];
   const outages: number[] = [];
   const store = open(tempDir(t), logs, (unsaved) => outages.push(unsaved.length));
   store.append(entry('#d', 'before'));
   store.commit();
-  // Simulate a full disk: SQLite refuses to grow the database past its current size.
-  const db = (store as unknown as { db: Database.Database }).db;
-  const pages = db.pragma('page_count', { simple: true }) as number;
-  db.pragma(`max_page_count = ${pages}`);
+  const freeSpace = fillDisk(store);
+  const writes = countWrites(store);
   const big = 'x'.repeat(3000);
-  for (let i = 0; i < 40; i++) {
-    store.append(entry('#d', `${i} ${big}`));
+  // The last pages of the file may still take a message or two.
+  let sent = 0;
+  while (store.healthy && sent < 100) {
+    store.append(entry('#d', `${sent++} ${big}`));
     store.commit();
   }
   t.false(store.healthy);
+  const attempts = writes.attempts;
+  for (let i = 0; i < 40; i++) {
+    store.append(entry('#d', `${sent++} ${big}`));
+    store.commit();
+  }
+  t.is(writes.attempts, attempts, 'no commit() tried the disk during the outage: the output path pays nothing');
   t.is(logs.filter((l) => l.includes('history-write-failed')).length, 1, 'one log line per outage, not per message');
   t.is(outages.length, 1);
-  db.pragma('max_page_count = 1073741823');
-  store.commit();
-  t.true(store.healthy);
-  t.is(logs.filter((l) => l.includes('history-write-recovered')).length, 1);
-  t.is(store.recent('#d', 100).length, 41, 'every queued message was written after recovery');
+  freeSpace();
+  t.true(await until(() => store.healthy), 'the retry timer wrote the backlog');
+  t.regex(logs.find((l) => l.includes('history-write-recovered')) ?? '', /written=4\d lost=0/);
+  t.deepEqual(
+    store.recent('#d', 200).map((e) => e.text.split(' ')[0]),
+    ['before', ...Array.from({ length: sent }, (_, i) => String(i))],
+    'every queued message was written, in order',
+  );
   store.close();
+});
+
+test('during an outage the backlog is bounded in entries and in bytes; the oldest are dropped, counted and logged', async (t) => {
+  const logs: string[] = [];
+  const store = open(tempDir(t), logs);
+  store.append(entry('#b', 'before'));
+  store.commit();
+  const freeSpace = fillDisk(store);
+  // Bytes: 4,000-byte texts pass the 8 MiB bound long before 10,000 entries.
+  const text = 'y'.repeat(3990);
+  const size = 2 + 2 + 'alice'.length + 4000 + 64;
+  const kept = Math.floor((8 * 1024 * 1024) / size);
+  for (let i = 0; i < kept + 30; i++) store.append(entry('#b', `${String(i).padStart(9, '0')} ${text}`));
+  t.is(logs.filter((l) => l.includes('history-backlog-full')).length, 1, 'logged once when dropping starts');
+  freeSpace();
+  t.true(await until(() => store.healthy, 10_000));
+  t.regex(logs.find((l) => l.includes('history-write-recovered')) ?? '', new RegExp(`written=${kept} lost=30`));
+  const stored = store.recent('#b', kept + 100).map((e) => e.text.slice(0, 9));
+  t.is(stored.length, kept + 1);
+  t.is(stored[1], String(30).padStart(9, '0'), 'the oldest unsaved ones went first');
+  t.is(stored.at(-1), String(kept + 29).padStart(9, '0'));
+
+  // Entries: 10,000 at most.
+  fillDisk(store);
+  logs.length = 0;
+  let outage = 0;
+  while (store.healthy && outage < 100) {
+    store.append(entry('#b', `${outage++} ${'x'.repeat(3000)}`));
+    store.commit();
+  }
+  t.false(store.healthy);
+  for (let i = 0; i < 10_010; i++) store.append(entry('#b', `n${i}`));
+  // No time for a last attempt: everything still queued or dropped is counted.
+  store.close(0);
+  t.regex(logs.find((l) => l.includes('history-closed')) ?? '', new RegExp(`notKept=${10_010 + 1} unwritten=10000 dropped=${10_010 + 1 - 10_000} `));
+});
+
+test('closing during an outage makes a last attempt and logs exactly how many messages were not kept', (t) => {
+  const logs: string[] = [];
+  const dir = tempDir(t);
+  const store = open(dir, logs);
+  store.append(entry('#c', 'kept'));
+  store.commit();
+  fillDisk(store);
+  let sent = 0;
+  while (store.healthy && sent < 100) {
+    store.append(entry('#c', `${sent++} ${'z'.repeat(3000)}`));
+    store.commit();
+  }
+  t.false(store.healthy);
+  for (let i = 0; i < 6; i++) store.append(entry('#c', `${sent++} ${'z'.repeat(3000)}`));
+  const stored = store.recent('#c', 200).length;
+  const notKept = sent + 1 - stored;
+  t.true(notKept >= 7);
+  t.is(store.close(100), notKept);
+  t.regex(logs.find((l) => l.includes('history-closed')) ?? '', new RegExp(`error history-closed notKept=${notKept} unwritten=${notKept} dropped=0 written=0`));
+  const again = open(dir, logs);
+  t.is(again.recent('#c', 200).length, stored, 'what the log says was not kept is what is missing');
+  logs.length = 0;
+  again.append(entry('#c', 'fine'));
+  t.is(again.close(100), 0);
+  t.regex(logs.join(''), /info history-closed notKept=0/, 'a healthy close says so too');
 });
 
 test('a file that is not a database is refused with a message naming it; it is left untouched', (t) => {
