@@ -7,6 +7,7 @@ import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { CommandTable, parseArgs } from './command-table';
 import { ChatError } from './errors';
+import { PASTE_END } from './paste-block';
 import { Room } from './room';
 import { Session } from './session';
 import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, RetentionPolicy } from '../history/history-store';
@@ -59,6 +60,8 @@ export class ChatCore {
   /** Open connections per remote address (entries vanish at zero, so the map is bounded by connections). */
   private readonly perAddress = new Map<string, number>();
   private nextId = 1;
+  /** Id of the next /paste block, shared by its PASTE lines; counts per server process. */
+  private nextPasteId = 1;
 
   constructor(options: Partial<ChatCoreOptions> = {}, table: CommandTable = new CommandTable(defaultCommands)) {
     this.options = {
@@ -135,6 +138,12 @@ export class ChatCore {
   handleInput(session: Session, input: InputLine): void {
     if (session.state === 'closing') return;
     try {
+      // Inside a /paste block every line is text for the block, commands included, until the end line.
+      if (session.paste !== undefined) {
+        if (input.ok && input.text === PASTE_END) this.endPaste(session);
+        else session.paste.take(input);
+        return;
+      }
       if (!input.ok) {
         throw input.code === 'LINE_TOO_LONG'
           ? new ChatError('LINE_TOO_LONG', `Line too long: the limit is ${LIMITS.maxLineBytes} bytes. It was not sent.`)
@@ -162,6 +171,15 @@ export class ChatCore {
       if (!(error instanceof ChatError)) throw error;
       session.send(encodeLine('ERR', [error.code], error.message));
     }
+  }
+
+  /**
+   * Flood-budget cost of the input line `text` for this session, to be asked before handleInput: one
+   * for an ordinary line; inside a /paste block nothing for its lines and, for the end line, one per
+   * 20 lines of the block (see PasteBlock.cost). A line that cannot be framed may be passed as ''.
+   */
+  inputCost(session: Session, text: string): number {
+    return session.paste?.cost(text) ?? 1;
   }
 
   /**
@@ -274,6 +292,35 @@ export class ChatCore {
     room.broadcast(encodeLine(keyword, [room.name, session.nick], text), session);
   }
 
+  /**
+   * Ends the session's /paste block: its lines go to the room's other members as consecutive PASTE
+   * lines (all queued in this one call, so nothing comes between them) and into history as one entry.
+   */
+  endPaste(session: Session): void {
+    const block = session.paste;
+    if (block === undefined) return;
+    session.paste = undefined;
+    session.lastActive = this.options.clock.now();
+    const room = block.room;
+    if (block.failed) {
+      session.send(encodeLine('OK', ['PASTE', room.name], 'Paste ended; it was discarded and nothing of it was sent.'));
+      return;
+    }
+    const lines = block.lines;
+    if (lines.length === 0) {
+      session.send(encodeLine('OK', ['PASTE', room.name], 'Empty paste; nothing was sent.'));
+      return;
+    }
+    if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `You are no longer in ${room.name}, so the paste was not sent.`);
+    this.store(session, room, 'PASTE', lines.join('\n'));
+    const id = String(this.nextPasteId++);
+    const encoded = lines.map((text, i) => encodeLine('PASTE', [room.name, session.nick, id, `${i + 1}/${lines.length}`], text));
+    for (const member of room.members) {
+      if (member !== session) for (const line of encoded) member.send(line);
+    }
+    session.send(encodeLine('OK', ['PASTE', room.name], lines.length === 1 ? 'Sent 1 line.' : `Sent ${lines.length} lines.`));
+  }
+
   /** Sends a private message. */
   privateMessage(session: Session, rawNick: string, rawText: string): void {
     const target = this.findNick(rawNick);
@@ -321,7 +368,14 @@ export class ChatCore {
   sendHistory(session: Session, room: Room, entries: readonly HistoryEntry[], endText: string): void {
     for (const entry of entries) {
       const time = new Date(entry.at).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      session.send(encodeLine('HISTORY', [room.name, String(entry.id), time, entry.nick, entry.kind], entry.text));
+      const fields = [room.name, String(entry.id), time, entry.nick, entry.kind];
+      if (entry.kind !== 'PASTE') {
+        session.send(encodeLine('HISTORY', fields, entry.text));
+        continue;
+      }
+      // A paste comes back as its lines, one HISTORY line each, their text starting with "i/n".
+      const lines = entry.text.split('\n');
+      lines.forEach((text, i) => session.send(encodeLine('HISTORY', fields, `${i + 1}/${lines.length}${text.length > 0 ? ' ' + text : ''}`)));
     }
     session.send(encodeLine('HISTEND', [room.name, String(entries.length)], endText));
   }

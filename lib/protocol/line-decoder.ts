@@ -7,13 +7,13 @@ import { LIMITS } from './limits';
 export type InputLine = { ok: true; text: string } | { ok: false; code: 'LINE_TOO_LONG' | 'BAD_UTF8' };
 
 /**
- * Turns one split line (already cleaned by the InputFilter) into an InputLine; empty lines are skipped.
+ * Turns one split line (already cleaned by the InputFilter) into an InputLine. Empty lines are kept: the
+ * core ignores them, except inside a /paste block, where an empty line is part of the text.
  * Exported for unit tests; the decoder stream uses it as split2's mapper.
  */
-export function classifyLine(line: string): InputLine | undefined {
+export function classifyLine(line: string): InputLine {
   if (line.endsWith(REJECT_MARK.tooLong)) return { ok: false, code: 'LINE_TOO_LONG' };
   if (line.endsWith(REJECT_MARK.badUtf8)) return { ok: false, code: 'BAD_UTF8' };
-  if (line.length === 0) return undefined;
   return { ok: true, text: line };
 }
 

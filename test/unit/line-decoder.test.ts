@@ -37,10 +37,10 @@ function splitAt(bytes: Buffer, cuts: readonly number[]): Buffer[] {
 
 // ---- classifyLine ----
 
-test('classifyLine: plain text is an ok line, the empty line is skipped', (t) => {
+test('classifyLine: plain text is an ok line, and so is the empty line (a /paste block keeps it)', (t) => {
   t.deepEqual(classifyLine('hello'), text('hello'));
   t.deepEqual(classifyLine('  '), text('  '));
-  t.is(classifyLine(''), undefined);
+  t.deepEqual(classifyLine(''), text(''));
 });
 
 test('classifyLine: the filter reject marks become LINE_TOO_LONG and BAD_UTF8', (t) => {
@@ -57,9 +57,9 @@ test('the decoder turns chunks of CRLF / LF / CR NUL lines into InputLine object
   t.deepEqual(lines, [text('hello'), text('world'), text('third'), text('last')]);
 });
 
-test('the decoder skips empty lines but keeps lines of spaces', async (t) => {
+test('the decoder keeps empty lines and lines of spaces', async (t) => {
   const { lines } = await decode([Buffer.from('\r\n\n  \r\nx\n')]);
-  t.deepEqual(lines, [text('  '), text('x')]);
+  t.deepEqual(lines, [text(''), text(''), text('  '), text('x')]);
 });
 
 test('multi-byte characters split across writes decode intact, at every split point', async (t) => {
@@ -139,7 +139,7 @@ test('property: valid text lines survive any chunking and any terminators, exact
     fc.asyncProperty(input, async ({ pairs, bytes, cuts }) => {
       const whole = await decode([bytes]);
       const chunked = await decode(splitAt(bytes, cuts));
-      const expected = pairs.map(([line]) => line).filter((line) => line.length > 0).map(text);
+      const expected = pairs.map(([line]) => line).map(text);
       t.deepEqual(whole.lines, expected);
       t.deepEqual(chunked.lines, expected);
     }),
