@@ -246,3 +246,18 @@ test('a multi-line paste is sent as one /paste block that a raw client receives 
   await term.waitForRow(/^\d\d:\d\d #pasteroom <pastebob> pasted 2 lines:$/);
   await term.waitForRow('      │ .dotted');
 });
+
+test('a paste over the server\'s limit is not sent at all, and the client says why', async (t) => {
+  const bob = await person(daemon.port, 'bigbob');
+  bob.send('/join #bigroom');
+  await bob.waitForLine('OK JOIN #bigroom Now talking in #bigroom.');
+  const term = await client(['--nick', 'bigalice', '--join', '#bigroom', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('bigalice #bigroom>');
+  await bob.waitForLine('JOIN #bigroom bigalice');
+  await term.paste(Array.from({ length: 101 }, (_, i) => `line ${i + 1}`).join('\n'));
+  await term.waitForRow(/\*\*\* That paste has 101 lines \(a paste has at most 100 lines and 16384 bytes\); nothing was sent\.$/);
+  // Nothing of it went out: the next thing Bob gets from Alice is the line she types now.
+  await term.typeLine('only this');
+  t.is(await bob.waitForLine(/^(MSG|PASTE) #bigroom bigalice /, T), 'MSG #bigroom bigalice only this');
+  t.deepEqual(bob.all(/^PASTE /), []);
+});
