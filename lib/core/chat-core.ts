@@ -296,7 +296,7 @@ export class ChatCore {
    * Ends the session's /paste block: its lines go to the room's other members as consecutive PASTE
    * lines (all queued in this one call, so nothing comes between them) and into history as one entry.
    */
-  endPaste(session: Session): void {
+  private endPaste(session: Session): void {
     const block = session.paste;
     if (block === undefined) return;
     session.paste = undefined;
