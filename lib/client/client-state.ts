@@ -111,6 +111,7 @@ export class ClientState {
       case 'PART':
       case 'MSG':
       case 'ACTION':
+      case 'PASTE':
       case 'TOPIC':
         this.seenRooms.add(a);
         this.seenNicks.add(b);

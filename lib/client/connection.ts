@@ -65,7 +65,7 @@ export class ServerLink {
   private readonly decoder = new StringDecoder('utf8');
   private closeReason = 'the server closed the connection';
   private ended = false;
-  private keepalive: { idleMs: number; timeoutMs: number; timer?: NodeJS.Timeout } | undefined;
+  private keepalive: { idleMs: number; timeoutMs: number; timer?: NodeJS.Timeout; asked?: boolean } | undefined;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -149,12 +149,22 @@ export class ServerLink {
     const keepalive = this.keepalive;
     if (keepalive === undefined) return;
     clearTimeout(keepalive.timer);
+    keepalive.asked = false;
     keepalive.timer = setTimeout(() => {
       this.send(`/ping ${internalToken('alive')}`);
+      keepalive.asked = true;
       keepalive.timer = setTimeout(() => this.destroy(`no answer from the server for ${Math.round((keepalive.idleMs + keepalive.timeoutMs) / 1000)} s`), keepalive.timeoutMs);
       keepalive.timer.unref();
     }, keepalive.idleMs);
     keepalive.timer.unref();
+  }
+
+  /**
+   * Restarts the wait before the next keep-alive /ping, unless one is already waiting for its answer:
+   * for a caller about to start a /paste block, inside which a /ping would be taken as text.
+   */
+  postponeKeepalive(): void {
+    if (this.keepalive !== undefined && this.keepalive.asked !== true) this.armKeepalive();
   }
 
   /** Closes the connection now, with `reason` as the reason given to the close handler. */

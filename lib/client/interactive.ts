@@ -1,12 +1,15 @@
 import readline from 'node:readline';
+import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { LOBBY } from '../protocol/limits';
-import { parseServerLine, type ServerLine } from '../protocol/server-lines';
-import { foldName } from '../protocol/text-hygiene';
+import { formatLine, parseServerLine, type ServerLine } from '../protocol/server-lines';
+import { foldName, neutralise } from '../protocol/text-hygiene';
 import { ClientState } from './client-state';
 import { ALL_COMMANDS, completeLine } from './completion';
 import { ConnectError, ServerLink } from './connection';
 import { EXIT } from './exit-codes';
 import { displayAddress, type ClientOptions } from './options';
+import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, BracketedPasteReader, pasteBlock, pasteLines, pasteProblem, type TerminalInput } from './paste';
 import { HELLO_TIMEOUT_MS, KEEPALIVE_IDLE_MS, KEEPALIVE_TIMEOUT_MS, QUIT_WAIT_MS } from './pipe-mode';
 import { backoffDelay, formatDelay, NICK_VARIANTS } from './reconnect';
 import { internalToken, isInternalPong, Registration, type RegistrationEvent, type RegistrationPlan } from './registration';
@@ -34,6 +37,20 @@ const CLEAR_SCREEN = '\x1b[H\x1b[2J\x1b[3J';
 /** Lines of input history readline keeps (Up/Down). */
 const INPUT_HISTORY = 1000;
 
+/** How long input that may begin a paste marker (a lone ESC) is held back before readline gets it. */
+const MARKER_WAIT_MS = 50;
+
+/** Most typed lines held back while a paste is being started; more are not sent. */
+const MAX_HELD_LINES = 100;
+
+/** A multi-line paste waiting for the server's answer to its /paste. */
+interface PendingPaste {
+  /** The token of the /ping sent just before /paste: the first OK or ERR after its PONG answers /paste. */
+  token: string;
+  ponged: boolean;
+  lines: string[];
+}
+
 class InteractiveClient {
   private readonly state = new ClientState();
   private readonly colour: boolean;
@@ -59,6 +76,11 @@ class InteractiveClient {
   private wake: (() => void) | undefined;
   private resolveExit: (code: number) => void = () => undefined;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]>;
+  /** The paste whose /paste is not answered yet; lines typed meanwhile wait in `held`. */
+  private paste: PendingPaste | undefined;
+  private held: string[] = [];
+  /** Undoes the terminal set-up: stops reading the terminal, turns bracketed paste off. */
+  private releaseTerminal: (() => void) | undefined;
 
   constructor(
     private readonly options: ClientOptions,
@@ -90,9 +112,56 @@ class InteractiveClient {
 
   // ---- terminal ----
 
+  /**
+   * The stream readline reads keys from: the terminal's input without its pastes, which the bracketed
+   * paste reader takes out (readline would treat each pasted line as typed, and pasted tabs and control
+   * characters as keys). Raw mode requests go through to the real terminal.
+   */
+  private typedKeys(): PassThrough {
+    const input = this.io.input;
+    const keys = new PassThrough();
+    const reader = new BracketedPasteReader();
+    const decoder = new StringDecoder('utf8');
+    let wait: NodeJS.Timeout | undefined;
+    const deliver = (items: TerminalInput[]): void => {
+      for (const item of items) {
+        if (item.kind === 'keys') keys.write(item.text);
+        else this.onPaste(item.text, item.overflow);
+      }
+    };
+    const onData = (chunk: Buffer | string): void => {
+      clearTimeout(wait);
+      deliver(reader.push(typeof chunk === 'string' ? chunk : decoder.write(chunk)));
+      if (reader.holding) wait = setTimeout(() => deliver(reader.flush()), MARKER_WAIT_MS);
+    };
+    const onEnd = (): void => {
+      keys.end();
+    };
+    Object.assign(keys, {
+      isTTY: true,
+      isRaw: false,
+      setRawMode: (mode: boolean) => {
+        input.setRawMode?.(mode);
+        Object.assign(keys, { isRaw: mode });
+        return keys;
+      },
+    });
+    input.on('data', onData);
+    input.on('end', onEnd);
+    this.io.output.write(BRACKETED_PASTE_ON);
+    this.releaseTerminal = () => {
+      clearTimeout(wait);
+      input.off('data', onData);
+      input.off('end', onEnd);
+      input.pause();
+      this.io.output.write(BRACKETED_PASTE_OFF);
+    };
+    return keys;
+  }
+
   private startTerminal(): void {
     const rl = readline.createInterface({
-      input: this.io.input,
+      input: this.typedKeys(),
       output: this.io.output,
       terminal: true,
       historySize: INPUT_HISTORY,
@@ -182,11 +251,84 @@ class InteractiveClient {
         return;
       case 'send':
         if (this.link === undefined) this.notice('Not connected, so that line was not sent; reconnecting…');
-        else this.link.send(action.line);
+        else this.sendTyped(action.line);
         break;
     }
     this.rl?.setPrompt(this.promptText());
     this.rl?.prompt();
+  }
+
+  /** Sends a line the user typed, or holds it while a paste is being started, so it cannot land inside the block. */
+  private sendTyped(line: string): void {
+    if (this.paste === undefined) {
+      this.link?.send(line);
+    } else if (this.held.length < MAX_HELD_LINES) {
+      this.held.push(line);
+    } else {
+      this.notice('Still waiting for the server to take the paste, so that line was not sent.');
+    }
+  }
+
+  // ---- pastes ----
+
+  /**
+   * A paste from the terminal. One line goes into the input line, like typing. Several lines go to the
+   * current room as one /paste block; the client first waits for the server to accept the /paste, so a
+   * refused block is never taken for ordinary lines (and commands).
+   */
+  private onPaste(text: string, overflow: boolean): void {
+    const lines = pasteLines(text);
+    if (!overflow && lines.length <= 1) {
+      this.rl?.write(neutralise(lines[0] ?? ''));
+      return;
+    }
+    const problem = pasteProblem(lines, overflow);
+    const link = this.link;
+    if (problem !== undefined) this.notice(problem);
+    else if (link === undefined || !this.state.registered) this.notice('Not connected, so that paste was not sent.');
+    else if (this.state.currentRoom === undefined) this.notice('You are in no room, so that paste was not sent: /join #ROOM first.');
+    else if (this.paste !== undefined) this.notice('The previous paste is still on its way, so that one was not sent; paste it again in a moment.');
+    else {
+      this.paste = { token: internalToken('paste'), ponged: false, lines };
+      // A keep-alive /ping sent after /paste would become a line of the block.
+      link.postponeKeepalive();
+      link.send(`/ping ${this.paste.token}`);
+      link.send('/paste');
+    }
+  }
+
+  /**
+   * Follows the answer to a pending paste's /paste: on OK sends the block and shows it as sent, on ERR
+   * drops it. Returns true when the line is the client's own business and is not shown.
+   */
+  private onPasteAnswer(line: ServerLine): boolean {
+    const paste = this.paste;
+    if (paste === undefined) return false;
+    if (!paste.ponged) {
+      if (line.keyword === 'PONG' && line.text === paste.token) paste.ponged = true;
+      return false;
+    }
+    if (line.keyword === 'OK' && line.fields[0] === 'PASTE') {
+      this.paste = undefined;
+      for (const text of pasteBlock(paste.lines).slice(1)) this.link?.send(text);
+      const room = line.fields[1] ?? '';
+      const ctx = { ...this.context(), ownNick: '' };
+      paste.lines.forEach((text, i) => this.show(renderServerLine(formatLine('PASTE', [room, this.state.nick, '0', `${i + 1}/${paste.lines.length}`], text), ctx)));
+      this.releaseHeld();
+      return true;
+    }
+    if (line.keyword === 'ERR') {
+      this.paste = undefined;
+      setImmediate(() => this.notice(`The paste of ${paste.lines.length} lines was not sent.`));
+      this.releaseHeld();
+    }
+    return false;
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const line of held) this.link?.send(line);
   }
 
   // ---- connection ----
@@ -214,7 +356,7 @@ class InteractiveClient {
       this.show(renderServerLine(raw, this.context()));
       return;
     }
-    const hidden = isInternalPong(line) || this.state.isSeenReplay(line);
+    const hidden = this.onPasteAnswer(line) || isInternalPong(line) || this.state.isSeenReplay(line);
     this.state.apply(line);
     if (line.keyword === 'HELLO' && this.registration?.plan.nick) {
       // The greeting asks for a nickname, but the client is already sending one: do not confuse the user.
@@ -270,6 +412,11 @@ class InteractiveClient {
   private onClose(link: ServerLink | undefined, reason: string): void {
     if (link !== undefined && link !== this.link) return; // a connection we already gave up on
     this.link = undefined;
+    if (this.paste !== undefined || this.held.length > 0) {
+      if (!this.quitting) this.notice(this.paste !== undefined ? 'The connection dropped before the paste was sent; it was not sent.' : 'Lines typed while the paste was being sent were not sent.');
+      this.paste = undefined;
+      this.held = [];
+    }
     this.registration = undefined;
     clearTimeout(this.helloTimer);
     if (this.finished) return;
@@ -352,7 +499,7 @@ class InteractiveClient {
       this.finish(EXIT.ok);
       return;
     }
-    link.send(line);
+    this.sendTyped(line);
     this.quitTimer = setTimeout(() => link.destroy('no goodbye from the server'), QUIT_WAIT_MS);
   }
 
@@ -373,6 +520,8 @@ class InteractiveClient {
       readline.clearScreenDown(this.io.output);
       rl.close();
     }
+    this.releaseTerminal?.();
+    this.releaseTerminal = undefined;
     this.flush();
     this.link?.destroy();
     this.resolveExit(code);

@@ -122,6 +122,38 @@ function renderChat(p: Painter, ctx: RenderContext, room: string, nick: string, 
   return p.live(`${mark}${p.room(room)} ${who}${said.length > 0 ? ' ' + said : ''}`);
 }
 
+/** Where a line of a pasted block sits: line `index` of `count`, from the protocol's "i/n". */
+interface PastePosition {
+  index: number;
+  count: number;
+}
+
+/** Parses "i/n" (1 <= i <= n); undefined when it is not one. */
+function pastePosition(text: string): PastePosition | undefined {
+  const match = /^(\d{1,9})\/(\d{1,9})$/.exec(text);
+  if (match === null) return undefined;
+  const index = Number(match[1]);
+  const count = Number(match[2]);
+  return index >= 1 && index <= count ? { index, count } : undefined;
+}
+
+/** What goes in front of the lines of a pasted block: as wide as the time of a live line, so they line up. */
+export const PASTE_GUTTER = '│';
+
+/**
+ * One line of a pasted block as part of one message: a block of several lines opens with a line naming
+ * the sender (`head`, e.g. "#dev <bob>"), and every line of it follows indented behind a bar, so its
+ * own indentation (code, say) is kept. A block of one line reads like a message.
+ */
+function renderPasteLine(p: Painter, ctx: RenderContext, at: PastePosition, head: string, text: string, lead: (body: string) => string): string {
+  const mentioned = mentions(text, ctx.ownNick);
+  const said = mentioned ? p.style(p.highlighted(text), STYLES.bold) : text;
+  const mark = mentioned ? p.style(MENTION_MARK, STYLES.yellow, STYLES.bold) : ' ';
+  if (at.count === 1) return lead(`${mentioned ? mark + ' ' : ''}${head}${said.length > 0 ? ' ' + said : ''}`);
+  const line = `    ${mark} ${p.style(PASTE_GUTTER, STYLES.dim)}${said.length > 0 ? ' ' + said : ''}`;
+  return at.index === 1 ? `${lead(`${head} pasted ${at.count} lines:`)}\n${line}` : line;
+}
+
 function renderHistory(p: Painter, ctx: RenderContext, line: ServerLine, raw: string): string {
   const [room = '', , time = '', nick = '', kind = ''] = line.fields;
   const at = parseUtc(time);
@@ -130,7 +162,17 @@ function renderHistory(p: Painter, ctx: RenderContext, line: ServerLine, raw: st
   if (kind === 'MSG') body = `${room} <${p.nick(nick)}> ${line.text}`;
   else if (kind === 'ACTION') body = `${room} * ${p.nick(nick)} ${line.text}`;
   else if (kind === 'TOPIC') body = line.text ? `${room} ${p.nick(nick)} changed the topic to: ${line.text}` : `${room} ${p.nick(nick)} cleared the topic`;
-  else body = `${room} ${p.nick(nick)} ${kind} ${line.text}`.trimEnd();
+  else if (kind === 'PASTE' && pastePosition(line.text.split(' ', 1)[0]!) !== undefined) {
+    // History is shown without mention highlighting, like other replayed lines.
+    const space = line.text.indexOf(' ');
+    const position = pastePosition(space < 0 ? line.text : line.text.slice(0, space))!;
+    const text = space < 0 ? '' : line.text.slice(space + 1);
+    const shown = renderPasteLine(p, { ...ctx, ownNick: '' }, position, `${room} <${p.nick(nick)}>`, text, (b) => `[${pastTime(at, ctx.now)}] ${b}`);
+    return shown
+      .split('\n')
+      .map((row) => p.style(row, STYLES.dim))
+      .join('\n');
+  } else body = `${room} ${p.nick(nick)} ${kind} ${line.text}`.trimEnd();
   return p.style(`[${pastTime(at, ctx.now)}] ${body}`, STYLES.dim);
 }
 
@@ -153,6 +195,11 @@ function renderParsed(p: Painter, ctx: RenderContext, line: ServerLine, raw: str
       return renderChat(p, ctx, a, b, text, false);
     case 'ACTION':
       return renderChat(p, ctx, a, b, text, true);
+    case 'PASTE': {
+      const position = pastePosition(fields[3] ?? '');
+      if (position === undefined) return p.live(raw);
+      return renderPasteLine(p, ctx, position, `${p.room(a)} <${p.nick(b)}>`, text, (body) => p.live(body));
+    }
     case 'PRIVMSG':
       return p.live(`${p.style(PRIVATE_LABEL, STYLES.magenta, STYLES.bold)} <${p.nick(a)}> ${p.style(p.highlighted(text), STYLES.bold)}`);
     case 'JOIN':

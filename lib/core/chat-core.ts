@@ -8,11 +8,12 @@ import { silentLogger } from '../log';
 import { CommandTable, parseArgs } from './command-table';
 import { addressPrefix } from './address-prefix';
 import { ChatError, type ErrorCode } from './errors';
+import { PASTE_END } from './paste-block';
 import { Room } from './room';
 import { Session } from './session';
 import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, RetentionPolicy } from '../history/history-store';
 import type { HistoryQueries } from '../history/history-reader';
-import { historyLine } from './history-lines';
+import { historyLines } from './history-lines';
 import { systemClock, type ClientSink, type Clock } from './sink';
 import { defaultCommands } from './commands';
 
@@ -83,6 +84,8 @@ export class ChatCore {
   /** Open connections per remote address (entries vanish at zero, so the map is bounded by connections). */
   private readonly perAddress = new Map<string, number>();
   private nextId = 1;
+  /** Id of the next /paste block, shared by its PASTE lines; counts per server process. */
+  private nextPasteId = 1;
 
   constructor(options: Partial<ChatCoreOptions> = {}, table: CommandTable = new CommandTable(defaultCommands)) {
     this.options = {
@@ -162,6 +165,12 @@ export class ChatCore {
   handleInput(session: Session, input: InputLine): Promise<void> | undefined {
     if (session.state === 'closing') return undefined;
     try {
+      // Inside a /paste block every line is text for the block, commands included, until the end line.
+      if (session.paste !== undefined) {
+        if (input.ok && input.text === PASTE_END) this.endPaste(session);
+        else session.paste.take(input);
+        return undefined;
+      }
       if (!input.ok) {
         if (input.code === 'DROPPED') return undefined;
         throw input.code === 'LINE_TOO_LONG'
@@ -199,19 +208,23 @@ export class ChatCore {
   }
 
   /**
-   * What one input line costs in the flood budget: 1 for a plain line or a cheap command, the command's
-   * declared cost for an expensive one (a /history page is not one line's worth of work).
+   * What one input line costs in the flood budget, asked before handleInput: inside a /paste block
+   * nothing for its lines and, for the end line, one per 20 lines of the block (see PasteBlock.cost);
+   * otherwise 1 for a plain line or a cheap command and the command's declared cost for an expensive
+   * one (a /history page is not one line's worth of work).
    */
   inputCost(session: Session, text: string): number {
+    const pasteCost = session.paste?.cost(text);
+    if (pasteCost !== undefined) return pasteCost;
     if (session.state !== 'registered') return 1;
     const parsed = parseInput(text);
     if (parsed === undefined || parsed.kind === 'text') return 1;
     return this.table.lookup(parsed.name)?.cost ?? 1;
   }
 
-  /** True when `text` is a /quit (or an alias) that the session would run as a command. */
+  /** True when `text` is a /quit (or an alias) that the session would run as a command (not inside a paste). */
   isQuit(session: Session, text: string): boolean {
-    if (session.state === 'closing') return false;
+    if (session.state === 'closing' || session.paste !== undefined) return false;
     const parsed = parseInput(text);
     return parsed !== undefined && parsed.kind === 'command' && this.table.lookup(parsed.name)?.name === 'quit';
   }
@@ -361,6 +374,35 @@ export class ChatCore {
     room.broadcast(encodeLine(keyword, [room.name, session.nick], text), session);
   }
 
+  /**
+   * Ends the session's /paste block: its lines go to the room's other members as consecutive PASTE
+   * lines (all queued in this one call, so nothing comes between them) and into history as one entry.
+   */
+  private endPaste(session: Session): void {
+    const block = session.paste;
+    if (block === undefined) return;
+    session.paste = undefined;
+    session.lastActive = this.options.clock.now();
+    const room = block.room;
+    if (block.failed) {
+      session.send(encodeLine('OK', ['PASTE', room.name], 'Paste ended; it was discarded and nothing of it was sent.'));
+      return;
+    }
+    const lines = block.lines;
+    if (lines.length === 0) {
+      session.send(encodeLine('OK', ['PASTE', room.name], 'Empty paste; nothing was sent.'));
+      return;
+    }
+    if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `You are no longer in ${room.name}, so the paste was not sent.`);
+    this.store(session, room, 'PASTE', lines.join('\n'));
+    const id = String(this.nextPasteId++);
+    const encoded = lines.map((text, i) => encodeLine('PASTE', [room.name, session.nick, id, `${i + 1}/${lines.length}`], text));
+    for (const member of room.members) {
+      if (member !== session) for (const line of encoded) member.send(line);
+    }
+    session.send(encodeLine('OK', ['PASTE', room.name], lines.length === 1 ? 'Sent 1 line.' : `Sent ${lines.length} lines.`));
+  }
+
   /** Sends a private message. */
   privateMessage(session: Session, rawNick: string, rawText: string): void {
     const target = this.findNick(rawNick);
@@ -411,7 +453,7 @@ export class ChatCore {
 
   /** The HISTORY lines for stored entries (oldest first) followed by one HISTEND line with `endText`. */
   historyLines(room: Room, entries: readonly HistoryEntry[], endText: string): Buffer[] {
-    const lines = entries.map((entry) => historyLine(room, entry));
+    const lines = entries.flatMap((entry) => historyLines(room, entry));
     lines.push(encodeLine('HISTEND', [room.name, String(entries.length)], endText));
     return lines;
   }

@@ -1,3 +1,4 @@
+import type { PasteBlock } from './paste-block';
 import type { Room } from './room';
 import type { ClientSink } from './sink';
 
@@ -26,6 +27,8 @@ export class Session {
   replay = true;
   /** The storage outage this session was last told about, so it is told once per outage. */
   outageNotified = 0;
+  /** The /paste block being received, if any: until its end line, every input line belongs to it. */
+  paste: PasteBlock | undefined = undefined;
 
   constructor(
     readonly id: number,

@@ -1,5 +1,5 @@
-/** Kinds of stored events: room messages, /me actions and topic changes. */
-export type HistoryKind = 'MSG' | 'ACTION' | 'TOPIC';
+/** Kinds of stored events: room messages, /me actions, topic changes and /paste blocks (lines joined by "\n"). */
+export type HistoryKind = 'MSG' | 'ACTION' | 'TOPIC' | 'PASTE';
 
 /** An event to store; the store assigns its id when the batch that holds it commits. */
 export interface NewHistoryEntry {

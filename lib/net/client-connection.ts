@@ -11,6 +11,8 @@ import { looksLikeHttpRequest, looksLikeTlsHandshake } from './sniff';
 import { Budget } from './token-bucket';
 
 const LINE_END = Buffer.from('\n');
+/** What the core is told when flood control discarded input (it matters inside a /paste block). */
+const DROPPED_LINE: InputLine = { ok: false, code: 'DROPPED' };
 
 /** Pause between two reads whose bytes are discarded: caps the cost of a flood while still reaching EOF soon. */
 const DISCARD_PAUSE_MS = 10;
@@ -284,6 +286,8 @@ export class ClientConnection {
   /** Counts discarded input, schedules the one NOTICE about it, and disconnects a client that never stops. */
   private noteDropped(lines: number, bytes: number, now: number): void {
     if (this.closed || this.session.state === 'closing') return;
+    // An open /paste block that lost lines must not be posted incomplete: the core discards it (and says so).
+    if (this.session.paste !== undefined) this.handle(DROPPED_LINE);
     this.droppedLines += lines;
     this.droppedBytes += bytes;
     if (this.excessSince === undefined || now - this.lastExcessAt > EXCESS_QUIET_MS) this.excessSince = now;

@@ -205,3 +205,59 @@ test('an unreachable server is a clear message and exit status 3', async (t) => 
   await term.waitForRow(`mychat: cannot reach 127.0.0.1:${port}: connection refused (is mychatd running there?)`);
   t.regex(await term.waitForRow(EXIT_MARK), /status 3/);
 });
+
+test('a multi-line paste is sent as one /paste block that a raw client receives as PASTE lines with one id', async (t) => {
+  const bob = await person(daemon.port, 'pastebob');
+  bob.send('/join #pasteroom');
+  await bob.waitForLine('OK JOIN #pasteroom Now talking in #pasteroom.');
+  const term = await client(['--nick', 'pastealice', '--join', '#pasteroom', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('pastealice #pasteroom>');
+  await bob.waitForLine('JOIN #pasteroom pastealice');
+
+  // Half-typed text stays in the input line; the paste does not run into it. A pasted /quit is text.
+  await term.type('not yet');
+  await term.paste('def f(x):\n    return x\n\n.\n/quit is just text\n');
+  const first = await bob.waitForLine(/^PASTE #pasteroom pastealice /, T);
+  const at = bob.lines.indexOf(first);
+  const id = first.split(' ')[3];
+  t.deepEqual(bob.lines.slice(at, at + 5), [
+    `PASTE #pasteroom pastealice ${id} 1/5 def f(x):`,
+    `PASTE #pasteroom pastealice ${id} 2/5     return x`,
+    `PASTE #pasteroom pastealice ${id} 3/5`,
+    `PASTE #pasteroom pastealice ${id} 4/5 .`,
+    `PASTE #pasteroom pastealice ${id} 5/5 /quit is just text`,
+  ]);
+  // The sender sees the block as sent and the server's confirmation; the half-typed line is intact.
+  await term.waitForRow(/-- Sent 5 lines\.$/);
+  const rows = await term.screen();
+  const head = rows.findIndex((row) => /^\d\d:\d\d #pasteroom <pastealice> pasted 5 lines:$/.test(row));
+  t.true(head >= 0, rows.join('\n'));
+  t.deepEqual(rows.slice(head + 1, head + 6), ['      │ def f(x):', '      │     return x', '      │', '      │ .', '      │ /quit is just text']);
+  t.is(await lastRow(term), 'pastealice #pasteroom> not yet');
+
+  // A single pasted line goes into the input line, like typing, and Enter sends it as a message.
+  await term.paste('one more line');
+  await term.waitForRow('pastealice #pasteroom> not yetone more line');
+  await term.press('Enter');
+  t.is(await bob.waitForLine(/^MSG #pasteroom /, T), 'MSG #pasteroom pastealice not yetone more line');
+
+  // Bob's own paste shows as one message on Alice's screen.
+  bob.sendRaw('/paste\r\nfrom bob\r\n..dotted\r\n.\r\n');
+  await term.waitForRow(/^\d\d:\d\d #pasteroom <pastebob> pasted 2 lines:$/);
+  await term.waitForRow('      │ .dotted');
+});
+
+test('a paste over the server\'s limit is not sent at all, and the client says why', async (t) => {
+  const bob = await person(daemon.port, 'bigbob');
+  bob.send('/join #bigroom');
+  await bob.waitForLine('OK JOIN #bigroom Now talking in #bigroom.');
+  const term = await client(['--nick', 'bigalice', '--join', '#bigroom', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('bigalice #bigroom>');
+  await bob.waitForLine('JOIN #bigroom bigalice');
+  await term.paste(Array.from({ length: 101 }, (_, i) => `line ${i + 1}`).join('\n'));
+  await term.waitForRow(/\*\*\* That paste has 101 lines \(a paste has at most 100 lines and 16384 bytes\); nothing was sent\.$/);
+  // Nothing of it went out: the next thing Bob gets from Alice is the line she types now.
+  await term.typeLine('only this');
+  t.is(await bob.waitForLine(/^(MSG|PASTE) #bigroom bigalice /, T), 'MSG #bigroom bigalice only this');
+  t.deepEqual(bob.all(/^PASTE /), []);
+});

@@ -126,6 +126,15 @@ export class TmuxTerminal {
     await this.tmux('send-keys', '-t', 'main', ...keys);
   }
 
+  /**
+   * Pastes `text` as a terminal does: through a tmux buffer, with its line feeds sent as CR, and inside
+   * bracketed paste markers when the program turned bracketed paste mode on.
+   */
+  async paste(text: string): Promise<void> {
+    await this.tmux('set-buffer', '-b', 'test-paste', '--', text);
+    await this.tmux('paste-buffer', '-p', '-d', '-b', 'test-paste', '-t', 'main');
+  }
+
   /** Types a line and presses Enter. */
   async typeLine(text: string): Promise<void> {
     await this.type(text);

@@ -36,6 +36,7 @@ const EVERY_KIND = [
   'BYE Goodbye!',
   'MSG #dev bob hi alice',
   'ACTION #dev bob waves',
+  'PASTE #dev bob 7 1/2 first pasted line',
   'PRIVMSG bob psst',
   'JOIN #dev carol',
   'PART #dev carol lunch',

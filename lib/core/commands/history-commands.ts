@@ -1,7 +1,7 @@
 import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
 import type { CommandSpec } from '../command-table';
-import { historyLine } from '../history-lines';
+import { byteLength, historyLines } from '../history-lines';
 import { ChatError } from '../errors';
 
 const DEFAULT_PAGE = 20;
@@ -42,14 +42,14 @@ export const historyCommands: CommandSpec[] = [
       const page = args.ID === undefined ? reader.recent(room.key, count) : reader.before(room.key, Number(args.ID), count);
       return page.then(({ entries, more }) => {
         // The newest entries that fit the reply size limit; the pointer to older ones starts before them.
-        const lines = entries.map((entry) => historyLine(room, entry));
+        const lines = entries.map((entry) => historyLines(room, entry));
         let bytes = 0;
         let first = lines.length;
-        while (first > 0 && bytes + lines[first - 1]!.length <= LIMITS.maxReplyBytes) bytes += lines[--first]!.length;
+        while (first > 0 && bytes + byteLength(lines[first - 1]!) <= LIMITS.maxReplyBytes) bytes += byteLength(lines[--first]!);
         const shown = entries.slice(first);
         const oldest = shown[0];
         const cut = first > 0;
-        for (const line of lines.slice(first)) session.send(line);
+        for (const line of lines.slice(first).flat()) session.send(line);
         const end =
           oldest === undefined
             ? 'Start of history.'
@@ -80,10 +80,10 @@ export const historyCommands: CommandSpec[] = [
         let bytes = 0;
         let shown = 0;
         for (const entry of entries) {
-          const line = historyLine(room, entry);
-          if (bytes + line.length > LIMITS.maxReplyBytes) break;
-          bytes += line.length;
-          session.send(line);
+          const lines = historyLines(room, entry);
+          if (bytes + byteLength(lines) > LIMITS.maxReplyBytes) break;
+          bytes += byteLength(lines);
+          for (const line of lines) session.send(line);
           shown++;
         }
         const matches = plural(shown, 'match', 'matches');
