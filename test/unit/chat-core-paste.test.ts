@@ -6,6 +6,7 @@ import { ChatCore } from '../../lib/core/chat-core';
 import { unstuff } from '../../lib/core/paste-block';
 import type { Session } from '../../lib/core/session';
 import type { ClientSink } from '../../lib/core/sink';
+import { inlineQueries } from '../../lib/history/history-reader';
 import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
 import { LIMITS } from '../../lib/protocol/limits';
 import type { InputLine } from '../../lib/protocol/line-decoder';
@@ -33,9 +34,12 @@ class RecordingSink implements ClientSink {
 interface User {
   session: Session;
   sink: RecordingSink;
-  say(text: string): void;
+  /** Sends a line; the Promise (history reads) settles when the command has answered. */
+  say(text: string): Promise<void> | undefined;
   input(line: InputLine): void;
   take(): string[];
+  /** Settles when registration (and the replay of #lobby, read asynchronously) has finished. */
+  ready: Promise<void> | undefined;
 }
 
 function setup(core: ChatCore) {
@@ -43,9 +47,10 @@ function setup(core: ChatCore) {
   return (nick: string): User => {
     const sink = new RecordingSink();
     const session = core.connect(sink, `192.0.2.${++n}`) as Session;
-    core.handleInput(session, { ok: true, text: nick });
+    const ready = core.handleInput(session, { ok: true, text: nick });
     sink.take();
     return {
+      ready,
       session,
       sink,
       say: (text) => core.handleInput(session, { ok: true, text }),
@@ -59,7 +64,7 @@ function setup(core: ChatCore) {
 function withHistory(t: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mychat-core-paste-'));
   const store = new SqliteHistoryStore({ dataDir: dir, sync: 'normal', log: silentLogger });
-  const core = new ChatCore({ history: store, historyReplay: 5 });
+  const core = new ChatCore({ history: store, historyQueries: inlineQueries(store), historyReplay: 5 });
   t.teardown(() => {
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -273,7 +278,7 @@ test('inputCost: 1 for ordinary lines, 0 inside a block, 1 per 20 lines for its 
   t.is(cost('hello'), 1);
 });
 
-test('a paste is stored as one history entry and replayed and searched as its lines', (t) => {
+test('a paste is stored as one history entry and replayed and searched as its lines', async (t) => {
   const { store, user } = withHistory(t);
   const alice = user('alice');
   alice.say('before');
@@ -292,7 +297,9 @@ test('a paste is stored as one history entry and replayed and searched as its li
   );
   const id = store.recent('#lobby', 10)[1]!.id;
   const bob = user('bob');
-  bob.say('/history #lobby');
+  await bob.ready;
+  bob.take();
+  await bob.say('/history #lobby');
   const history = bob.take().filter((l) => l.startsWith('HISTORY '));
   const strip = (l: string): string => l.replace(/^(HISTORY #lobby \d+) \S+Z/, '$1 TIME');
   t.deepEqual(history.map(strip), [
@@ -302,7 +309,7 @@ test('a paste is stored as one history entry and replayed and searched as its li
     `HISTORY #lobby ${id} TIME alice PASTE 3/3 .dotted`,
     expect(id + 1, 'MSG after'),
   ]);
-  bob.say('/search #lobby dotted');
+  await bob.say('/search #lobby dotted');
   const found = bob.take();
   t.deepEqual(found.filter((l) => l.startsWith('HISTORY ')).map(strip), history.slice(1, 4).map(strip));
   t.true(found.includes('HISTEND #lobby 1 1 match, newest first.'), 'HISTEND counts entries, not lines');
