@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,7 +160,7 @@ test.serial('at most maxRetiring stuck threads: beyond that queries get HISTORY_
   const { log, next } = recordingLogger();
   const r = reader(t, dataDir, { poolSize: 1, maxRetiring: 1, timeoutMs: 300, testHooks: true, log });
   await r.recent('#a', 1);
-  await refusal(t, r.stallForTest(5000), 'QUERY_TIMEOUT');
+  await refusal(t, r.stallForTest(8000), 'QUERY_TIMEOUT');
   const retired = next('history-reader-retired');
   await refusal(t, r.stallForTest(1500), 'QUERY_TIMEOUT');
   t.like(r.stats(), { threads: 0, retiring: 2 });
@@ -241,4 +242,45 @@ test.serial('reader threads see what the store has committed since they started'
   store.commit();
   t.deepEqual(texts(await r.recent('#a', 5)), ['first', 'second']);
   t.deepEqual((await r.search('#new', ['new'], 5)).map((e) => e.text), ['a new room']);
+});
+
+test.serial('the worker reader and inlineQueries agree with each other and with a plain model of the word rules', async (t) => {
+  const vocabulary = ['a', 'i', 'at', 'to', 'cat', 'cats', 'catalog', 'cathedral', 'dog', 'dogma', 'do', 'done', 'x', 'xy', 'xyz'];
+  const random = fc.sample(fc.array(fc.constantFrom(...vocabulary), { minLength: 1, maxLength: 6 }), { numRuns: 300, seed: 8 });
+  const corpus = random.map((words) => words.join(' '));
+  const { dataDir, store } = storeWith(t, corpus);
+  const worker = reader(t, dataDir);
+  const inline = inlineQueries(store);
+  const ids = (await worker.recent('#a', corpus.length)).entries.map((e) => e.id);
+  /** What the rules say: 1-2 letter words match whole words, longer ones any word they begin. */
+  const model = (words: string[], limit: number) =>
+    corpus
+      .filter((text) => words.every((w) => text.split(' ').some((token) => (w.length < 3 ? token === w : token.startsWith(w)))))
+      .reverse()
+      .slice(0, limit);
+  const query = fc.oneof(
+    fc.record({ op: fc.constant('recent' as const), limit: fc.integer({ min: 0, max: 40 }), upto: fc.option(fc.integer({ min: 0, max: corpus.length + 5 })) }),
+    fc.record({ op: fc.constant('before' as const), limit: fc.integer({ min: 0, max: 40 }), at: fc.integer({ min: 0, max: corpus.length + 5 }) }),
+    fc.record({
+      op: fc.constant('search' as const),
+      limit: fc.integer({ min: 1, max: 50 }),
+      words: fc.array(fc.oneof(fc.constantFrom(...vocabulary), fc.constantFrom('c', 'ca', 'cat', 'cath', 'd', 'do', 'dog', 'x', 'xy')), { minLength: 1, maxLength: 3 }),
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(query, async (q) => {
+      // An id in or just past the stored range (ids of other rooms' rows are there too).
+      const id = (n: number) => ids[n] ?? ids[ids.length - 1]! + n;
+      if (q.op === 'search') {
+        const [a, b] = await Promise.all([worker.search('#a', q.words, q.limit), inline.search('#a', q.words, q.limit)]);
+        t.deepEqual(a, b);
+        t.deepEqual(a.map((e) => e.text), model(q.words, q.limit), q.words.join(' '));
+      } else {
+        const run = (h: HistoryQueries) => (q.op === 'recent' ? h.recent('#a', q.limit, q.upto === null ? undefined : id(q.upto)) : h.before('#a', id(q.at), q.limit));
+        const [a, b] = await Promise.all([run(worker), run(inline)]);
+        t.deepEqual(a, b);
+      }
+    }),
+    { numRuns: 150, seed: 8 },
+  );
 });
