@@ -142,31 +142,33 @@ test('search word rule: a prefix only when the last index token has 3 or more co
   t.is(ftsTerm('__'), undefined);
 });
 
-test.serial('a query over its time budget is refused with QUERY_TIMEOUT and the next one is answered by a fresh thread at once', async (t) => {
+test.serial('a query over its time budget is refused with QUERY_TIMEOUT and the next one is answered by a fresh thread', async (t) => {
   const { dataDir } = storeWith(t, TEXTS);
   const { log, events } = recordingLogger();
-  const r = reader(t, dataDir, { timeoutMs: 300, testHooks: true, log });
-  await r.recent('#a', 1);
-  await refusal(t, r.stallForTest(4000), 'QUERY_TIMEOUT');
-  t.like(r.stats(), { retiring: 1, threads: 1 }, 'the stuck thread was ended and replaced');
-  const page = await r.recent('#a', 3);
-  t.deepEqual(texts(page), ['m27', 'm28', 'm29']);
-  t.is(r.stats().retiring, 1, 'answered while the stuck thread is still inside its native query');
+  const r = reader(t, dataDir, { timeoutMs: 200, testHooks: true, log });
+  await r.ready();
+  await refusal(t, r.stallForTest(3000), 'QUERY_TIMEOUT');
+  // Started at the timeout, not when the stuck thread finally exits: later queries do not queue behind it.
+  t.like(r.stats(), { retiring: 1, threads: 1 }, 'the stuck thread was ended and a fresh one started at once');
+  t.deepEqual(texts(await r.recent('#a', 3)), ['m27', 'm28', 'm29']);
   t.true(events.some((e) => e.level === 'warn' && e.event === 'history-query-timeout'));
 });
 
-test.serial('at most maxRetiring stuck threads: beyond that queries get HISTORY_BUSY, and service resumes when one finishes', async (t) => {
+test.serial('beyond maxRetiring stuck threads queries get HISTORY_BUSY, and service resumes when one has finished', async (t) => {
   const { dataDir } = storeWith(t, TEXTS);
   const { log, next } = recordingLogger();
-  const r = reader(t, dataDir, { poolSize: 1, maxRetiring: 1, timeoutMs: 300, testHooks: true, log });
-  await r.recent('#a', 1);
-  await refusal(t, r.stallForTest(8000), 'QUERY_TIMEOUT');
+  // With no stuck thread allowed beside the pool, a timeout leaves no thread until the stuck one exits.
+  const r = reader(t, dataDir, { poolSize: 1, maxRetiring: 0, timeoutMs: 200, testHooks: true, log });
+  await r.ready();
   const retired = next('history-reader-retired');
-  await refusal(t, r.stallForTest(1500), 'QUERY_TIMEOUT');
-  t.like(r.stats(), { threads: 0, retiring: 2 });
+  const stuck = r.stallForTest(3000);
+  const waiting = r.recent('#a', 1);
+  await refusal(t, stuck, 'QUERY_TIMEOUT');
+  await refusal(t, waiting, 'HISTORY_BUSY');
+  t.like(r.stats(), { threads: 0, retiring: 1, queued: 0 });
   await refusal(t, r.recent('#a', 1), 'HISTORY_BUSY');
   await retired;
-  t.like(r.stats(), { threads: 1, retiring: 1 }, 'a thread that finished makes room for a fresh one');
+  t.like(r.stats(), { threads: 1, retiring: 0 }, 'the finished thread made room for a fresh one');
   t.deepEqual(texts(await r.recent('#a', 1)), ['m29']);
 });
 
@@ -185,7 +187,7 @@ test.serial('queries wait in one FIFO queue; a full queue and a too long wait ar
 
   const impatient = reader(t, dataDir, { poolSize: 1, maxWaitMs: 200, timeoutMs: 10_000, testHooks: true });
   await impatient.ready();
-  const slow = impatient.stallForTest(1500);
+  const slow = impatient.stallForTest(2000);
   await refusal(t, impatient.recent('#a', 1), 'HISTORY_BUSY');
   t.is(impatient.stats().queued, 0, 'the refused query left the queue');
   await slow;
@@ -198,11 +200,11 @@ test.serial('the event loop keeps turning while a slow query runs in a reader th
   let ticks = 0;
   const interval = setInterval(() => ticks++, 10);
   try {
-    await r.stallForTest(1000);
+    await r.stallForTest(2000);
   } finally {
     clearInterval(interval);
   }
-  // Run on this thread, the stall would allow at most one tick; about 100 are expected.
+  // Run on this thread, the stall would allow at most one tick; about 200 are expected.
   t.true(ticks >= 20, `${ticks} ticks`);
 });
 
