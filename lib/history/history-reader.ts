@@ -21,7 +21,7 @@ export interface HistoryQueries {
   before(roomKey: string, beforeId: number, limit: number): Promise<HistoryPage>;
   /** Entries of a room containing every word (see search-terms.ts for which words match as prefixes), newest first. */
   search(roomKey: string, words: string[], limit: number): Promise<HistoryEntry[]>;
-  /** Ends the reader: waiting and running queries are refused with HISTORY_BUSY. */
+  /** Ends the reader: waiting and running queries are refused with HISTORY_BUSY, and so is every later one. */
   close(): Promise<void>;
 }
 
@@ -47,8 +47,11 @@ export const READER_DEFAULTS = {
   maxQueue: 256,
   /** Longest a query waits for a thread before it is refused with HISTORY_BUSY. */
   maxWaitMs: 5000,
-  /** Threads ended for exceeding the budget that may still be finishing their native query at once. */
-  maxRetiring: 2,
+  /**
+   * Threads ended for exceeding the budget that may still be finishing their native query at once: with
+   * one live thread, at most two threads ever compete with the event loop for the two cores.
+   */
+  maxRetiring: 1,
 } as const;
 
 /** Settings of WorkerHistoryReader; each omitted one takes its READER_DEFAULTS value. */
@@ -177,9 +180,9 @@ export class WorkerHistoryReader implements HistoryQueries {
     }) as Promise<void>;
   }
 
-  /** Resolves once the whole pool has opened the database (start-up and tests; queries need not wait for it). */
+  /** Resolves once the whole pool has opened the database, or the reader is closed (start-up and tests; queries need not wait). */
   ready(): Promise<void> {
-    if (this.allReady()) return Promise.resolve();
+    if (this.closed || this.allReady()) return Promise.resolve();
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
@@ -192,10 +195,15 @@ export class WorkerHistoryReader implements HistoryQueries {
     return { threads: this.threads.size, retiring: this.retiring.size, queued: this.queue.length };
   }
 
+  /**
+   * Refuses every waiting and running query, ends every thread and resolves once all have exited; a
+   * thread inside a native query exits only when that query ends (process exit does not wait for it).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    for (const resolve of this.readyWaiters.splice(0)) resolve();
     const refusal = new HistoryQueryError('HISTORY_BUSY', 'The server is shutting down.');
     for (const job of this.queue.splice(0)) {
       clearTimeout(job.waitTimer);
