@@ -96,8 +96,14 @@ export function roomProblem(room: string): NameProblem {
  * Unicode's confusable prototypes (confusables.txt of UTS #39: each source character and the string it
  * looks like) as shipped in the `unhomoglyph` package's data.json; README's design section says why.
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const PROTOTYPES: ReadonlyMap<string, string> = new Map(Object.entries(require('unhomoglyph/data.json') as Record<string, string>));
+let prototypes: ReadonlyMap<string, string> | undefined;
+
+/** The prototype map, read on first use so that programs which never compare names (the client's pipe mode) do not pay for it. */
+function confusablePrototypes(): ReadonlyMap<string, string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  prototypes ??= new Map(Object.entries(require('unhomoglyph/data.json') as Record<string, string>));
+  return prototypes;
+}
 
 const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
 
@@ -113,8 +119,9 @@ const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
  * its confusable prototype, NFD again. Two strings that look alike have the same skeleton.
  */
 export function skeleton(text: string): string {
+  const map = confusablePrototypes();
   let out = '';
-  for (const ch of text.normalize('NFD').replace(IGNORABLE, '')) out += PROTOTYPES.get(ch) ?? ch;
+  for (const ch of text.normalize('NFD').replace(IGNORABLE, '')) out += map.get(ch) ?? ch;
   return out.normalize('NFD');
 }
 
