@@ -173,6 +173,23 @@ SCRIPTS.set('Kore', /[\p{Script_Extensions=Hani}\p{Script_Extensions=Hang}]/u);
 /** Characters used with every script (digits, _, -, combining marks that inherit their base's script). */
 const ANY_SCRIPT = /[\p{Script_Extensions=Common}\p{Script_Extensions=Inherited}]/u;
 
+/** Scripts found for recent first letters: testing a letter against every script is the costly step of a name check. */
+const scriptCache = new Map<string, readonly string[]>();
+const SCRIPT_CACHE_SIZE = 1024;
+
+/** Every script (augmented as in UTS #39) whose Script_Extensions include `ch`. */
+function scriptsOf(ch: string): readonly string[] {
+  let found = scriptCache.get(ch);
+  if (found === undefined) {
+    found = [...SCRIPTS].filter(([, pattern]) => pattern.test(ch)).map(([name]) => name);
+    // A letter of a script this engine does not know: alone it is fine, with any other letter it mixes.
+    if (found.length === 0) found = [`U+${ch.codePointAt(0)!.toString(16)}`];
+    if (scriptCache.size >= SCRIPT_CACHE_SIZE) scriptCache.clear();
+    scriptCache.set(ch, found);
+  }
+  return found;
+}
+
 /**
  * When `text` mixes scripts (UTS #39: its resolved script set is empty), the first letter of the text
  * and the first one that shares no script with the letters before it; undefined when single-script.
@@ -184,9 +201,7 @@ export function mixedScripts(text: string): [string, string] | undefined {
     if (ANY_SCRIPT.test(ch)) continue;
     if (scripts === undefined) {
       first = ch;
-      scripts = new Set([...SCRIPTS].filter(([, pattern]) => pattern.test(ch)).map(([name]) => name));
-      // A letter of a script this engine does not know: alone it is fine, with any other letter it mixes.
-      if (scripts.size === 0) scripts.add(`U+${ch.codePointAt(0)!.toString(16)}`);
+      scripts = new Set(scriptsOf(ch));
       continue;
     }
     for (const name of scripts) if (!SCRIPTS.get(name)?.test(ch)) scripts.delete(name);
