@@ -191,10 +191,10 @@ function scriptsOf(ch: string): readonly string[] {
 }
 
 /**
- * When `text` mixes scripts (UTS #39: its resolved script set is empty), the first letter of the text
- * and the first one that shares no script with the letters before it; undefined when single-script.
+ * The first letter of `text` and the first one that shares no script with the letters before it, or
+ * undefined when every letter shares one (UTS #39: the resolved script set is not empty).
  */
-export function mixedScripts(text: string): [string, string] | undefined {
+function firstScriptClash(text: string): [string, string] | undefined {
   let scripts: Set<string> | undefined;
   let first = '';
   for (const ch of text) {
@@ -208,6 +208,22 @@ export function mixedScripts(text: string): [string, string] | undefined {
     if (scripts.size === 0) return [first, ch];
   }
   return undefined;
+}
+
+const LATIN = /\p{Script_Extensions=Latn}/u;
+const CJK = ['Hanb', 'Jpan', 'Kore'];
+
+/**
+ * When `text` mixes scripts beyond what UTS #39's "Highly Restrictive" level allows (one script, or
+ * Latin with Chinese, Japanese or Korean writing, as in Zoë_名前), two letters from different scripts;
+ * otherwise undefined. So Latin with Cyrillic or Greek is refused.
+ */
+export function mixedScripts(text: string): [string, string] | undefined {
+  const clash = firstScriptClash(text);
+  if (clash === undefined) return undefined;
+  const others = [...text].filter((ch) => !ANY_SCRIPT.test(ch) && !LATIN.test(ch));
+  if (CJK.some((name) => others.every((ch) => SCRIPTS.get(name)!.test(ch)))) return undefined;
+  return clash;
 }
 
 /** "U+034F": how a character is named in messages, since an invisible one cannot be shown. */

@@ -179,10 +179,10 @@ test('skeleton follows UTS #39: ignorables vanish, prototypes replace characters
   t.is(skeleton('\u3164'), '', 'a Hangul filler is default-ignorable');
 });
 
-test('a nickname or room name may not mix scripts; digits, _ and - go with any script, and Japanese and Korean mixes are one script', (t) => {
-  for (const nick of ['\u0430lice', 'alic\u0435', '\u0391lice', 'Ωmega', 'Вasya']) t.regex(nickProblem(normaliseName(nick)) ?? '', /cannot mix scripts/, nick);
+test('a nickname or room name may not mix scripts; digits, _ and - go with any script, and Latin, Chinese, Japanese and Korean mix (UTS #39 Highly Restrictive)', (t) => {
+  for (const nick of ['\u0430lice', 'alic\u0435', '\u0391lice', 'Ωmega', 'Вasya', 'Zoë名Вася', 'abc한국ひら']) t.regex(nickProblem(normaliseName(nick)) ?? '', /cannot mix scripts/, nick);
   t.regex(nickProblem('\u0430lice') ?? '', /а \(U\+0430\) and l \(U\+006C\)/, 'the reason names the two letters');
-  for (const nick of ['Вася_2', 'Наташа', 'Ωμέγα-7', '山田たろう', 'ヤマダ太郎', '김철수漢', 'हिन्दी', 'ɑlpha']) t.is(nickProblem(normaliseName(nick)), undefined, nick);
+  for (const nick of ['Вася_2', 'Наташа', 'Ωμέγα-7', '山田たろう', 'ヤマダ太郎', '김철수漢', 'हिन्दी', 'ɑlpha', 'Zoë_名前', 'Kim한국', 'Taroたろう漢']) t.is(nickProblem(normaliseName(nick)), undefined, nick);
   t.regex(roomProblem('#t\u0435am') ?? '', /cannot mix scripts/);
   t.is(roomProblem('#команда'), undefined);
 });
