@@ -8,7 +8,7 @@ import { createLogger, stormGuard, type Logger } from '../lib/log';
 import type { FloodSettings } from '../lib/net/flood';
 import { ChatListener } from '../lib/net/tcp-listener';
 import { packageVersion } from '../lib/version';
-import { changedOptions, parseOptions, reloadedOptions, UsageError, type DaemonOptions } from './options';
+import { changedOptions, nickList, parseOptions, reloadedOptions, UsageError, type DaemonOptions } from './options';
 import { notifySystemd, takeListenFds } from './systemd';
 
 /** How long shutdown waits for clients to take their goodbye before cutting them off. */
@@ -86,6 +86,8 @@ function main(): void {
     history,
     historyQueries: reader,
     historyReplay: options.historyReplay,
+    reservedNicks: nickList(options.reservedNicks),
+    nickHoldMs: options.nickHold * 1000,
   });
   const stopRetention = startRetention(core, {
     maxMessagesPerRoom: options.historyMaxMessages,
@@ -128,7 +130,14 @@ function main(): void {
     }
     const { reloadable, restartOnly } = changedOptions(options, next);
     if (restartOnly.length > 0) log.log('warn', 'restart-needed', { options: restartOnly.join(','), note: 'these take effect at the next restart' });
-    core.reconfigure({ motd: next.motd, maxClients: next.maxClients, maxPerAddress: next.maxPerAddress, registrationTimeoutMs: next.nickTimeout * 1000 });
+    core.reconfigure({
+      motd: next.motd,
+      maxClients: next.maxClients,
+      maxPerAddress: next.maxPerAddress,
+      registrationTimeoutMs: next.nickTimeout * 1000,
+      reservedNicks: nickList(next.reservedNicks),
+      nickHoldMs: next.nickHold * 1000,
+    });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
     // Restart-only settings keep describing what is running, so a later reload warns about them again.
     options = reloadedOptions(options, next);

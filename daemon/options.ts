@@ -5,6 +5,8 @@ import { ConfigFileError, parseConfigText } from '../lib/config-file';
 import { LOG_LEVELS, type LogLevel } from '../lib/log';
 import { DEFAULT_FLOOD } from '../lib/net/flood';
 import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/net/tcp-listener';
+import { DEFAULT_RESERVED_NICKS } from '../lib/core/chat-core';
+import { nickProblem, normaliseName } from '../lib/protocol/text-hygiene';
 
 /** How the history store flushes to disk: `full` survives power loss, `normal` only a crash of mychatd. */
 export const SYNC_MODES = ['normal', 'full'] as const;
@@ -49,6 +51,10 @@ export interface DaemonOptions {
   /** Days a message is kept. */
   historyMaxDays: number;
   sync: SyncMode;
+  /** Comma-separated nicknames no one may take (see nickList). */
+  reservedNicks: string;
+  /** Seconds a nickname stays held for its address after an abrupt disconnect; 0 turns holding off. */
+  nickHold: number;
   /** The configuration file that was read, or undefined when there was none. */
   configFile: string | undefined;
 }
@@ -71,6 +77,25 @@ interface OptionSpec {
   path?: boolean;
   /** True when a reload (SIGHUP) applies a new value; otherwise it waits for a restart. */
   reload: boolean;
+  /** A further check of the value, returning the end of a sentence when it is wrong. */
+  check?: (value: string | number) => string | undefined;
+}
+
+/** The names of a comma-separated nickname list (--reserved-nicks), normalised, blanks dropped. */
+export function nickList(text: string): string[] {
+  return text
+    .split(',')
+    .map((name) => normaliseName(name.trim()))
+    .filter((name) => name !== '');
+}
+
+/** Why a --reserved-nicks value is wrong: each name must be a valid nickname. */
+function nickListProblem(value: string | number): string | undefined {
+  for (const name of nickList(String(value))) {
+    const wrong = nickProblem(name);
+    if (wrong !== undefined) return `lists "${name}", which is not a valid nickname (${wrong})`;
+  }
+  return undefined;
 }
 
 /** Longest --motd text or MOTD file, in characters. */
@@ -170,6 +195,23 @@ const SPECS: Record<string, OptionSpec> = {
   'history-replay': { field: 'historyReplay', type: 'number', default: 20, describe: 'Past messages shown on joining a room (0: off)', range: [0, 1000], reload: false },
   'history-max-messages': { field: 'historyMaxMessages', type: 'number', default: 100_000, describe: 'Most messages kept per room', range: [1, 100_000_000], reload: false },
   'history-max-days': { field: 'historyMaxDays', type: 'number', default: 365, describe: 'Days messages are kept', range: [1, 36_500], reload: false },
+  'reserved-nicks': {
+    field: 'reservedNicks',
+    type: 'string',
+    default: DEFAULT_RESERVED_NICKS.join(','),
+    describe: 'Comma-separated nicknames no one may take, nor anything that looks like them',
+    maxLength: 4096,
+    check: nickListProblem,
+    reload: true,
+  },
+  'nick-hold': {
+    field: 'nickHold',
+    type: 'number',
+    default: 60,
+    describe: 'Seconds the nickname of a user who dropped without /quit stays held for their address (0: off)',
+    range: [0, 86_400],
+    reload: true,
+  },
   sync: { field: 'sync', type: 'string', default: 'normal', describe: 'History durability: normal (survives a crash of mychatd) or full (survives power loss, slower)', choices: SYNC_MODES, reload: false },
 };
 
@@ -191,7 +233,7 @@ function problem(name: string, value: string | number, shown?: string): string |
   if (spec.choices && !spec.choices.includes(value as string)) return `must be one of ${spec.choices.join(', ')} (got ${shown ?? String(value)})`;
   if (spec.maxLength !== undefined && (value as string).length > spec.maxLength) return `is longer than ${spec.maxLength} characters`;
   if (spec.nonEmpty && value === '') return 'must not be empty';
-  return undefined;
+  return spec.check?.(value);
 }
 
 /** The first directory of a systemd *_DIRECTORY variable (it lists several, colon-separated, when a unit names several). */

@@ -2,11 +2,22 @@ import { LIMITS, LOBBY } from '../protocol/limits';
 import type { InputLine } from '../protocol/line-decoder';
 import { parseInput } from '../protocol/parse-input';
 import { encodeLine } from '../protocol/server-lines';
-import { codePoints, foldName, neutralise, nickProblem, normaliseName, roomProblem } from '../protocol/text-hygiene';
+import {
+  codePoints,
+  foldName,
+  lookKeys,
+  nameKey,
+  neutralise,
+  nickProblem,
+  nickShapeProblem,
+  normaliseName,
+  roomProblem,
+  roomShapeProblem,
+} from '../protocol/text-hygiene';
+import { addressPrefix } from './address-prefix';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { CommandTable, parseArgs } from './command-table';
-import { addressPrefix } from './address-prefix';
 import { ChatError, type ErrorCode } from './errors';
 import { PASTE_END } from './paste-block';
 import { Room } from './room';
@@ -51,6 +62,38 @@ export interface ChatCoreOptions {
   historyQueries?: HistoryQueries;
   /** Entries replayed when joining a room (0: none). */
   historyReplay: number;
+  /** Nicknames no one may take, nor anything that looks like them (compared by lookKeys). */
+  reservedNicks: readonly string[];
+  /**
+   * How long the nickname of a registered user who went away without /quit stays held for them (0: not
+   * at all); meanwhile only a connection from the same address (addressPrefix) can take it.
+   */
+  nickHoldMs: number;
+}
+
+/** Nicknames reserved when the daemon is not told otherwise (--reserved-nicks). */
+export const DEFAULT_RESERVED_NICKS: readonly string[] = [
+  'server',
+  'admin',
+  'administrator',
+  'root',
+  'mychat',
+  'mychatd',
+  'operator',
+  'nickserv',
+  'chanserv',
+  'system',
+  'sysop',
+  'moderator',
+];
+
+/** A nickname in use (by `session`) or held after an abrupt disconnect (for `address` until `until`). */
+interface NickClaim {
+  nick: string;
+  keys: string[];
+  session?: Session;
+  address?: string;
+  until: number;
 }
 
 /** Most nicknames on one NAMES line, so that a large room never makes an unbounded line. */
@@ -98,10 +141,12 @@ export class ChatCore {
       clock: systemClock,
       log: silentLogger,
       historyReplay: 20,
+      reservedNicks: DEFAULT_RESERVED_NICKS,
+      nickHoldMs: 60_000,
       ...options,
     };
     this.table = table;
-    for (const stored of this.options.history?.loadRooms() ?? []) {
+    for (const stored of this.options.history?.loadRooms(nameKey) ?? []) {
       const room = this.ensureRoom(stored.name);
       room.topic = stored.topic;
       room.topicBy = stored.topicBy;
@@ -112,7 +157,9 @@ export class ChatCore {
   }
 
   /** Changes settings on a running core (config reload); they apply from the next login or connection, open sessions stay. */
-  reconfigure(changes: Partial<Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs'>>): void {
+  reconfigure(
+    changes: Partial<Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'reservedNicks' | 'nickHoldMs'>>,
+  ): void {
     Object.assign(this.options, changes);
   }
 
@@ -272,13 +319,14 @@ export class ChatCore {
   /** Picks (when registering: the Promise is the automatic join's replay) or changes a nickname. */
   setNick(session: Session, raw: string): Promise<void> | undefined {
     const nick = normaliseName(raw.trim());
+    const shape = nickShapeProblem(nick);
+    if (shape !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${shape}.`);
+    // Clashes first, so a look-alike (often mixed-script or invisible too) is told which name it imitates.
+    const keys = lookKeys(nick);
+    this.checkNickFree(session, nick, keys);
     const problem = nickProblem(nick);
     if (problem !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${problem}.`);
     const key = foldName(nick);
-    const holder = this.nicks.get(key);
-    if (holder !== undefined && holder !== session) {
-      throw new ChatError('NICK_IN_USE', `The nickname ${nick} is taken; pick another.`);
-    }
     if (session.state === 'awaiting-nick') return this.register(session, nick, key);
     const old = session.nick;
     if (old === nick) {
@@ -286,9 +334,11 @@ export class ChatCore {
       return undefined;
     }
     this.nicks.delete(session.nickKey);
+    this.dropClaim(session, old);
     this.nicks.set(key, session);
     session.nick = nick;
     session.nickKey = key;
+    this.claim(session);
     const event = encodeLine('NICK', [old, nick]);
     for (const peer of this.peersOf(session)) peer.send(event);
     session.send(encodeLine('OK', ['NICK', nick], `You are now known as ${nick}.`));
@@ -303,7 +353,7 @@ export class ChatCore {
    */
   join(session: Session, rawName: string): Promise<void> | undefined {
     const name = this.validRoomName(rawName);
-    const existing = this.rooms.get(foldName(name));
+    const existing = this.rooms.get(nameKey(name));
     const already = existing?.members.has(session) === true;
     if (!already && session.rooms.length >= LIMITS.maxRoomsPerUser) {
       throw new ChatError('TOO_MANY_ROOMS', `You are in ${LIMITS.maxRoomsPerUser} rooms, the limit; /part one first.`);
@@ -435,6 +485,8 @@ export class ChatCore {
   /** Ends the session at the user's request. */
   quit(session: Session, rawReason: string | undefined): void {
     const reason = this.reason(rawReason);
+    // Leaving on purpose gives the nickname up at once: only abrupt ends hold it (see release).
+    this.quitting.add(session);
     this.end(session, reason ? `Quit: ${reason}` : 'Quit', 'Goodbye!');
   }
 
@@ -494,7 +546,7 @@ export class ChatCore {
   /** Finds a room by name, ignoring case, or throws NO_SUCH_ROOM / ROOM_INVALID. */
   findRoom(rawName: string): Room {
     const name = this.validRoomName(rawName);
-    const room = this.rooms.get(foldName(name));
+    const room = this.rooms.get(nameKey(name));
     if (room === undefined) throw new ChatError('NO_SUCH_ROOM', `There is no room ${name}.`);
     return room;
   }
@@ -559,6 +611,114 @@ export class ChatCore {
   // ---- internals ----
 
   private outageSerial = 0;
+  /** lookKeys of every online or held nickname: a new nickname may share none of them. */
+  private readonly nickClaims = new Map<string, NickClaim>();
+  /** Held nicknames by nameKey, in the order they were held, so expired ones are purged from the front. */
+  private readonly holds = new Map<string, NickClaim>();
+  /** lookKeys of the reserved nicknames, rebuilt when the list changes (see reservedIndex). */
+  private reserved: { list: readonly string[]; index: Map<string, string> } | undefined;
+  /** Sessions ending by /quit, which gives the nickname up at once instead of holding it. */
+  private readonly quitting = new WeakSet<Session>();
+  /** lookKeys of every room (entries of forgotten rooms are dropped lazily), so a new room cannot imitate one. */
+  private readonly roomLooks = new Map<string, Room>();
+
+  /**
+   * Throws NICK_IN_USE or NICK_RESERVED when `nick` (with its lookKeys `keys`) clashes with another
+   * session's nickname, a nickname held for someone else, or a reserved name; the reply names that name.
+   */
+  private checkNickFree(session: Session, nick: string, keys: readonly string[]): void {
+    const now = this.options.clock.now();
+    this.purgeHolds(now);
+    for (const key of keys) {
+      const claim = this.nickClaims.get(key);
+      if (claim === undefined || claim.session === session) continue;
+      if (claim.session === undefined) {
+        if (claim.until <= now) {
+          this.dropHold(claim);
+          continue;
+        }
+        if (claim.address === addressPrefix(session.remoteAddress)) continue;
+        const seconds = Math.ceil((claim.until - now) / 1000);
+        throw new ChatError(
+          'NICK_RESERVED',
+          `The nickname ${claim.nick} is held for someone who just disconnected, for ${seconds} more second${seconds === 1 ? '' : 's'}; pick another.`,
+        );
+      }
+      if (foldName(claim.nick) === foldName(nick)) throw new ChatError('NICK_IN_USE', `The nickname ${nick} is taken; pick another.`);
+      throw new ChatError('NICK_IN_USE', `The nickname ${nick} looks like ${claim.nick}, who is online; pick another.`);
+    }
+    const reserved = this.reservedIndex();
+    for (const key of keys) {
+      const name = reserved.get(key);
+      if (name === undefined) continue;
+      if (foldName(name) === foldName(nick)) throw new ChatError('NICK_RESERVED', `The nickname ${name} is reserved; pick another.`);
+      throw new ChatError('NICK_RESERVED', `The nickname ${nick} looks like the reserved name ${name}; pick another.`);
+    }
+  }
+
+  /** The reserved names by lookKeys, rebuilt only when reconfigure gave a new list. */
+  private reservedIndex(): Map<string, string> {
+    const list = this.options.reservedNicks;
+    if (this.reserved?.list !== list) {
+      const index = new Map<string, string>();
+      for (const raw of list) {
+        const name = normaliseName(raw.trim());
+        if (name !== '') for (const key of lookKeys(name)) index.set(key, name);
+      }
+      this.reserved = { list, index };
+    }
+    return this.reserved.index;
+  }
+
+  /** Records the registered session's nickname in nickClaims, replacing a hold it reclaims. */
+  private claim(session: Session): void {
+    const keys = lookKeys(session.nick);
+    for (const key of keys) {
+      const old = this.nickClaims.get(key);
+      if (old !== undefined && old.session === undefined) this.dropHold(old);
+    }
+    const claim: NickClaim = { nick: session.nick, keys, session, until: 0 };
+    for (const key of keys) this.nickClaims.set(key, claim);
+  }
+
+  /** Removes the claims `session` holds on `nick`. */
+  private dropClaim(session: Session, nick: string): void {
+    for (const key of lookKeys(nick)) if (this.nickClaims.get(key)?.session === session) this.nickClaims.delete(key);
+  }
+
+  /** Holds the nickname of a registered session that ended abruptly, for nickHoldMs, for its address only. */
+  private hold(session: Session): void {
+    if (this.options.nickHoldMs <= 0) return;
+    const now = this.options.clock.now();
+    this.purgeHolds(now);
+    const key = nameKey(session.nick);
+    const old = this.holds.get(key);
+    if (old !== undefined) this.dropHold(old);
+    // Holds come only from disconnects of registered users, which the connection limits bound; the cap
+    // keeps memory bounded even under a storm of reconnects.
+    while (this.holds.size >= Math.max(1, this.options.maxClients)) this.dropHold(this.holds.values().next().value!);
+    const claim: NickClaim = {
+      nick: session.nick,
+      keys: lookKeys(session.nick),
+      address: addressPrefix(session.remoteAddress),
+      until: now + this.options.nickHoldMs,
+    };
+    this.holds.set(key, claim);
+    for (const look of claim.keys) if (!this.nickClaims.has(look)) this.nickClaims.set(look, claim);
+  }
+
+  /** Forgets holds that have expired, oldest first (a hold made under a shorter --nick-hold may wait behind an older one). */
+  private purgeHolds(now: number): void {
+    for (const claim of this.holds.values()) {
+      if (claim.until > now) break;
+      this.dropHold(claim);
+    }
+  }
+
+  private dropHold(claim: NickClaim): void {
+    this.holds.delete(nameKey(claim.nick));
+    for (const key of claim.keys) if (this.nickClaims.get(key) === claim) this.nickClaims.delete(key);
+  }
   /** Rooms created per remote address in the current hour-long window (see LIMITS.maxRoomsCreatedPerHour). */
   private readonly roomCreations = new Map<string, { windowStart: number; count: number }>();
 
@@ -597,6 +757,7 @@ export class ChatCore {
     this.nicks.set(key, session);
     session.nick = nick;
     session.nickKey = key;
+    this.claim(session);
     session.state = 'registered';
     session.send(encodeLine('OK', ['NICK', nick], `Welcome, ${nick}! Type /help for commands; plain lines go to your current room.`));
     for (const line of this.options.motd.split(/\r?\n/)) {
@@ -606,12 +767,33 @@ export class ChatCore {
     return this.join(session, LOBBY);
   }
 
-  /** The NFC form of a proposed room name, or ROOM_INVALID. */
+  /**
+   * The NFC form of a proposed room name, or ROOM_INVALID. A name that reaches an existing room by its key
+   * is fine; a new one must follow every naming rule and must not look like an existing room.
+   */
   private validRoomName(rawName: string): string {
     const name = normaliseName(rawName);
+    const shape = roomShapeProblem(name);
+    if (shape !== undefined) throw new ChatError('ROOM_INVALID', `Invalid room name: ${shape}.`);
+    if (this.rooms.has(nameKey(name))) return name;
+    const twin = this.roomLookAlike(name);
+    if (twin !== undefined) {
+      throw new ChatError('ROOM_INVALID', `Invalid room name: ${name} looks like ${twin.name}, which exists; join ${twin.name} or pick another name.`);
+    }
     const problem = roomProblem(name);
     if (problem !== undefined) throw new ChatError('ROOM_INVALID', `Invalid room name: ${problem}.`);
     return name;
+  }
+
+  /** An existing room whose name looks like `name` (their lookKeys meet), if any. */
+  private roomLookAlike(name: string): Room | undefined {
+    for (const key of lookKeys(name)) {
+      const room = this.roomLooks.get(key);
+      if (room === undefined) continue;
+      if (this.rooms.get(room.key) === room) return room;
+      this.roomLooks.delete(key); // the room was forgotten since
+    }
+    return undefined;
   }
 
   /** Creates a room within the server's limits; with a history store it persists from now on. */
@@ -631,11 +813,18 @@ export class ChatCore {
   }
 
   private ensureRoom(name: string): Room {
-    const key = foldName(name);
+    const key = nameKey(name);
     let room = this.rooms.get(key);
     if (room === undefined) {
       room = new Room(name, key);
       this.rooms.set(key, room);
+      // Forgotten rooms leave stale entries; rebuilding when they outnumber live ones keeps the index bounded.
+      if (this.roomLooks.size > 2 * this.rooms.size + 64) {
+        this.roomLooks.clear();
+        for (const live of this.rooms.values()) for (const look of lookKeys(live.name)) this.roomLooks.set(look, live);
+      } else {
+        for (const look of lookKeys(name)) this.roomLooks.set(look, room);
+      }
     }
     return room;
   }
@@ -673,7 +862,11 @@ export class ChatCore {
   private release(session: Session): void {
     this.options.clock.clearTimeout(session.registrationTimer);
     for (const room of [...session.rooms]) this.leaveRoom(session, room, undefined);
-    if (session.nickKey && this.nicks.get(session.nickKey) === session) this.nicks.delete(session.nickKey);
+    if (session.nickKey && this.nicks.get(session.nickKey) === session) {
+      this.nicks.delete(session.nickKey);
+      this.dropClaim(session, session.nick);
+      if (!this.quitting.has(session)) this.hold(session);
+    }
     session.state = 'closing';
     if (this.sessions.delete(session)) {
       const addressKey = addressPrefix(session.remoteAddress);

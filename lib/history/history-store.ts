@@ -62,8 +62,12 @@ export interface RetentionPolicy {
  * history elsewhere behind the same calls. Reads see every appended entry, committed or not.
  */
 export interface HistoryStore {
-  /** Rooms that persist across restarts. */
-  loadRooms(): StoredRoom[];
+  /**
+   * Rooms that persist across restarts. With `keyOf`, each room's key is first recomputed from its name
+   * (databases made with an older key function are upgraded in place; rooms whose names now share a key
+   * are merged into the oldest, keeping every message).
+   */
+  loadRooms(keyOf?: (name: string) => string): StoredRoom[];
   /** Queues an entry; it is committed with its batch at the end of the event-loop turn (or by commit()). */
   append(entry: NewHistoryEntry): void;
   /** Queues a new room, committed like an entry; saving a room that exists changes nothing. */

@@ -234,7 +234,8 @@ export class SqliteHistoryStore implements HistoryStore {
     return !this.failing;
   }
 
-  loadRooms(): StoredRoom[] {
+  loadRooms(keyOf?: (name: string) => string): StoredRoom[] {
+    if (keyOf !== undefined) this.rekeyRooms(keyOf);
     const rows = this.statements.rooms.all() as Array<StoredRoom & { id: number }>;
     for (const row of rows) this.roomIds.set(row.key, row.id);
     return rows.map(({ key, name, topic, topicBy, topicAt }) => ({ key, name, topic, topicBy, topicAt }));
@@ -410,6 +411,61 @@ export class SqliteHistoryStore implements HistoryStore {
       this.options.log.log('error', 'history-close-failed', { error: (error as Error).message });
     }
     return notKept;
+  }
+
+  /**
+   * Gives every room the key `keyOf` computes from its name, in one transaction. Rooms whose names now
+   * share a key (say #pop and a Cyrillic #рор) become one: the oldest keeps its row and name, the others'
+   * messages (and their full-text entries) move into it, it takes the most recent topic, and their rows go.
+   */
+  private rekeyRooms(keyOf: (name: string) => string): void {
+    interface RoomRow {
+      id: number;
+      key: string;
+      name: string;
+      topic: string;
+      topicBy: string;
+      topicAt: number;
+      createdAt: number;
+    }
+    const rows = this.db
+      .prepare('SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt, created_at AS createdAt FROM rooms ORDER BY id')
+      .all() as RoomRow[];
+    const owners = new Map<string, RoomRow>();
+    const renames: Array<{ row: RoomRow; key: string }> = [];
+    const merges: Array<{ row: RoomRow; into: RoomRow }> = [];
+    for (const row of rows) {
+      const key = keyOf(row.name);
+      const owner = owners.get(key);
+      if (owner !== undefined) merges.push({ row, into: owner });
+      else {
+        owners.set(key, row);
+        if (row.key !== key) renames.push({ row, key });
+      }
+    }
+    if (renames.length === 0 && merges.length === 0) return;
+    const reindexOld = this.db.prepare('DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE room_id = ?)');
+    const reindexNew = this.db.prepare(`INSERT INTO messages_fts (rowid, room, text) SELECT id, 'r' || ?, text FROM messages WHERE room_id = ?`);
+    const moveMessages = this.db.prepare('UPDATE messages SET room_id = ? WHERE room_id = ?');
+    const setRoom = this.db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ?, created_at = ? WHERE id = ?');
+    const setKey = this.db.prepare('UPDATE rooms SET key = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const { row, into } of merges) {
+        reindexOld.run(row.id);
+        reindexNew.run(into.id, row.id);
+        moveMessages.run(into.id, row.id);
+        if (row.topicAt > into.topicAt) Object.assign(into, { topic: row.topic, topicBy: row.topicBy, topicAt: row.topicAt });
+        into.createdAt = Math.min(into.createdAt, row.createdAt);
+        setRoom.run(into.topic, into.topicBy, into.topicAt, into.createdAt, into.id);
+        this.statements.deleteRoom.run(row.id);
+      }
+      // Two steps, so that a new key equal to another row's old key never meets the UNIQUE constraint.
+      for (const { row } of renames) setKey.run(`\u0000rekey ${row.id}`, row.id);
+      for (const { row, key } of renames) setKey.run(key, row.id);
+    })();
+    this.roomIds.clear();
+    for (const { row, into } of merges) this.options.log.log('warn', 'rooms-merged', { room: row.name, into: into.name, reason: 'names look alike' });
+    this.options.log.log('info', 'rooms-rekeyed', { renamed: renames.length, merged: merges.length });
   }
 
   /** The store's row id for a room; given a name and creation time, inserts the room when it is new. */

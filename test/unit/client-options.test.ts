@@ -51,6 +51,9 @@ test('--nick and --join are checked by the server\'s own rules before connecting
   t.regex(t.throws(() => parse(['--nick', 'x'.repeat(25)]), { instanceOf: UsageError })!.message, /at most 24/);
   t.regex(t.throws(() => parse(['--nick', '']), { instanceOf: UsageError })!.message, /needs a nickname/);
   t.regex(t.throws(() => parse(['--join', '#bad room']), { instanceOf: UsageError })!.message, /invalid room/);
+  t.regex(t.throws(() => parse(['--nick', '\u0430lice']), { instanceOf: UsageError })!.message, /cannot mix scripts/, 'Latin with a Cyrillic а');
+  t.regex(t.throws(() => parse(['--nick', 'bob\u034f']), { instanceOf: UsageError })!.message, /invisible characters \(it has U\+034F\)/);
+  t.regex(t.throws(() => parse(['--join', 'lobby\u3164']), { instanceOf: UsageError })!.message, /invalid room .*invisible/);
 });
 
 test('--join repeats, takes comma lists, and adds the # a shell would have eaten', (t) => {

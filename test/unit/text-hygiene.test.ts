@@ -1,5 +1,5 @@
 import test from 'ava';
-import { codePoints, foldName, hasUnsafe, neutralise, nickProblem, normaliseName, roomProblem } from '../../lib/protocol/text-hygiene';
+import { codePoints, foldName, hasUnsafe, lookKeys, nameKey, neutralise, nickProblem, normaliseName, roomProblem, skeleton } from '../../lib/protocol/text-hygiene';
 
 // ---- neutralise ----
 
@@ -68,7 +68,7 @@ test('hasUnsafe gives the same answer when called repeatedly (no regex lastIndex
 // ---- names ----
 
 test('nickProblem accepts the documented nicknames', (t) => {
-  for (const nick of ['a', 'Alice', 'bob_2', 'x-y', 'Zoë', '名前', 'Ωmega', 'a'.repeat(24), 'é'.repeat(24)]) {
+  for (const nick of ['a', 'Alice', 'bob_2', 'x-y', 'Zoë', '名前', 'Ωμέγα', 'Наташа', 'a'.repeat(24), 'é'.repeat(24)]) {
     t.is(nickProblem(normaliseName(nick)), undefined, nick);
   }
 });
@@ -138,4 +138,63 @@ test('names in scripts that need combining marks are accepted, but not starting 
   t.is(nickProblem(normaliseName('हिन्दी')), undefined);
   t.is(roomProblem(normaliseName('#தமிழ்')), undefined);
   t.not(nickProblem('\u0301abc'), undefined);
+});
+
+// ---- look-alike names (UTS #39) ----
+
+/** True when two names may not coexist: their lookKeys meet. */
+const clash = (a: string, b: string): boolean => lookKeys(normaliseName(a)).some((key) => lookKeys(normaliseName(b)).includes(key));
+
+test('every look-alike of alice seen in the wild clashes with alice: Cyrillic, Greek, ɑ, capital I, invisible suffixes', (t) => {
+  const lookAlikes = {
+    'Cyrillic а': '\u0430lice',
+    'Cyrillic е': 'alic\u0435',
+    'Cyrillic і': 'al\u0456ce',
+    'Greek Α': '\u0391lice',
+    'Latin alpha ɑ': '\u0251lice',
+    'capital I for l': 'aIice',
+    'capital A and I': 'AIice',
+    'U+034F suffix': 'alice\u034f',
+    'U+FE0F suffix': 'alice\ufe0f',
+    'U+180B suffix': 'alice\u180b',
+    'full-width': 'ａｌｉｃｅ',
+    'upper case': 'ALICE',
+  };
+  for (const [what, name] of Object.entries(lookAlikes)) t.true(clash(name, 'alice'), what);
+  t.is(nameKey('\u0430lice'), nameKey('alice'), 'the room/storage key is the same too');
+});
+
+test('lookKeys keep different names apart (alicia, ian and lan) but join visual twins (Ian and lan, rn and m, O0 and oo)', (t) => {
+  t.false(clash('alicia', 'alice'));
+  t.false(clash('ian', 'lan'), 'lowercase i and l look different');
+  t.true(clash('Ian', 'lan'), 'but a capital I looks like l');
+  t.true(clash('rn', 'm'), 'r followed by n looks like m');
+  t.true(clash('O0', 'oo'), 'zero looks like a capital O');
+});
+
+test('skeleton follows UTS #39: ignorables vanish, prototypes replace characters', (t) => {
+  t.is(skeleton('a\u034fb'), 'ab');
+  t.is(skeleton('\u0430'), 'a');
+  t.is(skeleton('m'), 'rn');
+  t.is(skeleton('\u3164'), '', 'a Hangul filler is default-ignorable');
+});
+
+test('a nickname or room name may not mix scripts; digits, _ and - go with any script, and Latin, Chinese, Japanese and Korean mix (UTS #39 Highly Restrictive)', (t) => {
+  for (const nick of ['\u0430lice', 'alic\u0435', '\u0391lice', 'Ωmega', 'Вasya', 'Zoë名Вася', 'abc한국ひら']) t.regex(nickProblem(normaliseName(nick)) ?? '', /cannot mix scripts/, nick);
+  t.regex(nickProblem('\u0430lice') ?? '', /а \(U\+0430\) and l \(U\+006C\)/, 'the reason names the two letters');
+  for (const nick of ['Вася_2', 'Наташа', 'Ωμέγα-7', '山田たろう', 'ヤマダ太郎', '김철수漢', 'हिन्दी', 'ɑlpha', 'Zoë_名前', 'Kim한국', 'Taroたろう漢']) t.is(nickProblem(normaliseName(nick)), undefined, nick);
+  t.regex(roomProblem('#t\u0435am') ?? '', /cannot mix scripts/);
+  t.is(roomProblem('#команда'), undefined);
+});
+
+test('invisible characters are refused in nicknames and room names, and a name needs something visible', (t) => {
+  for (const nick of ['alice\u034f', 'alice\ufe0f', 'alice\u180b', '\u3164', '\u3164\u3164', '\u115fbob', 'bob\u1160', 'bob\uffa0', 'bo\u17b4b']) {
+    t.regex(nickProblem(normaliseName(nick)) ?? '', /invisible characters \(it has U\+[0-9A-F]{4}\)/, JSON.stringify(nick));
+  }
+  t.regex(nickProblem('alice\u034f') ?? '', /U\+034F/);
+  t.regex(roomProblem('#lobby\u034f') ?? '', /invisible/);
+  t.regex(roomProblem('#\u3164') ?? '', /invisible/);
+  t.regex(roomProblem('#_') ?? '', /needs at least one visible letter or digit/);
+  t.regex(roomProblem('#-_-') ?? '', /needs at least one visible letter or digit/);
+  t.is(roomProblem('#1'), undefined);
 });

@@ -1,6 +1,6 @@
 import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
-import { foldName } from '../../protocol/text-hygiene';
+import { nameKey } from '../../protocol/text-hygiene';
 import type { CommandSpec } from '../command-table';
 import type { Room } from '../room';
 
@@ -19,7 +19,7 @@ export const infoCommands: CommandSpec[] = [
     help: `List the rooms (those whose name contains WORD, if given) with their member counts and topics; at most ${LIMITS.maxRoomsListed}, the busiest.`,
     states: ['registered'],
     run: ({ core, session }, args) => {
-      const filter = args.WORD === undefined ? undefined : foldName(args.WORD.replace(/^#/, ''));
+      const filter = args.WORD === undefined ? undefined : nameKey(args.WORD.replace(/^#/, ''));
       const all = core.allRooms();
       const matching = filter === undefined ? all : all.filter((room) => room.key.includes(filter));
       const total = matching.length;
