@@ -21,15 +21,21 @@ const reads = openHistoryReads(db);
 let stallRowsPerMs: number | undefined;
 const stallQuery = db.prepare('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT count(*) FROM c').pluck();
 
-/** Test hook: one native SQLite query that runs about `ms` milliseconds, as a costly search would. */
-function stall(ms: number): void {
+/**
+ * Test hook: one native SQLite query that runs about `ms` milliseconds, as a costly search would. The
+ * main thread is told just before it starts: from then on the thread cannot stop until it ends.
+ */
+function stall(ms: number, id: number): void {
   if (stallRowsPerMs === undefined) {
-    const rows = 100_000;
+    stallQuery.get(20_000); // warm-up, so the measurement is not of a cold start
+    const rows = 200_000;
     const started = process.hrtime.bigint();
     stallQuery.get(rows);
     stallRowsPerMs = rows / Math.max(0.01, Number(process.hrtime.bigint() - started) / 1e6);
   }
-  stallQuery.get(Math.ceil(ms * stallRowsPerMs));
+  const rows = Math.ceil(ms * stallRowsPerMs);
+  port.postMessage({ stalling: id });
+  stallQuery.get(rows);
 }
 
 function answer(request: ReaderRequest): unknown {
@@ -42,7 +48,7 @@ function answer(request: ReaderRequest): unknown {
       return reads.search(request.roomKey, request.words, request.limit);
     case 'stall':
       if (!data.testHooks) throw new Error('test hooks are off');
-      stall(request.ms);
+      stall(request.ms, request.id);
       return undefined;
   }
 }

@@ -74,6 +74,8 @@ export interface WorkerReaderOptions {
  */
 const RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 60_000;
+/** close() waits at most this long for threads to exit: one stuck in a native query must not hold up a shutdown. */
+const CLOSE_WAIT_MS = 2000;
 
 /** Refuses limits and word counts that the callers (the commands) must never pass. */
 function checkQuery(limit: number, words?: readonly string[]): void {
@@ -100,6 +102,8 @@ interface Job {
   reject(error: Error): void;
   /** Refuses the job when it has waited maxWaitMs for a thread. */
   waitTimer?: NodeJS.Timeout;
+  /** Test hook: called when a stall has started in its thread. */
+  onStall?: () => void;
 }
 
 interface Running {
@@ -173,11 +177,18 @@ export class WorkerHistoryReader implements HistoryQueries {
     return this.submit({ op: 'search', roomKey, words, limit }, () => checkQuery(limit, words)) as Promise<HistoryEntry[]>;
   }
 
-  /** Test hook (needs testHooks): a native SQLite query that runs for about `ms` milliseconds in a reader thread. */
-  stallForTest(ms: number): Promise<void> {
-    return this.submit({ op: 'stall', ms }, () => {
-      if (!this.settings.testHooks) throw new Error('stallForTest needs the testHooks option');
-    }) as Promise<void>;
+  /**
+   * Test hook (needs testHooks): a native SQLite query that runs for about `ms` milliseconds in a reader
+   * thread; `onStarted` is called once the thread is inside it.
+   */
+  stallForTest(ms: number, onStarted?: () => void): Promise<void> {
+    return this.submit(
+      { op: 'stall', ms },
+      () => {
+        if (!this.settings.testHooks) throw new Error('stallForTest needs the testHooks option');
+      },
+      onStarted,
+    ) as Promise<void>;
   }
 
   /** Resolves once the whole pool has opened the database, or the reader is closed (start-up and tests; queries need not wait). */
@@ -196,8 +207,9 @@ export class WorkerHistoryReader implements HistoryQueries {
   }
 
   /**
-   * Refuses every waiting and running query, ends every thread and resolves once all have exited; a
-   * thread inside a native query exits only when that query ends (process exit does not wait for it).
+   * Refuses every waiting and running query, ends every thread and resolves once all have exited, or
+   * after CLOSE_WAIT_MS: a thread inside a native query exits only when that query ends, and process
+   * exit does not wait for it.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -218,10 +230,14 @@ export class WorkerHistoryReader implements HistoryQueries {
       }
       exits.push(this.retire(thread));
     }
-    await Promise.all(exits);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS)));
+    const outcome = await Promise.race([Promise.all(exits), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') this.options.log.log('warn', 'history-reader-close-late', { stillRunning: this.retiring.size });
   }
 
-  private submit(query: Query, check: () => void): Promise<unknown> {
+  private submit(query: Query, check: () => void, onStall?: () => void): Promise<unknown> {
     try {
       check();
     } catch (error) {
@@ -234,7 +250,7 @@ export class WorkerHistoryReader implements HistoryQueries {
         this.options.log.log('debug', 'history-busy', { queued: this.queue.length, threads: this.threads.size, retiring: this.retiring.size });
         throw new HistoryQueryError('HISTORY_BUSY', 'The server has too many history queries waiting; try again in a moment.');
       }
-      const job: Job = { query, resolve, reject };
+      const job: Job = { query, resolve, reject, onStall };
       job.waitTimer = setTimeout(() => {
         const index = this.queue.indexOf(job);
         if (index < 0) return;
@@ -301,7 +317,11 @@ export class WorkerHistoryReader implements HistoryQueries {
     const thread: Thread = { worker: startWorker(this.data), ready: false, running: undefined };
     this.threads.add(thread);
     const { worker } = thread;
-    worker.on('message', (message: ReaderReply | { ready: true }) => {
+    worker.on('message', (message: ReaderReply | { ready: true } | { stalling: number }) => {
+      if ('stalling' in message) {
+        if (thread.running?.id === message.stalling) thread.running.job.onStall?.();
+        return;
+      }
       if ('ready' in message) {
         thread.ready = true;
         this.restartDelay = RESTART_DELAY_MS;

@@ -208,6 +208,23 @@ test.serial('the event loop keeps turning while a slow query runs in a reader th
   t.true(ticks >= 20, `${ticks} ticks`);
 });
 
+test.serial('close() does not wait long for a thread stuck in a native query', async (t) => {
+  const { dataDir } = storeWith(t, TEXTS);
+  const { log, events, next } = recordingLogger();
+  const r = new WorkerHistoryReader({ dataDir, log, timeoutMs: 30_000, maxWaitMs: WAIT_MS, testHooks: true });
+  await r.ready();
+  let started!: () => void;
+  const inside = new Promise<void>((resolve) => (started = resolve));
+  const stuck = r.stallForTest(8000, started);
+  await inside;
+  await r.close();
+  await refusal(t, stuck, 'HISTORY_BUSY');
+  t.true(events.some((e) => e.event === 'history-reader-close-late'), 'close() gave up waiting and said so');
+  t.is(r.stats().retiring, 1, 'the stuck thread is still finishing its query');
+  await next('history-reader-retired');
+  t.is(r.stats().retiring, 0);
+});
+
 test.serial('close() ends every thread and refuses running, waiting and later queries', async (t) => {
   const { dataDir } = storeWith(t, TEXTS);
   const r = new WorkerHistoryReader({ dataDir, log: silentLogger, poolSize: 2, maxWaitMs: WAIT_MS, timeoutMs: 10_000, testHooks: true });
