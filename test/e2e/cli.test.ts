@@ -9,7 +9,9 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [DAEMON_JS, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, MYCHATD_DATA_DIR: scratchDir(), ...env }, timeout: 10_000 });
 }
 
-test('--help lists every option with its environment variable and exits 0', (t) => {
+// Tests that block this process with spawnSync run serially (before the concurrent ones), so they never
+// hold up another test's daemon start on a busy machine.
+test.serial('--help lists every option with its environment variable and exits 0', (t) => {
   const result = run(['--help']);
   t.is(result.status, 0);
   for (const option of ['--host', '--port', '--max-clients', '--motd', '--log-level', '--nick-timeout', '--max-send-queue', '--flood-burst', '--flood-rate', '--help', '--version']) {
@@ -18,13 +20,13 @@ test('--help lists every option with its environment variable and exits 0', (t) 
   t.true(result.stdout.includes('MYCHATD_PORT'));
 });
 
-test('--version prints the package version', (t) => {
+test.serial('--version prints the package version', (t) => {
   const result = run(['--version']);
   t.is(result.status, 0);
   t.is(result.stdout.trim(), packageVersion());
 });
 
-test('invalid options get a clear message on stderr and exit status 2', (t) => {
+test.serial('invalid options get a clear message on stderr and exit status 2', (t) => {
   for (const [args, pattern] of [
     [['--port', 'seven'], /--port must be a whole number/],
     [['--port', '70000'], /--port must be a whole number from 0 to 65535/],
@@ -40,7 +42,7 @@ test('invalid options get a clear message on stderr and exit status 2', (t) => {
   }
 });
 
-test('an invalid environment variable is rejected like the option', (t) => {
+test.serial('an invalid environment variable is rejected like the option', (t) => {
   const result = run([], { MYCHATD_PORT: 'abc' });
   t.is(result.status, 2);
   t.regex(result.stderr, /--port must be a whole number/);
@@ -54,7 +56,7 @@ test('options can come from MYCHATD_* environment variables', async (t) => {
   await daemon.stop();
 });
 
-test('a port already in use is a clear error and exit status 1', async (t) => {
+test.serial('a port already in use is a clear error and exit status 1', async (t) => {
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const port = (blocker.address() as net.AddressInfo).port;

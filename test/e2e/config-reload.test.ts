@@ -85,7 +85,9 @@ test('the default file is $CONFIGURATION_DIRECTORY/mychatd.conf; a missing defau
   t.deepEqual(await motdSeenBy(withoutFile, 'nofile'), []);
 });
 
-test('a missing file named with --config or MYCHATD_CONFIG is an error with status 2', (t) => {
+// Tests that block this process with spawnSync run serially (before the concurrent ones), so they never
+// hold up another test's daemon start on a busy machine.
+test.serial('a missing file named with --config or MYCHATD_CONFIG is an error with status 2', (t) => {
   const missing = path.join(tempDir(t), 'nope.conf');
   for (const [args, env] of [
     [['--config', missing], {}],
@@ -98,7 +100,7 @@ test('a missing file named with --config or MYCHATD_CONFIG is an error with stat
   }
 });
 
-test('an unknown key, a bad value or a malformed line is refused at start, naming the file, line and key', (t) => {
+test.serial('an unknown key, a bad value or a malformed line is refused at start, naming the file, line and key', (t) => {
   const dir = tempDir(t);
   for (const [text, expected] of [
     ['port = 7777\n\n# colours!\ncolour = red\n', ':4: unknown key "colour"'],
@@ -118,7 +120,7 @@ test('an unknown key, a bad value or a malformed line is refused at start, namin
   }
 });
 
-test('history and data options are validated on the command line and in the environment too', (t) => {
+test.serial('history and data options are validated on the command line and in the environment too', (t) => {
   for (const [args, env, pattern] of [
     [['--history-replay', '-1'], {}, /--history-replay must be a whole number from 0 to 1000/],
     [['--history-max-messages', '0'], {}, /--history-max-messages must be a whole number from 1 to 100000000/],
@@ -132,7 +134,7 @@ test('history and data options are validated on the command line and in the envi
   }
 });
 
-test('--motd-file shows a file as the MOTD; it cannot be combined with --motd', async (t) => {
+test.serial('--motd-file shows a file as the MOTD; it cannot be combined with --motd', async (t) => {
   const dir = tempDir(t);
   const motd = path.join(dir, 'motd.txt');
   fs.writeFileSync(motd, 'Welcome to the lab server.\nBe nice.\n');

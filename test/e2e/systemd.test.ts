@@ -64,7 +64,9 @@ function unitsForVerify(dir: string): string[] {
   return [path.join(dir, 'mychatd.service'), path.join(dir, 'mychatd.socket')];
 }
 
-test('the shipped units pass systemd-analyze verify without a single warning', (t) => {
+// Tests that block this process with spawnSync run serially (before the concurrent ones), so they never
+// hold up another test's daemon start on a busy machine.
+test.serial('the shipped units pass systemd-analyze verify without a single warning', (t) => {
   requireTools('systemd-analyze');
   const units = unitsForVerify(tempDir(t));
   const result = spawnSync('systemd-analyze', ['verify', '--man=no', ...units], { encoding: 'utf8', timeout: 30_000 });
@@ -72,7 +74,7 @@ test('the shipped units pass systemd-analyze verify without a single warning', (
   t.is(result.status, 0);
 });
 
-test('the service is hardened: systemd-analyze security exposure is at most 1.5', (t) => {
+test.serial('the service is hardened: systemd-analyze security exposure is at most 1.5', (t) => {
   requireTools('systemd-analyze');
   const [service] = unitsForVerify(tempDir(t));
   const result = spawnSync('systemd-analyze', ['security', '--offline=true', '--threshold=15', '--no-pager', service!], { encoding: 'utf8', timeout: 30_000 });
@@ -83,7 +85,7 @@ test('the service is hardened: systemd-analyze security exposure is at most 1.5'
   t.is(result.status, 0, 'under the threshold');
 });
 
-test('the service unit runs mychatd the way the daemon expects', (t) => {
+test.serial('the service unit runs mychatd the way the daemon expects', (t) => {
   const settings = unitSettings(path.join(UNIT_DIR, 'mychatd.service'));
   const get = (key: string): string[] => settings.filter(([k]) => k === key).map(([, v]) => v);
   t.deepEqual(get('ExecStart'), [INSTALLED_MYCHATD]);
