@@ -1,6 +1,6 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,19 +12,6 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mychat-history-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/**
- * Runs a command to its end without blocking this process (the other tests of the file run meanwhile);
- * it is killed after `timeoutMs`, which shows as a signal.
- */
-function run(command: string, args: string[], timeoutMs = 30_000): Promise<{ status: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (status, signal) => resolve({ status, signal, stderr }));
-  });
 }
 
 const HISTORY_LINE = /^HISTORY (#\S+) (\d+) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) (\S+) (MSG|ACTION|TOPIC) ?(.*)$/;
@@ -203,7 +190,7 @@ test('kill -9 during a stream of messages: after restart the history is an exact
 test('a data directory that cannot be written is a clear error at start', async (t) => {
   const dir = tempDir(t);
   writeFileSync(path.join(dir, 'a-file'), '');
-  const result = await run(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', path.join(dir, 'a-file', 'data')]);
+  const result = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', path.join(dir, 'a-file', 'data')], { encoding: 'utf8', timeout: 10_000 });
   t.is(result.status, 1);
   t.regex(result.stderr, /data directory .*a-file\/data is not writable/);
 
@@ -214,14 +201,17 @@ test('a data directory that cannot be written is a clear error at start', async 
   chmodSync(dir, 0o755);
   chmodSync(readOnly, 0o555);
   const runtime = await copyRuntime(tempDir(t));
-  const asNobody = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, runtime.daemon, '--port', '0', '--data-dir', readOnly]);
+  const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, runtime.daemon, '--port', '0', '--data-dir', readOnly], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   t.is(asNobody.status, 1, asNobody.stderr);
   t.regex(asNobody.stderr, /mychatd: data directory .*read-only is not writable: EACCES/);
 });
 
-test('a data directory under /proc is refused at once with status 1, naming it (Node 20 recursive mkdir would loop there)', async (t) => {
+test('a data directory under /proc is refused at once with status 1, naming it (Node 20 recursive mkdir would loop there)', (t) => {
   const started = Date.now();
-  const result = await run(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', '/proc/nope/data']);
+  const result = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', '/proc/nope/data'], { encoding: 'utf8', timeout: 10_000 });
   t.is(result.signal, null, `still running after ${Date.now() - started} ms: killed by the test's timeout`);
   t.is(result.status, 1);
   t.regex(result.stderr, /mychatd: data directory \/proc\/nope\/data is not writable: .*\/proc\/nope/);
