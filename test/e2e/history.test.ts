@@ -187,7 +187,7 @@ test('kill -9 during a stream of messages: after restart the history is an exact
   await again.stop();
 });
 
-test('a data directory that cannot be written is a clear error at start', async (t) => {
+test('a data directory that cannot be written is a clear error at start', (t) => {
   const dir = tempDir(t);
   writeFileSync(path.join(dir, 'a-file'), '');
   const result = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', path.join(dir, 'a-file', 'data')], { encoding: 'utf8', timeout: 10_000 });
@@ -200,7 +200,7 @@ test('a data directory that cannot be written is a clear error at start', async 
   mkdirSync(readOnly);
   chmodSync(dir, 0o755);
   chmodSync(readOnly, 0o555);
-  const runtime = await copyRuntime(tempDir(t));
+  const runtime = copyRuntime(tempDir(t));
   const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, runtime.daemon, '--port', '0', '--data-dir', readOnly], {
     encoding: 'utf8',
     timeout: 10_000,

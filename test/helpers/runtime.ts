@@ -1,5 +1,4 @@
-import { chmodSync, readFileSync } from 'node:fs';
-import { cp } from 'node:fs/promises';
+import { chmodSync, cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The checkout's root folder. */
@@ -27,12 +26,11 @@ const BUILD_ONLY = /node_modules\/better-sqlite3\/(deps|src|build\/Release\/(obj
  * Copies what running the built daemon needs (dist/, package.json, the runtime node_modules) to `dest`,
  * readable by every user: a test that runs mychatd as another user must not depend on whether that user
  * may enter the folder the checkout lives in (a `mktemp -d` folder or /root is closed to others).
- * Asynchronous, so the other tests of the same file keep running meanwhile.
  */
-export async function copyRuntime(dest: string): Promise<{ daemon: string }> {
+export function copyRuntime(dest: string): { daemon: string } {
   chmodSync(dest, 0o755);
   for (const part of ['dist', 'package.json', ...runtimePackages().map((p) => p.folder)]) {
-    await cp(path.join(ROOT, part), path.join(dest, part), {
+    cpSync(path.join(ROOT, part), path.join(dest, part), {
       recursive: true,
       filter: (source) => !BUILD_ONLY.test(source.split(path.sep).join('/')),
     });
