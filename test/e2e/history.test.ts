@@ -153,6 +153,8 @@ test('kill -9 during a stream of messages: after restart the history is an exact
   await a.waitForLine(/^OK JOIN #crash/);
   let acknowledged = -1;
   let sent = 0;
+  let midStream: () => void = () => undefined;
+  const twoBatchesIn = new Promise<void>((resolve) => (midStream = resolve));
   // Stream numbered messages; every 50 a /ping whose PONG proves the ones before it were handled.
   const streaming = (async () => {
     for (let batch = 0; batch < 200; batch++) {
@@ -166,9 +168,11 @@ test('kill -9 during a stream of messages: after restart the history is an exact
         return;
       }
       acknowledged = last;
+      if (batch === 1) midStream();
     }
   })();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Kill it in the middle of the stream: once two batches were acknowledged and the third is on its way.
+  await twoBatchesIn;
   d.proc.kill('SIGKILL');
   await d.exited;
   await streaming;
@@ -187,7 +191,9 @@ test('kill -9 during a stream of messages: after restart the history is an exact
   await again.stop();
 });
 
-test('a data directory that cannot be written is a clear error at start', (t) => {
+// The tests below block this process with spawnSync (and a copy of the runtime): serial tests run
+// before the concurrent ones, so they never hold up another test's daemon start.
+test.serial('a data directory that cannot be written is a clear error at start', (t) => {
   const dir = tempDir(t);
   writeFileSync(path.join(dir, 'a-file'), '');
   const result = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', path.join(dir, 'a-file', 'data')], { encoding: 'utf8', timeout: 10_000 });
@@ -209,7 +215,7 @@ test('a data directory that cannot be written is a clear error at start', (t) =>
   t.regex(asNobody.stderr, /mychatd: data directory .*read-only is not writable: EACCES/);
 });
 
-test('a data directory under /proc is refused at once with status 1, naming it (Node 20 recursive mkdir would loop there)', (t) => {
+test.serial('a data directory under /proc is refused at once with status 1, naming it (Node 20 recursive mkdir would loop there)', (t) => {
   const started = Date.now();
   const result = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--data-dir', '/proc/nope/data'], { encoding: 'utf8', timeout: 10_000 });
   t.is(result.signal, null, `still running after ${Date.now() - started} ms: killed by the test's timeout`);
@@ -217,7 +223,7 @@ test('a data directory under /proc is refused at once with status 1, naming it (
   t.regex(result.stderr, /mychatd: data directory \/proc\/nope\/data is not writable: .*\/proc\/nope/);
 });
 
-test('a corrupt database is refused with a message naming the file, and left untouched', (t) => {
+test.serial('a corrupt database is refused with a message naming the file, and left untouched', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'history.sqlite3');
   const garbage = Buffer.alloc(8192, 0x5a);
