@@ -63,6 +63,8 @@ function main(): void {
     maxClients: options.maxClients,
     maxPerAddress: options.maxPerAddress,
     registrationTimeoutMs: options.nickTimeout * 1000,
+    maxRooms: options.maxRooms,
+    roomUnusedMs: options.roomUnusedHours * 3_600_000,
     log,
     history,
     historyReplay: options.historyReplay,
@@ -113,7 +115,14 @@ function main(): void {
     }
     const { reloadable, restartOnly } = changedOptions(options, next);
     if (restartOnly.length > 0) log.log('warn', 'restart-needed', { options: restartOnly.join(','), note: 'these take effect at the next restart' });
-    core.reconfigure({ motd: next.motd, maxClients: next.maxClients, maxPerAddress: next.maxPerAddress, registrationTimeoutMs: next.nickTimeout * 1000 });
+    core.reconfigure({
+      motd: next.motd,
+      maxClients: next.maxClients,
+      maxPerAddress: next.maxPerAddress,
+      registrationTimeoutMs: next.nickTimeout * 1000,
+      maxRooms: next.maxRooms,
+      roomUnusedMs: next.roomUnusedHours * 3_600_000,
+    });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate });
     // Restart-only settings keep describing what is running, so a later reload warns about them again.
     options = reloadedOptions(options, next);

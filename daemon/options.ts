@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { ConfigFileError, parseConfigText } from '../lib/config-file';
 import { LOG_LEVELS, type LogLevel } from '../lib/log';
 import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/net/tcp-listener';
+import { LIMITS } from '../lib/protocol/limits';
 
 /** How the history store flushes to disk: `full` survives power loss, `normal` only a crash of mychatd. */
 export const SYNC_MODES = ['normal', 'full'] as const;
@@ -18,6 +19,11 @@ export interface DaemonOptions {
   maxClients: number;
   /** Most simultaneous connections from one address; 0 means no limit. */
   maxPerAddress: number;
+  /** Most rooms on the server, #lobby included. */
+  maxRooms: number;
+  /** Hours a room with no members and no stored message is kept after it was last left. */
+  roomUnusedHours: number;
+
   /** The message of the day as shown: the text of --motd, or the contents of --motd-file. */
   motd: string;
   /** The file the MOTD is read from (re-read on reload), or '' for none. */
@@ -80,6 +86,22 @@ const SPECS: Record<string, OptionSpec> = {
     default: 100,
     describe: 'Most simultaneous connections from one address (0: no limit)',
     range: [0, 1_000_000],
+    reload: true,
+  },
+  'max-rooms': {
+    field: 'maxRooms',
+    type: 'number',
+    default: LIMITS.maxRooms,
+    describe: 'Most rooms on the server; at the cap a new room replaces the one unused longest',
+    range: [1, 1_000_000],
+    reload: true,
+  },
+  'room-unused-hours': {
+    field: 'roomUnusedHours',
+    type: 'number',
+    default: 1,
+    describe: 'Hours a room nobody is in and nobody spoke in is kept after the last one left (0: forgotten at once)',
+    range: [0, 8760],
     reload: true,
   },
   motd: { field: 'motd', type: 'string', default: '', describe: 'Message of the day shown after login; \\n separates lines', maxLength: MAX_MOTD_CHARS, reload: true },
