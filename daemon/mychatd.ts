@@ -65,6 +65,7 @@ function main(): void {
     registrationTimeoutMs: options.nickTimeout * 1000,
     maxRooms: options.maxRooms,
     roomUnusedMs: options.roomUnusedHours * 3_600_000,
+    idleTimeoutMs: options.idleTimeout * 1000,
     log,
     history,
     historyReplay: options.historyReplay,
@@ -122,6 +123,7 @@ function main(): void {
       registrationTimeoutMs: next.nickTimeout * 1000,
       maxRooms: next.maxRooms,
       roomUnusedMs: next.roomUnusedHours * 3_600_000,
+      idleTimeoutMs: next.idleTimeout * 1000,
     });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate });
     // Restart-only settings keep describing what is running, so a later reload warns about them again.

@@ -23,7 +23,8 @@ export interface DaemonOptions {
   maxRooms: number;
   /** Hours a room with no members and no stored message is kept after it was last left. */
   roomUnusedHours: number;
-
+  /** Seconds a registered user may send nothing before being disconnected; 0 means never. */
+  idleTimeout: number;
   /** The message of the day as shown: the text of --motd, or the contents of --motd-file. */
   motd: string;
   /** The file the MOTD is read from (re-read on reload), or '' for none. */
@@ -108,6 +109,14 @@ const SPECS: Record<string, OptionSpec> = {
   'motd-file': { field: 'motdFile', type: 'string', default: '', describe: 'File holding the message of the day (re-read on reload); not with --motd', path: true, reload: true },
   'log-level': { field: 'logLevel', type: 'string', default: 'info', describe: 'Least severe events logged to stderr', choices: LOG_LEVELS, reload: true },
   'nick-timeout': { field: 'nickTimeout', type: 'number', default: 60, describe: 'Seconds a new connection has to pick a nickname', range: [1, 86_400], reload: true },
+  'idle-timeout': {
+    field: 'idleTimeout',
+    type: 'number',
+    default: 0,
+    describe: 'Seconds a registered user may send nothing (not even /ping) before being disconnected; 0: never',
+    range: [0, 604_800],
+    reload: true,
+  },
   'max-send-queue': {
     field: 'maxSendQueue',
     type: 'number',

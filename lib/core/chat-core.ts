@@ -35,14 +35,16 @@ export interface ChatCoreOptions {
   maxRooms: number;
   /** How long a room without members and without a stored message is kept after it was last left. */
   roomUnusedMs: number;
+  /** A registered user who sends no line for this long is disconnected (0: never). */
+  idleTimeoutMs: number;
 }
 
 /** Default of ChatCoreOptions.roomUnusedMs: rooms nobody spoke in are forgotten an hour after the last one left. */
 export const DEFAULT_ROOM_UNUSED_MS = 3_600_000;
 
-/** Most rooms forgotten in one housekeeping step: each step stays short. */
+/** Most rooms forgotten, or idle users disconnected, in one housekeeping step: each step stays short. */
 const SWEEP_END_STEP = 100;
-/** Most entries one housekeeping step looks at. */
+/** Most entries (rooms or sessions) one housekeeping step looks at. */
 const SWEEP_SCAN_STEP = 1000;
 /** Pause between housekeeping steps while more is due, leaving the event loop to chat. */
 const SWEEP_PAUSE_MS = 10;
@@ -59,6 +61,7 @@ export const QUIT_REASONS = {
   closed: 'Connection closed',
   lost: 'Connection lost',
   timedOut: 'Timed out',
+  idle: 'Idle timeout',
   sendQueue: 'Send queue exceeded',
   shutdown: 'Server shutting down',
   internal: 'Internal error',
@@ -92,6 +95,7 @@ export class ChatCore {
       historyReplay: 20,
       maxRooms: LIMITS.maxRooms,
       roomUnusedMs: DEFAULT_ROOM_UNUSED_MS,
+      idleTimeoutMs: 0,
       ...options,
     };
     this.table = table;
@@ -116,11 +120,14 @@ export class ChatCore {
 
   /**
    * Changes settings on a running core (config reload). Connection limits and the MOTD apply from the next
-   * connection or login; room limits from the next room created; room expiry at once.
+   * connection or login; room limits from the next room created; the idle timeout and room expiry at once.
    */
-  reconfigure(changes: Partial<Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'maxRooms' | 'roomUnusedMs'>>): void {
+  reconfigure(
+    changes: Partial<Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'maxRooms' | 'roomUnusedMs' | 'idleTimeoutMs'>>,
+  ): void {
     Object.assign(this.options, changes);
-    // A new expiry time may make rooms due now.
+    // New limits may make rooms or users due now: look again from the start.
+    this.idleScan = undefined;
     this.scheduleSweep(this.options.clock.now());
   }
 
@@ -132,7 +139,8 @@ export class ChatCore {
   /** Accepts a new connection: greets it and starts the registration timer, or refuses it when full. */
   connect(sink: ClientSink, remoteAddress: string): Session | undefined {
     if (this.sessions.size >= this.options.maxClients) {
-      sink.send(encodeLine('ERR', ['SERVER_FULL'], 'The server is full; try again later.'));
+      const text = `The server is full (${this.options.maxClients} connections); try again in a minute: a place frees up whenever someone leaves.`;
+      sink.send(encodeLine('ERR', ['SERVER_FULL'], text));
       sink.send(encodeLine('BYE', [], 'Server full'));
       sink.close('server full');
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'server full' });
@@ -140,7 +148,8 @@ export class ChatCore {
     }
     const fromAddress = this.perAddress.get(remoteAddress) ?? 0;
     if (this.options.maxPerAddress > 0 && fromAddress >= this.options.maxPerAddress) {
-      sink.send(encodeLine('ERR', ['TOO_MANY_CONNECTIONS'], `Your address already has ${fromAddress} connections, the most this server allows.`));
+      const text = `Your address already has ${fromAddress} connections, the most this server allows; close one of them, or try again in a minute.`;
+      sink.send(encodeLine('ERR', ['TOO_MANY_CONNECTIONS'], text));
       sink.send(encodeLine('BYE', [], 'Too many connections'));
       sink.close('too many connections');
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'too many connections from address' });
@@ -169,6 +178,8 @@ export class ChatCore {
    */
   handleInput(session: Session, input: InputLine): void {
     if (session.state === 'closing') return;
+    // Any line, even /ping, an empty or an invalid one, shows the client is there (see idleTimeoutMs).
+    session.lastInput = this.options.clock.now();
     try {
       if (!input.ok) {
         throw input.code === 'LINE_TOO_LONG'
@@ -458,6 +469,8 @@ export class ChatCore {
    * dropped when met.
    */
   private readonly unusedRooms = new Map<string, Room>();
+  /** The idle-timeout pass in progress: where it is in the registered sessions, and the earliest next expiry seen. */
+  private idleScan: { sessions: IterableIterator<Session>; next: number } | undefined;
   private sweepTimer: unknown;
   /** When the housekeeping timer fires (Infinity: not armed). */
   private sweepAt = Infinity;
@@ -509,6 +522,7 @@ export class ChatCore {
     session.nick = nick;
     session.nickKey = key;
     session.state = 'registered';
+    if (this.options.idleTimeoutMs > 0) this.scheduleSweep(session.lastInput + this.options.idleTimeoutMs);
     session.send(encodeLine('OK', ['NICK', nick], `Welcome, ${nick}! Type /help for commands; plain lines go to your current room.`));
     for (const line of this.options.motd.split(/\r?\n/)) {
       if (line.trim().length > 0) session.send(encodeLine('NOTICE', [], neutralise(line)));
@@ -612,12 +626,15 @@ export class ChatCore {
     this.sweepTimer = clock.setTimeout(() => this.sweep(), Math.max(0, at - clock.now()));
   }
 
-  /** Housekeeping on the core's clock: forgets rooms unused too long, in bounded steps, armed for the next one due. */
+  /**
+   * Housekeeping on the core's clock: forgets rooms unused too long and disconnects idle users, in bounded
+   * steps; one timer serves both, armed for the next thing due (none when nothing can become due).
+   */
   private sweep(): void {
     this.sweepTimer = undefined;
     this.sweepAt = Infinity;
     const now = this.options.clock.now();
-    const next = this.expireUnusedRooms(now);
+    const next = Math.min(this.expireUnusedRooms(now), this.expireIdleSessions(now));
     if (next < Infinity) this.scheduleSweep(Math.max(next, now + SWEEP_PAUSE_MS));
   }
 
@@ -648,6 +665,35 @@ export class ChatCore {
       this.checkRoomCount(now);
     }
     return next;
+  }
+
+  /** One bounded step of the idle timeout over registered users; returns when the next one is due. */
+  private expireIdleSessions(now: number): number {
+    const timeout = this.options.idleTimeoutMs;
+    if (timeout <= 0) {
+      this.idleScan = undefined;
+      return Infinity;
+    }
+    const scan = (this.idleScan ??= { sessions: this.nicks.values(), next: Infinity });
+    let visited = 0;
+    let ended = 0;
+    for (;;) {
+      if (visited === SWEEP_SCAN_STEP || ended === SWEEP_END_STEP) return now;
+      const item = scan.sessions.next();
+      if (item.done === true) break;
+      visited++;
+      const session = item.value;
+      const due = session.lastInput + timeout;
+      if (due > now) {
+        scan.next = Math.min(scan.next, due);
+        continue;
+      }
+      ended++;
+      const seconds = Math.round(timeout / 1000);
+      this.end(session, QUIT_REASONS.idle, `Idle timeout: nothing received from you for ${seconds} second${seconds === 1 ? '' : 's'}.`);
+    }
+    this.idleScan = undefined;
+    return scan.next;
   }
 
   private ensureRoom(name: string): Room {
