@@ -82,6 +82,9 @@ function main(): void {
     maxClients: options.maxClients,
     maxPerAddress: options.maxPerAddress,
     registrationTimeoutMs: options.nickTimeout * 1000,
+    maxRooms: options.maxRooms,
+    roomUnusedMs: options.roomUnusedHours * 3_600_000,
+    idleTimeoutMs: options.idleTimeout * 1000,
     log,
     history,
     historyQueries: reader,
@@ -137,6 +140,9 @@ function main(): void {
       registrationTimeoutMs: next.nickTimeout * 1000,
       reservedNicks: nickList(next.reservedNicks),
       nickHoldMs: next.nickHold * 1000,
+      maxRooms: next.maxRooms,
+      roomUnusedMs: next.roomUnusedHours * 3_600_000,
+      idleTimeoutMs: next.idleTimeout * 1000,
     });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
     // Restart-only settings keep describing what is running, so a later reload warns about them again.

@@ -7,6 +7,7 @@ import { DEFAULT_FLOOD } from '../lib/net/flood';
 import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/net/tcp-listener';
 import { DEFAULT_RESERVED_NICKS } from '../lib/core/chat-core';
 import { nickProblem, normaliseName } from '../lib/protocol/text-hygiene';
+import { LIMITS } from '../lib/protocol/limits';
 
 /** How the history store flushes to disk: `full` survives power loss, `normal` only a crash of mychatd. */
 export const SYNC_MODES = ['normal', 'full'] as const;
@@ -21,6 +22,12 @@ export interface DaemonOptions {
   maxClients: number;
   /** Most simultaneous connections from one address; 0 means no limit. */
   maxPerAddress: number;
+  /** Most rooms on the server, #lobby included. */
+  maxRooms: number;
+  /** Hours a room with no members and no stored message is kept after it was last left. */
+  roomUnusedHours: number;
+  /** Seconds a registered user may send nothing before being disconnected; 0 means never. */
+  idleTimeout: number;
   /** The message of the day as shown: the text of --motd, or the contents of --motd-file. */
   motd: string;
   /** The file the MOTD is read from (re-read on reload), or '' for none. */
@@ -120,10 +127,34 @@ const SPECS: Record<string, OptionSpec> = {
     range: [0, 1_000_000],
     reload: true,
   },
+  'max-rooms': {
+    field: 'maxRooms',
+    type: 'number',
+    default: LIMITS.maxRooms,
+    describe: 'Most rooms on the server; at the cap a new room replaces the one unused longest',
+    range: [1, 1_000_000],
+    reload: true,
+  },
+  'room-unused-hours': {
+    field: 'roomUnusedHours',
+    type: 'number',
+    default: 1,
+    describe: 'Hours a room nobody is in and nobody spoke in is kept after the last one left (0: forgotten at once)',
+    range: [0, 8760],
+    reload: true,
+  },
   motd: { field: 'motd', type: 'string', default: '', describe: 'Message of the day shown after login; \\n separates lines', maxLength: MAX_MOTD_CHARS, reload: true },
   'motd-file': { field: 'motdFile', type: 'string', default: '', describe: 'File holding the message of the day (re-read on reload); not with --motd', path: true, reload: true },
   'log-level': { field: 'logLevel', type: 'string', default: 'info', describe: 'Least severe events logged to stderr', choices: LOG_LEVELS, reload: true },
   'nick-timeout': { field: 'nickTimeout', type: 'number', default: 60, describe: 'Seconds a new connection has to pick a nickname', range: [1, 86_400], reload: true },
+  'idle-timeout': {
+    field: 'idleTimeout',
+    type: 'number',
+    default: 0,
+    describe: 'Seconds a registered user may send nothing (not even /ping) before being disconnected; 0: never',
+    range: [0, 604_800],
+    reload: true,
+  },
   'max-send-queue': {
     field: 'maxSendQueue',
     type: 'number',

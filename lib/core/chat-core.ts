@@ -22,7 +22,7 @@ import { ChatError, type ErrorCode } from './errors';
 import { PASTE_END } from './paste-block';
 import { Room } from './room';
 import { Session } from './session';
-import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, RetentionPolicy } from '../history/history-store';
+import { ROOM_CREATION_WINDOW_MS, type HistoryEntry, type HistoryKind, type HistoryStore, type NewHistoryEntry, type RetentionPolicy } from '../history/history-store';
 import type { HistoryQueries } from '../history/history-reader';
 import { historyLines } from './history-lines';
 import { systemClock, type ClientSink, type Clock } from './sink';
@@ -69,6 +69,12 @@ export interface ChatCoreOptions {
    * at all); meanwhile only a connection from the same address (addressPrefix) can take it.
    */
   nickHoldMs: number;
+  /** Most rooms on the server, #lobby included; at the cap a new room reuses the slot of an unused one. */
+  maxRooms: number;
+  /** How long a room without members and without a stored message is kept after it was last left. */
+  roomUnusedMs: number;
+  /** A registered user who sends no line for this long is disconnected (0: never). */
+  idleTimeoutMs: number;
 }
 
 /** Nicknames reserved when the daemon is not told otherwise (--reserved-nicks). */
@@ -96,6 +102,20 @@ interface NickClaim {
   until: number;
 }
 
+/** Default of ChatCoreOptions.roomUnusedMs: rooms nobody spoke in are forgotten an hour after the last one left. */
+export const DEFAULT_ROOM_UNUSED_MS = 3_600_000;
+
+/** Most rooms forgotten, or idle users disconnected, in one housekeeping step: each step stays short. */
+const SWEEP_END_STEP = 100;
+/** Most entries (rooms or sessions) one housekeeping step looks at. */
+const SWEEP_SCAN_STEP = 1000;
+/** Pause between housekeeping steps while more is due, leaving the event loop to chat. */
+const SWEEP_PAUSE_MS = 10;
+/** Least time between two warnings about the room cap, so an attack cannot flood the log. */
+const ROOM_WARNING_INTERVAL_MS = 10 * 60_000;
+/** Share of --max-rooms at which the daemon warns that the cap is near. */
+const ROOM_WARNING_SHARE = 0.9;
+
 /** Most nicknames on one NAMES line, so that a large room never makes an unbounded line. */
 const NAMES_PER_LINE = 40;
 
@@ -104,6 +124,7 @@ export const QUIT_REASONS = {
   closed: 'Connection closed',
   lost: 'Connection lost',
   timedOut: 'Timed out',
+  idle: 'Idle timeout',
   sendQueue: 'Send queue exceeded',
   shutdown: 'Server shutting down',
   internal: 'Internal error',
@@ -143,24 +164,45 @@ export class ChatCore {
       historyReplay: 20,
       reservedNicks: DEFAULT_RESERVED_NICKS,
       nickHoldMs: 60_000,
+      maxRooms: LIMITS.maxRooms,
+      roomUnusedMs: DEFAULT_ROOM_UNUSED_MS,
+      idleTimeoutMs: 0,
       ...options,
     };
     this.table = table;
-    for (const stored of this.options.history?.loadRooms(nameKey) ?? []) {
+    const history = this.options.history;
+    for (const stored of history?.loadRooms(nameKey) ?? []) {
       const room = this.ensureRoom(stored.name);
       room.topic = stored.topic;
       room.topicBy = stored.topicBy;
       room.topicAt = stored.topicAt;
       room.persistent = true;
+      room.used = stored.used;
+      // A restart disconnected everyone, so an unused room counts as just left.
+      if (!room.used && room.name !== LOBBY) this.markUnused(room);
+    }
+    const now = this.options.clock.now();
+    for (const { creator, count, first } of history?.loadRoomCreations(now - ROOM_CREATION_WINDOW_MS) ?? []) {
+      this.roomCreations.set(creator, { windowStart: first, count });
     }
     this.ensureRoom(LOBBY);
+    this.checkRoomCount(now);
   }
 
-  /** Changes settings on a running core (config reload); they apply from the next login or connection, open sessions stay. */
+  /**
+   * Changes settings on a running core (config reload). Connection limits, names and the MOTD apply from
+   * the next connection or login; room limits from the next room created; the idle timeout and room
+   * expiry at once.
+   */
   reconfigure(
-    changes: Partial<Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'reservedNicks' | 'nickHoldMs'>>,
+    changes: Partial<
+      Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'reservedNicks' | 'nickHoldMs' | 'maxRooms' | 'roomUnusedMs' | 'idleTimeoutMs'>
+    >,
   ): void {
     Object.assign(this.options, changes);
+    // New limits may make rooms or users due now: look again from the start.
+    this.idleScan = undefined;
+    this.scheduleSweep(this.options.clock.now());
   }
 
   /** Number of open sessions, registered or not. */
@@ -171,7 +213,8 @@ export class ChatCore {
   /** Accepts a new connection: greets it and starts the registration timer, or refuses it when full. */
   connect(sink: ClientSink, remoteAddress: string): Session | undefined {
     if (this.sessions.size >= this.options.maxClients) {
-      sink.send(encodeLine('ERR', ['SERVER_FULL'], 'The server is full; try again later.'));
+      const text = `The server is full (${this.options.maxClients} connections); try again in a minute: a place frees up whenever someone leaves.`;
+      sink.send(encodeLine('ERR', ['SERVER_FULL'], text));
       sink.send(encodeLine('BYE', [], 'Server full'));
       sink.close('server full');
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'server full' });
@@ -180,7 +223,8 @@ export class ChatCore {
     const addressKey = addressPrefix(remoteAddress);
     const fromAddress = this.perAddress.get(addressKey) ?? 0;
     if (this.options.maxPerAddress > 0 && fromAddress >= this.options.maxPerAddress) {
-      sink.send(encodeLine('ERR', ['TOO_MANY_CONNECTIONS'], `Your address already has ${fromAddress} connections, the most this server allows.`));
+      const text = `Your address already has ${fromAddress} connections, the most this server allows; close one of them, or try again in a minute.`;
+      sink.send(encodeLine('ERR', ['TOO_MANY_CONNECTIONS'], text));
       sink.send(encodeLine('BYE', [], 'Too many connections'));
       sink.close('too many connections');
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'too many connections from address' });
@@ -211,6 +255,8 @@ export class ChatCore {
    */
   handleInput(session: Session, input: InputLine): Promise<void> | undefined {
     if (session.state === 'closing') return undefined;
+    // Any line, even /ping, an empty or an invalid one, shows the client is there (see idleTimeoutMs).
+    session.lastInput = this.options.clock.now();
     try {
       // Inside a /paste block every line is text for the block, commands included, until the end line.
       if (session.paste !== undefined) {
@@ -305,6 +351,8 @@ export class ChatCore {
 
   /** Tells every client the server is going away and closes every connection. */
   shutdown(reason: string = QUIT_REASONS.shutdown): void {
+    this.sweepStopped = true;
+    if (this.sweepTimer !== undefined) this.options.clock.clearTimeout(this.sweepTimer);
     const notice = encodeLine('BYE', [], reason);
     for (const session of [...this.sessions]) {
       session.send(notice);
@@ -524,20 +572,20 @@ export class ChatCore {
   }
 
   /**
-   * Applies retention in one bounded step and forgets rooms left with no history, no topic and no
-   * members. Returns false while more steps are needed.
+   * Applies retention in one bounded step. A room whose last message was deleted counts as unused from
+   * then on, topic or not, and is forgotten like any unused room. Returns false while more steps are needed.
    */
   pruneHistory(policy: RetentionPolicy): boolean {
     const store = this.options.history;
     if (store === undefined) return true;
     const result = store.prune(this.options.clock.now(), policy);
-    for (const key of result.forgottenRooms) {
+    for (const key of result.unusedRooms) {
       const room = this.rooms.get(key);
-      if (room === undefined || room.topic) continue;
-      room.persistent = false;
-      if (room.members.size === 0 && room.name !== LOBBY) this.rooms.delete(key);
+      if (room === undefined || !room.used) continue;
+      room.used = false;
+      if (room.members.size === 0 && room.name !== LOBBY) this.markUnused(room);
     }
-    if (result.deletedMessages > 0) this.options.log.log('info', 'history-pruned', { messages: result.deletedMessages, rooms: result.forgottenRooms.length });
+    if (result.deletedMessages > 0) this.options.log.log('info', 'history-pruned', { messages: result.deletedMessages, unusedRooms: result.unusedRooms.length });
     return result.done;
   }
 
@@ -719,22 +767,46 @@ export class ChatCore {
     this.holds.delete(nameKey(claim.nick));
     for (const key of claim.keys) if (this.nickClaims.get(key) === claim) this.nickClaims.delete(key);
   }
-  /** Rooms created per remote address in the current hour-long window (see LIMITS.maxRoomsCreatedPerHour). */
-  private readonly roomCreations = new Map<string, { windowStart: number; count: number }>();
 
-  private mayCreateRoom(address: string): boolean {
-    const now = this.options.clock.now();
-    const hour = 3_600_000;
-    let entry = this.roomCreations.get(address);
-    if (entry === undefined || now - entry.windowStart >= hour) {
-      // Drop expired windows as we go, so the map holds only addresses active in the last hour.
-      if (this.roomCreations.size > 1000) for (const [key, value] of this.roomCreations) if (now - value.windowStart >= hour) this.roomCreations.delete(key);
+  /**
+   * Rooms created per address block (IPv4 /24, IPv6 /64) in its current hour-long window (see
+   * LIMITS.maxRoomsCreatedPerHour); rebuilt from the store's creation log at start.
+   */
+  private readonly roomCreations = new Map<string, { windowStart: number; count: number }>();
+  /**
+   * Rooms with no members and no stored message, in the order they became so (oldest first): the ones
+   * to forget when unused too long, or to reclaim at the room cap. Entries of rooms used again since are
+   * dropped when met.
+   */
+  private readonly unusedRooms = new Map<string, Room>();
+  /** The idle-timeout pass in progress: where it is in the registered sessions, and the earliest next expiry seen. */
+  private idleScan: { sessions: IterableIterator<Session>; next: number } | undefined;
+  private sweepTimer: unknown;
+  /** When the housekeeping timer fires (Infinity: not armed). */
+  private sweepAt = Infinity;
+  private sweepStopped = false;
+  /** State of the rate-limited room-cap warnings. */
+  private readonly roomWarnings = { high: false, nearAt: -Infinity, fullAt: -Infinity };
+
+  /** Milliseconds until address block `creator` may create another room (0: now). */
+  private roomCreationWait(creator: string, now: number): number {
+    const entry = this.roomCreations.get(creator);
+    if (entry === undefined || now - entry.windowStart >= ROOM_CREATION_WINDOW_MS || entry.count < LIMITS.maxRoomsCreatedPerHour) return 0;
+    return entry.windowStart + ROOM_CREATION_WINDOW_MS - now;
+  }
+
+  /** Counts one room created by address block `creator`. */
+  private countRoomCreation(creator: string, now: number): void {
+    let entry = this.roomCreations.get(creator);
+    if (entry === undefined || now - entry.windowStart >= ROOM_CREATION_WINDOW_MS) {
+      // Drop expired windows as we go, so the map holds only blocks active in the last hour.
+      if (this.roomCreations.size > 1000) {
+        for (const [key, value] of this.roomCreations) if (now - value.windowStart >= ROOM_CREATION_WINDOW_MS) this.roomCreations.delete(key);
+      }
       entry = { windowStart: now, count: 0 };
-      this.roomCreations.set(address, entry);
+      this.roomCreations.set(creator, entry);
     }
-    if (entry.count >= LIMITS.maxRoomsCreatedPerHour) return false;
     entry.count++;
-    return true;
   }
 
   /** Queues a room event for the history store (committed at the end of this event-loop turn). */
@@ -743,6 +815,8 @@ export class ChatCore {
     if (history === undefined) return;
     history.append({ roomKey: room.key, roomName: room.name, at: this.options.clock.now(), nick: session.nick, kind, text });
     room.persistent = true;
+    // A topic alone does not make a room used: setting one must not let a squatter keep a room.
+    if (kind !== 'TOPIC') room.used = true;
     if (!history.healthy) this.noticeOutage(session);
   }
 
@@ -759,6 +833,7 @@ export class ChatCore {
     session.nickKey = key;
     this.claim(session);
     session.state = 'registered';
+    if (this.options.idleTimeoutMs > 0) this.scheduleSweep(session.lastInput + this.options.idleTimeoutMs);
     session.send(encodeLine('OK', ['NICK', nick], `Welcome, ${nick}! Type /help for commands; plain lines go to your current room.`));
     for (const line of this.options.motd.split(/\r?\n/)) {
       if (line.trim().length > 0) session.send(encodeLine('NOTICE', [], neutralise(line)));
@@ -796,20 +871,161 @@ export class ChatCore {
     return undefined;
   }
 
-  /** Creates a room within the server's limits; with a history store it persists from now on. */
+  /**
+   * Creates a room within the server's limits; with a history store it persists from now on. At the room
+   * cap it takes the place of the room unused the longest; only when every room is in use is it refused.
+   */
   private createRoom(session: Session, name: string): Room {
-    if (this.rooms.size >= LIMITS.maxRooms) {
-      throw new ChatError('TOO_MANY_ROOMS', 'The server has as many rooms as it allows; join an existing one (/rooms).');
+    const now = this.options.clock.now();
+    const full = this.rooms.size >= this.options.maxRooms;
+    const reclaimed = full ? this.oldestUnusedRoom() : undefined;
+    if (full && reclaimed === undefined) {
+      if (now - this.roomWarnings.fullAt >= ROOM_WARNING_INTERVAL_MS) {
+        this.roomWarnings.fullAt = now;
+        this.options.log.log('warn', 'rooms-full', { rooms: this.rooms.size, max: this.options.maxRooms, note: 'every room has members or messages; new rooms are refused' });
+      }
+      throw new ChatError('TOO_MANY_ROOMS', 'The server has as many rooms as it allows, all in use; join an existing one (/rooms).');
     }
-    if (!this.mayCreateRoom(session.remoteAddress)) {
-      throw new ChatError('TOO_MANY_ROOMS', `You can create ${LIMITS.maxRoomsCreatedPerHour} rooms an hour; join an existing one (/rooms) or try later.`);
+    const creator = addressPrefix(session.remoteAddress, 24, 64);
+    const wait = this.roomCreationWait(creator, now);
+    if (wait > 0) {
+      const minutes = Math.ceil(wait / 60_000);
+      throw new ChatError(
+        'TOO_MANY_ROOMS',
+        `Your network can create ${LIMITS.maxRoomsCreatedPerHour} rooms an hour; join an existing one (/rooms) or try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+      );
+    }
+    this.countRoomCreation(creator, now);
+    if (reclaimed !== undefined) {
+      this.dropRoom(reclaimed);
+      this.options.log.log('debug', 'room-reclaimed', { room: reclaimed.name, for: name });
     }
     const room = this.ensureRoom(name);
     if (this.options.history !== undefined) {
-      this.options.history.saveRoom({ roomKey: room.key, roomName: room.name, at: this.options.clock.now() });
+      this.options.history.saveRoom({ roomKey: room.key, roomName: room.name, at: now, creator });
       room.persistent = true;
     }
+    this.checkRoomCount(now);
     return room;
+  }
+
+  /** Warns once when the room count reaches ROOM_WARNING_SHARE of the cap (again only after it fell below, and not often). */
+  private checkRoomCount(now: number): void {
+    const high = this.rooms.size >= ROOM_WARNING_SHARE * this.options.maxRooms;
+    if (high && !this.roomWarnings.high && now - this.roomWarnings.nearAt >= ROOM_WARNING_INTERVAL_MS) {
+      this.roomWarnings.nearAt = now;
+      this.options.log.log('warn', 'rooms-near-cap', { rooms: this.rooms.size, max: this.options.maxRooms, note: 'at the cap, new rooms replace unused ones' });
+    }
+    this.roomWarnings.high = high;
+  }
+
+  /** True for a room that may be forgotten: no members, no stored message, not #lobby, still current. */
+  private isUnused(room: Room): boolean {
+    return room.members.size === 0 && !room.used && room.name !== LOBBY && this.rooms.get(room.key) === room;
+  }
+
+  /** Notes that a room became unused now, so that it expires roomUnusedMs from now. */
+  private markUnused(room: Room): void {
+    room.unusedSince = this.options.clock.now();
+    // Re-inserting keeps the map in unusedSince order.
+    this.unusedRooms.delete(room.key);
+    this.unusedRooms.set(room.key, room);
+    this.scheduleSweep(room.unusedSince + this.options.roomUnusedMs);
+  }
+
+  /** The room unused the longest, if any. */
+  private oldestUnusedRoom(): Room | undefined {
+    for (const [key, room] of this.unusedRooms) {
+      if (this.isUnused(room)) return room;
+      this.unusedRooms.delete(key);
+    }
+    return undefined;
+  }
+
+  /** Forgets a room everywhere; its name is free again. */
+  private dropRoom(room: Room): void {
+    this.rooms.delete(room.key);
+    this.unusedRooms.delete(room.key);
+    this.options.history?.forgetRoom(room.key);
+  }
+
+  /** Arms the housekeeping timer for time `at`, unless it fires earlier already. */
+  private scheduleSweep(at: number): void {
+    if (this.sweepStopped || at >= this.sweepAt) return;
+    const clock = this.options.clock;
+    if (this.sweepTimer !== undefined) clock.clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = clock.setTimeout(() => this.sweep(), Math.max(0, at - clock.now()));
+  }
+
+  /**
+   * Housekeeping on the core's clock: forgets rooms unused too long and disconnects idle users, in bounded
+   * steps; one timer serves both, armed for the next thing due (none when nothing can become due).
+   */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+    const now = this.options.clock.now();
+    const next = Math.min(this.expireUnusedRooms(now), this.expireIdleSessions(now));
+    if (next < Infinity) this.scheduleSweep(Math.max(next, now + SWEEP_PAUSE_MS));
+  }
+
+  /** One bounded step of room expiry; returns when the next room is due (now: more is due at once). */
+  private expireUnusedRooms(now: number): number {
+    let visited = 0;
+    let forgotten = 0;
+    let next = Infinity;
+    for (const [key, room] of this.unusedRooms) {
+      if (visited++ === SWEEP_SCAN_STEP || forgotten === SWEEP_END_STEP) {
+        next = now;
+        break;
+      }
+      if (!this.isUnused(room)) {
+        this.unusedRooms.delete(key);
+        continue;
+      }
+      const due = room.unusedSince + this.options.roomUnusedMs;
+      if (due > now) {
+        next = due;
+        break;
+      }
+      this.dropRoom(room);
+      forgotten++;
+    }
+    if (forgotten > 0) {
+      this.options.log.log('debug', 'rooms-expired', { rooms: forgotten, left: this.rooms.size });
+      this.checkRoomCount(now);
+    }
+    return next;
+  }
+
+  /** One bounded step of the idle timeout over registered users; returns when the next one is due. */
+  private expireIdleSessions(now: number): number {
+    const timeout = this.options.idleTimeoutMs;
+    if (timeout <= 0) {
+      this.idleScan = undefined;
+      return Infinity;
+    }
+    const scan = (this.idleScan ??= { sessions: this.nicks.values(), next: Infinity });
+    let visited = 0;
+    let ended = 0;
+    for (;;) {
+      if (visited === SWEEP_SCAN_STEP || ended === SWEEP_END_STEP) return now;
+      const item = scan.sessions.next();
+      if (item.done === true) break;
+      visited++;
+      const session = item.value;
+      const due = session.lastInput + timeout;
+      if (due > now) {
+        scan.next = Math.min(scan.next, due);
+        continue;
+      }
+      ended++;
+      const seconds = Math.round(timeout / 1000);
+      this.end(session, QUIT_REASONS.idle, `Idle timeout: nothing received from you for ${seconds} second${seconds === 1 ? '' : 's'}.`);
+    }
+    this.idleScan = undefined;
+    return scan.next;
   }
 
   private ensureRoom(name: string): Room {
@@ -829,12 +1045,17 @@ export class ChatCore {
     return room;
   }
 
-  /** Removes a member from a room, tells the remaining members with `event`, and forgets empty rooms. */
+  /**
+   * Removes a member from a room and tells the remaining members with `event`. A room left empty is
+   * forgotten at once without a history store, or later (see roomUnusedMs) when nothing was said in it.
+   */
   private leaveRoom(session: Session, room: Room, event: Buffer | undefined): void {
     room.members.delete(session);
     session.forget(room);
     if (event) room.broadcast(event);
-    if (room.members.size === 0 && room.name !== LOBBY && !room.persistent) this.rooms.delete(room.key);
+    if (room.members.size > 0 || room.name === LOBBY) return;
+    if (!room.persistent) this.rooms.delete(room.key);
+    else if (!room.used) this.markUnused(room);
   }
 
   /** Everyone who shares at least one room with `session`, each once. */

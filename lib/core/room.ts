@@ -6,8 +6,12 @@ export class Room {
   topic = '';
   topicBy = '';
   topicAt = 0;
-  /** True once the room has stored history or a topic: such a room is kept when it empties. */
+  /** True when the history store keeps the room: it outlives its members (until it expires unused). */
   persistent = false;
+  /** True when a message or action of the room is stored; a room that never had one expires soon after it empties. */
+  used = false;
+  /** When the room last became empty and unused, ms since the epoch (meaningful only while it is). */
+  unusedSince = 0;
 
   constructor(
     readonly name: string,

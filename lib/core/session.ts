@@ -22,6 +22,8 @@ export class Session {
    */
   readonly rooms: Room[] = [];
   lastActive: number;
+  /** When the connection last delivered any line, /ping included: what the idle timeout looks at. */
+  lastInput: number;
   registrationTimer: unknown;
   /** Whether joining a room replays its recent history to this connection (/replay off turns it off). */
   replay = true;
@@ -37,6 +39,7 @@ export class Session {
     readonly connectedAt: number,
   ) {
     this.lastActive = connectedAt;
+    this.lastInput = connectedAt;
   }
 
   /** The room a plain line goes to, if any. */

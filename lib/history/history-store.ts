@@ -19,8 +19,27 @@ export interface NewHistoryEntry {
 export interface NewRoom {
   roomKey: string;
   roomName: string;
-  /** Creation time, ms since the epoch: an unused room is forgotten once this is older than the age limit. */
+  /** Creation time, ms since the epoch. */
   at: number;
+  /** The creator's address block (see addressPrefix): logged so the per-creator limit survives a restart. */
+  creator?: string;
+}
+
+/** A room the core forgot (unused, expired or reclaimed): the store drops it and whatever it still holds. */
+export interface ForgottenRoom {
+  roomKey: string;
+  forget: true;
+}
+
+/** How far back the store's log of room creations reaches: the window of LIMITS.maxRoomsCreatedPerHour. */
+export const ROOM_CREATION_WINDOW_MS = 3_600_000;
+
+/** Rooms one address block created since some time, as read back from the store's log at start. */
+export interface RoomCreations {
+  creator: string;
+  count: number;
+  /** Time of the earliest of those creations, ms since the epoch. */
+  first: number;
 }
 
 /** A stored event as read back. */
@@ -33,20 +52,25 @@ export interface HistoryEntry {
   text: string;
 }
 
-/** A room as persisted: it is kept while it has history or a topic. */
+/** A room as persisted: it is kept until the core forgets it. */
 export interface StoredRoom {
   key: string;
   name: string;
   topic: string;
   topicBy: string;
   topicAt: number;
+  /** True when a message or action of it is stored (topic changes alone do not count). */
+  used: boolean;
 }
 
 /** What pruning removed. */
 export interface PruneResult {
   deletedMessages: number;
-  /** Rooms with neither messages nor a topic, created longer ago than the age limit: no longer persisted. */
-  forgottenRooms: string[];
+  /**
+   * Keys of rooms left with no stored message or action (topic changes aside), reported when a pass ends;
+   * the core forgets them once they are also empty of members for long enough.
+   */
+  unusedRooms: string[];
   /** False when another call is needed to finish (pruning works in bounded steps). */
   done: boolean;
 }
@@ -72,6 +96,10 @@ export interface HistoryStore {
   append(entry: NewHistoryEntry): void;
   /** Queues a new room, committed like an entry; saving a room that exists changes nothing. */
   saveRoom(room: NewRoom): void;
+  /** Queues forgetting a room: its name is free at once, what it held is deleted in bounded steps by prune. */
+  forgetRoom(roomKey: string): void;
+  /** Rooms created per address block since `since` (ms since the epoch), from the store's creation log. */
+  loadRoomCreations(since: number): RoomCreations[];
   /** Commits queued entries now; never throws (failures are logged and retried; during an outage it returns at once). */
   commit(): void;
   /** Id of the newest committed message (0 when there is none): a replay reads up to it, so live lines held meanwhile are not shown twice. */
@@ -82,7 +110,7 @@ export interface HistoryStore {
   before(roomKey: string, beforeId: number, limit: number): HistoryEntry[];
   /** Entries of a room containing every word of `words` (words of 3+ letters also as prefixes; see search-terms.ts), newest first. */
   search(roomKey: string, words: string[], limit: number): HistoryEntry[];
-  /** Applies retention in one bounded step. */
+  /** Applies retention in one bounded step; also deletes what forgotten rooms held and old creation-log rows. */
   prune(now: number, policy: RetentionPolicy): PruneResult;
   /** True while writes succeed; false during a storage outage. */
   readonly healthy: boolean;

@@ -2,7 +2,19 @@ import Database from 'better-sqlite3';
 import { mkdirSync, accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log';
-import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, NewRoom, PruneResult, RetentionPolicy, StoredRoom } from './history-store';
+import {
+  ROOM_CREATION_WINDOW_MS,
+  type ForgottenRoom,
+  type HistoryEntry,
+  type HistoryKind,
+  type HistoryStore,
+  type NewHistoryEntry,
+  type NewRoom,
+  type PruneResult,
+  type RetentionPolicy,
+  type RoomCreations,
+  type StoredRoom,
+} from './history-store';
 import { ftsMatch } from './search-terms';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
@@ -78,6 +90,10 @@ CREATE TABLE IF NOT EXISTS messages (
   text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room_id, id);
+-- One row per room created, with the creator's address block; rows older than the creation window are
+-- deleted by retention. Added after schema 1 shipped: CREATE IF NOT EXISTS upgrades older databases.
+CREATE TABLE IF NOT EXISTS room_creations (creator TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS room_creations_by_time ON room_creations (at);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (at);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5 (
   room, text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
@@ -92,17 +108,20 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
 `;
 
+/** What the store queues for its next commit. */
+type QueuedWrite = NewHistoryEntry | NewRoom | ForgottenRoom;
+
 /** How long a write waits for a lock held by another connection. */
 const BUSY_TIMEOUT_MS = 2000;
 
 /** True for a message (as opposed to a room being saved). */
-function isMessage(entry: NewHistoryEntry | NewRoom): entry is NewHistoryEntry {
+function isMessage(entry: QueuedWrite): entry is NewHistoryEntry {
   return 'kind' in entry;
 }
 
 /** What a queued entry counts for MAX_UNSAVED_BYTES. */
-function entrySize(entry: NewHistoryEntry | NewRoom): number {
-  const strings = entry.roomKey.length + entry.roomName.length + (isMessage(entry) ? entry.nick.length + Buffer.byteLength(entry.text) : 0);
+function entrySize(entry: QueuedWrite): number {
+  const strings = entry.roomKey.length + ('roomName' in entry ? entry.roomName.length : 0) + (isMessage(entry) ? entry.nick.length + Buffer.byteLength(entry.text) : 0);
   return strings + ENTRY_OVERHEAD_BYTES;
 }
 
@@ -130,6 +149,13 @@ interface Row {
   text: string;
 }
 
+/**
+ * A forgotten room's row is kept, under a key no room name can have ('!' and its id; room keys start with
+ * '#'), until retention has deleted what it held in bounded steps: its name is free at once, and its id
+ * is not reused while messages still point at it. This is the key range of such rows.
+ */
+const FORGOTTEN = `key >= '!' AND key < '"'`;
+
 /** Prepares every statement the store uses; this fails if a table lacks a column we need. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -145,16 +171,27 @@ function prepareStatements(db: Database.Database) {
          (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
        ORDER BY id DESC`,
     ),
-    rooms: db.prepare('SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt FROM rooms'),
+    rooms: db.prepare(
+      `SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt,
+         EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id AND kind <> 'TOPIC') AS used
+       FROM rooms WHERE NOT (${FORGOTTEN})`,
+    ),
+    unusedRoomKey: db.prepare(
+      `SELECT key FROM rooms WHERE id = ? AND NOT (${FORGOTTEN})
+         AND NOT EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id AND kind <> 'TOPIC')`,
+    ).pluck(),
+    forgetRoom: db.prepare(`UPDATE rooms SET key = '!' || id WHERE id = ?`),
+    forgottenRoom: db.prepare(`SELECT id FROM rooms WHERE ${FORGOTTEN} LIMIT 1`).pluck(),
+    deleteRoomMessages: db.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE room_id = ? ORDER BY id LIMIT ?)'),
+    insertCreation: db.prepare('INSERT INTO room_creations (creator, at) VALUES (?, ?)'),
+    creations: db.prepare('SELECT creator, count(*) AS count, min(at) AS first FROM room_creations WHERE at >= ? GROUP BY creator'),
+    deleteOldCreations: db.prepare('DELETE FROM room_creations WHERE rowid IN (SELECT rowid FROM room_creations WHERE at < ? ORDER BY at LIMIT ?)'),
     roomIds: db.prepare('SELECT id FROM rooms').pluck(),
     nthNewest: db.prepare('SELECT id FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
     deleteOldInRoom: db.prepare(
       'DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE room_id = ? AND id <= ? ORDER BY id LIMIT ?)',
     ),
     deleteOlderThan: db.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE at < ? ORDER BY at LIMIT ?)'),
-    emptyRooms: db.prepare(
-      `SELECT id, key FROM rooms WHERE topic = '' AND created_at < ? AND NOT EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id)`,
-    ),
     deleteRoom: db.prepare('DELETE FROM rooms WHERE id = ?'),
     mergeIndex: db.prepare(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${FTS_MERGE_PAGES})`),
   };
@@ -168,7 +205,7 @@ function prepareStatements(db: Database.Database) {
 export class SqliteHistoryStore implements HistoryStore {
   private readonly db: Database.Database;
   private readonly roomIds = new Map<string, number>();
-  private queue: Array<NewHistoryEntry | NewRoom> = [];
+  private queue: Array<QueuedWrite> = [];
   /** Size of `queue` as counted for MAX_UNSAVED_BYTES. */
   private queuedBytes = 0;
   private commitScheduled = false;
@@ -187,7 +224,7 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Progress of the current retention pass: which room it is at, and that room's cutoff id. */
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
   private readonly statements: ReturnType<typeof prepareStatements>;
-  private readonly writeBatch: (entries: Array<NewHistoryEntry | NewRoom>) => void;
+  private readonly writeBatch: (entries: Array<QueuedWrite>) => void;
 
   constructor(private readonly options: SqliteStoreOptions) {
     const file = path.join(options.dataDir, DATABASE_FILE);
@@ -216,10 +253,19 @@ export class SqliteHistoryStore implements HistoryStore {
           `restore it from a backup, or move it aside (mv ${file} ${file}.bad) to start with empty history.`,
       );
     }
-    this.writeBatch = this.db.transaction((entries: Array<NewHistoryEntry | NewRoom>) => {
+    this.writeBatch = this.db.transaction((entries: Array<QueuedWrite>) => {
       for (const entry of entries) {
+        if ('forget' in entry) {
+          const forgotten = this.roomId(entry.roomKey);
+          if (forgotten !== undefined) this.statements.forgetRoom.run(forgotten);
+          this.roomIds.delete(entry.roomKey);
+          continue;
+        }
         const roomId = this.roomId(entry.roomKey, entry.roomName, entry.at)!;
-        if (!('kind' in entry)) continue;
+        if (!('kind' in entry)) {
+          if (entry.creator !== undefined) this.statements.insertCreation.run(entry.creator, entry.at);
+          continue;
+        }
         this.statements.insertMessage.run(roomId, entry.at, entry.nick, entry.kind, entry.text);
         if (entry.kind === 'TOPIC') this.statements.setTopic.run(entry.text, entry.nick, entry.at, roomId);
       }
@@ -236,9 +282,9 @@ export class SqliteHistoryStore implements HistoryStore {
 
   loadRooms(keyOf?: (name: string) => string): StoredRoom[] {
     if (keyOf !== undefined) this.rekeyRooms(keyOf);
-    const rows = this.statements.rooms.all() as Array<StoredRoom & { id: number }>;
+    const rows = this.statements.rooms.all() as Array<Omit<StoredRoom, 'used'> & { id: number; used: number }>;
     for (const row of rows) this.roomIds.set(row.key, row.id);
-    return rows.map(({ key, name, topic, topicBy, topicAt }) => ({ key, name, topic, topicBy, topicAt }));
+    return rows.map(({ key, name, topic, topicBy, topicAt, used }) => ({ key, name, topic, topicBy, topicAt, used: used === 1 }));
   }
 
   append(entry: NewHistoryEntry): void {
@@ -249,7 +295,15 @@ export class SqliteHistoryStore implements HistoryStore {
     this.enqueue(room);
   }
 
-  private enqueue(entry: NewHistoryEntry | NewRoom): void {
+  forgetRoom(roomKey: string): void {
+    this.enqueue({ roomKey, forget: true });
+  }
+
+  loadRoomCreations(since: number): RoomCreations[] {
+    return this.statements.creations.all(since) as RoomCreations[];
+  }
+
+  private enqueue(entry: QueuedWrite): void {
     if (this.closed) return;
     this.queue.push(entry);
     this.queuedBytes += entrySize(entry);
@@ -327,8 +381,23 @@ export class SqliteHistoryStore implements HistoryStore {
     this.commit();
     let budget = PRUNE_STEP_ROWS;
     let deleted = 0;
+    const unusedRooms: string[] = [];
     try {
-      const aged = this.statements.deleteOlderThan.run(now - policy.maxAgeMs, budget).changes;
+      // Forgotten rooms and old creation-log rows go first, from the same budget of rows per step.
+      budget -= this.statements.deleteOldCreations.run(now - ROOM_CREATION_WINDOW_MS, budget).changes;
+      while (budget > 0) {
+        const forgotten = this.statements.forgottenRoom.get() as number | undefined;
+        if (forgotten === undefined) break;
+        const changes = this.statements.deleteRoomMessages.run(forgotten, budget).changes;
+        deleted += changes;
+        budget -= changes;
+        if (budget > 0) {
+          // Fewer rows than the budget were left, so none is left now: the row itself goes (one more unit).
+          this.statements.deleteRoom.run(forgotten);
+          budget--;
+        }
+      }
+      const aged = budget > 0 ? this.statements.deleteOlderThan.run(now - policy.maxAgeMs, budget).changes : 0;
       deleted += aged;
       budget -= aged;
       let finished = false;
@@ -348,31 +417,25 @@ export class SqliteHistoryStore implements HistoryStore {
           deleted += changes;
           budget -= changes;
           if (budget > 0) {
+            // Done with this room: report it if it holds no message now (it may have aged out).
+            const unused = this.statements.unusedRoomKey.get(roomId) as string | undefined;
+            if (unused !== undefined && !this.queue.some((entry) => entry.roomKey === unused)) unusedRooms.push(unused);
             pass.index++;
             pass.cutoff = undefined;
           }
         }
         finished = pass.index >= pass.rooms.length;
       }
-      const forgottenRooms: string[] = [];
-      if (finished) {
-        this.prunePass = undefined;
-        for (const room of this.statements.emptyRooms.all(now - policy.maxAgeMs) as Array<{ id: number; key: string }>) {
-          if (this.queue.some((entry) => entry.roomKey === room.key)) continue;
-          this.statements.deleteRoom.run(room.id);
-          this.roomIds.delete(room.key);
-          forgottenRooms.push(room.key);
-        }
-      }
+      if (finished) this.prunePass = undefined;
       if (deleted > 0) {
         this.dirtySinceCheckpoint = true;
         this.mergeIndex();
       }
-      return { deletedMessages: deleted, forgottenRooms, done: finished };
+      return { deletedMessages: deleted, unusedRooms, done: finished };
     } catch (error) {
       this.prunePass = undefined;
       this.options.log.log('error', 'history-prune-failed', { error: (error as Error).message });
-      return { deletedMessages: deleted, forgottenRooms: [], done: true };
+      return { deletedMessages: deleted, unusedRooms, done: true };
     }
   }
 
@@ -397,7 +460,7 @@ export class SqliteHistoryStore implements HistoryStore {
         unwritten,
         dropped: this.lost,
         written: this.written,
-        roomsNotKept: this.queue.length - unwritten + this.lostRooms || undefined,
+        roomsNotKept: this.queue.filter((entry) => !isMessage(entry) && !('forget' in entry)).length + this.lostRooms || undefined,
       });
     } else {
       this.options.log.log('info', 'history-closed', { notKept });
@@ -429,7 +492,7 @@ export class SqliteHistoryStore implements HistoryStore {
       createdAt: number;
     }
     const rows = this.db
-      .prepare('SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt, created_at AS createdAt FROM rooms ORDER BY id')
+      .prepare(`SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt, created_at AS createdAt FROM rooms WHERE NOT (${FORGOTTEN}) ORDER BY id`)
       .all() as RoomRow[];
     const owners = new Map<string, RoomRow>();
     const renames: Array<{ row: RoomRow; key: string }> = [];

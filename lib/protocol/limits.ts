@@ -15,11 +15,11 @@ export const LIMITS = {
   /** Rooms one connection may be in at once. */
   maxRoomsPerUser: 50,
   /**
-   * New rooms one address may create per hour: rooms persist, so without this one stranger could use up
-   * the server's room limit for everyone.
+   * New rooms one network (an IPv4 /24, an IPv6 /64) may create per hour: rooms persist, so without this
+   * one stranger with a block of addresses could churn through the server's rooms.
    */
   maxRoomsCreatedPerHour: 30,
-  /** Rooms that may exist on the server at once. */
+  /** Default of the daemon's --max-rooms: rooms that may exist on the server at once. */
   maxRooms: 10_000,
   /** Longest /ping token in code points. */
   maxPingToken: 64,

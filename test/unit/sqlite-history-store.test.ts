@@ -65,40 +65,137 @@ test('search finds messages with every word (last one a prefix), ignores case an
   store.close();
 });
 
-test('retention keeps the newest N per room, drops old messages, and forgets rooms left with nothing', (t) => {
+/** Runs retention steps until a pass is done; returns every room reported unused on the way. */
+function pruneAll(store: ReturnType<typeof open>, now: number, policy = { maxMessagesPerRoom: 10, maxAgeMs: 5_000 }): string[] {
+  const unused: string[] = [];
+  for (let step = 0; step < 10_000; step++) {
+    const result = store.prune(now, policy);
+    unused.push(...result.unusedRooms);
+    if (result.done) return unused;
+  }
+  throw new Error('retention never finished');
+}
+
+test('retention keeps the newest N per room, drops old messages, and reports rooms left with no message, topic or not', (t) => {
   const store = open(tempDir(t));
   for (let i = 0; i < 30; i++) store.append(entry('#big', `m${i}`, 10_000 + i));
   store.append(entry('#old', 'ancient', 10));
   store.append(entry('#topic', 'old message', 10));
-  store.append(entry('#topic', 'Welcome', 10, 'alice', 'TOPIC'));
-  let result;
-  do result = store.prune(12_000, { maxMessagesPerRoom: 10, maxAgeMs: 5_000 });
-  while (!result.done);
+  store.append(entry('#topic', 'Welcome', 11_000, 'alice', 'TOPIC'));
+  const unused = pruneAll(store, 12_000);
   t.deepEqual(store.recent('#big', 100).map((e) => e.text), Array.from({ length: 10 }, (_, i) => `m${20 + i}`));
   t.deepEqual(store.recent('#old', 10), []);
+  t.deepEqual(unused.sort(), ['#old', '#topic'], 'a topic change alone does not make a room used');
   const rooms = store.loadRooms();
-  t.false(rooms.some((r) => r.key === '#old'), 'a room with no history and no topic is forgotten');
-  t.is(rooms.find((r) => r.key === '#topic')?.topic, 'Welcome', 'a room with a topic is kept');
+  t.deepEqual(rooms.map((r) => [r.key, r.used]).sort(), [['#big', true], ['#old', false], ['#topic', false]], 'the core decides when to forget them');
+  t.is(rooms.find((r) => r.key === '#topic')?.topic, 'Welcome');
   t.deepEqual(store.search('#big', ['m0'], 10), [], 'pruned messages leave the search index too');
   store.close();
 });
 
-test('a room is saved at creation, before anything is said, and forgotten only once unused past the age limit', (t) => {
+test('a room is saved at creation, before anything is said, and kept until forgotten', (t) => {
   const dir = tempDir(t);
   const store = open(dir);
   store.saveRoom({ roomKey: '#new', roomName: '#New', at: 100_000 });
   store.saveRoom({ roomKey: '#new', roomName: '#New', at: 200_000 });
   store.close();
   const again = open(dir);
-  t.deepEqual(again.loadRooms(), [{ key: '#new', name: '#New', topic: '', topicBy: '', topicAt: 0 }]);
-  const policy = { maxMessagesPerRoom: 10, maxAgeMs: 50_000 };
-  let result = again.prune(120_000, policy);
-  while (!result.done) result = again.prune(120_000, policy);
-  t.deepEqual(result.forgottenRooms, [], 'still younger than the age limit');
-  result = again.prune(200_000, policy);
-  while (!result.done) result = again.prune(200_000, policy);
-  t.deepEqual(result.forgottenRooms, ['#new']);
+  t.deepEqual(again.loadRooms(), [{ key: '#new', name: '#New', topic: '', topicBy: '', topicAt: 0, used: false }]);
+  t.deepEqual(pruneAll(again, 10_000_000_000), ['#new'], 'reported unused, not deleted: the store does not know who is in it');
+  t.is(again.loadRooms().length, 1);
+  again.forgetRoom('#new');
+  again.commit();
   t.deepEqual(again.loadRooms(), []);
+  again.close();
+});
+
+test('forgetting a room frees its name at once; retention deletes what it held in bounded steps', (t) => {
+  const store = open(tempDir(t));
+  for (let i = 0; i < 450; i++) store.append(entry('#squat', `topic ${i}`, 1_000 + i, 'mallory', 'TOPIC'));
+  store.append(entry('#other', 'kept', 1_000));
+  store.commit();
+  store.forgetRoom('#squat');
+  store.append(entry('#squat', 'a new room of the same name', 5_000));
+  store.commit();
+  t.deepEqual(store.recent('#squat', 1000).map((e) => e.text), ['a new room of the same name'], 'nothing of the forgotten room shows');
+  t.deepEqual(store.loadRooms().map((r) => [r.key, r.topic]).sort(), [['#other', ''], ['#squat', '']]);
+  const db = (store as unknown as { db: Database.Database }).db;
+  const rows = (): number => db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+  const policy = { maxMessagesPerRoom: 1000, maxAgeMs: 1e12 };
+  const first = store.prune(6_000, policy);
+  t.false(first.done);
+  t.is(first.deletedMessages, 200, 'one step deletes a bounded number of rows');
+  pruneAll(store, 6_000, policy);
+  t.is(rows(), 2, 'every row of the forgotten room is gone');
+  t.is(db.prepare('SELECT count(*) FROM rooms').pluck().get(), 2, 'and so is its room row');
+  t.deepEqual(store.search('#squat', ['topic'], 10), []);
+  store.close();
+});
+
+test('room creations are logged with their address block, counted per block, and survive reopening', (t) => {
+  const dir = tempDir(t);
+  const store = open(dir);
+  store.saveRoom({ roomKey: '#a', roomName: '#a', at: 1_000, creator: '192.0.2.0/24' });
+  store.saveRoom({ roomKey: '#b', roomName: '#b', at: 2_000, creator: '192.0.2.0/24' });
+  store.saveRoom({ roomKey: '#c', roomName: '#c', at: 3_000, creator: '2001:db8:0:0:0:0:0:0/64' });
+  store.forgetRoom('#a');
+  store.close();
+  const again = open(dir);
+  const counts = (since: number) => again.loadRoomCreations(since).sort((x, y) => (x.creator < y.creator ? -1 : 1));
+  t.deepEqual(counts(0), [
+    { creator: '192.0.2.0/24', count: 2, first: 1_000 },
+    { creator: '2001:db8:0:0:0:0:0:0/64', count: 1, first: 3_000 },
+  ], 'a forgotten room still counts: forgetting one\'s own rooms does not give the allowance back');
+  t.deepEqual(counts(1_500), [
+    { creator: '192.0.2.0/24', count: 1, first: 2_000 },
+    { creator: '2001:db8:0:0:0:0:0:0/64', count: 1, first: 3_000 },
+  ]);
+  pruneAll(again, 2_500 + 3_600_000);
+  t.deepEqual(counts(0).map((c) => c.creator), ['2001:db8:0:0:0:0:0:0/64'], 'retention drops log rows older than an hour');
+  again.close();
+});
+
+/** The schema as shipped before room creations were logged, to test the upgrade of existing databases. */
+const SCHEMA_1 = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE rooms (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '',
+  topic_by TEXT NOT NULL DEFAULT '', topic_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id INTEGER NOT NULL, at INTEGER NOT NULL, nick TEXT NOT NULL,
+  kind TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX messages_by_room ON messages (room_id, id);
+CREATE INDEX messages_by_time ON messages (at);
+CREATE VIRTUAL TABLE messages_fts USING fts5 (room, text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts (rowid, room, text) VALUES (new.id, 'r' || new.room_id, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = old.id;
+END;
+INSERT INTO meta (key, value) VALUES ('schema', '1');
+INSERT INTO rooms (key, name, topic, topic_by, topic_at, created_at) VALUES
+  ('#talk', '#Talk', '', '', 0, 1000), ('#topiconly', '#TopicOnly', 'Squatted', 'mallory', 1500, 1000), ('#empty', '#empty', '', '', 0, 1000);
+INSERT INTO messages (room_id, at, nick, kind, text) VALUES (1, 1100, 'alice', 'MSG', 'hello'), (2, 1500, 'mallory', 'TOPIC', 'Squatted');
+`;
+
+test('a database made by the first schema opens, keeps its rooms and history, and starts logging room creations', (t) => {
+  const dir = tempDir(t);
+  const old = new Database(path.join(dir, DATABASE_FILE));
+  old.exec(SCHEMA_1);
+  old.close();
+  const store = open(dir);
+  t.deepEqual(store.loadRooms().map((r) => [r.key, r.name, r.topic, r.used]), [
+    ['#talk', '#Talk', '', true],
+    ['#topiconly', '#TopicOnly', 'Squatted', false],
+    ['#empty', '#empty', '', false],
+  ]);
+  t.deepEqual(store.recent('#talk', 10).map((e) => e.text), ['hello']);
+  t.deepEqual(store.search('#talk', ['hello'], 10).map((e) => e.text), ['hello']);
+  t.deepEqual(store.loadRoomCreations(0), []);
+  store.saveRoom({ roomKey: '#fresh', roomName: '#fresh', at: 5_000, creator: '198.51.100.0/24' });
+  store.close();
+  const again = open(dir);
+  t.deepEqual(again.loadRoomCreations(0), [{ creator: '198.51.100.0/24', count: 1, first: 5_000 }]);
+  t.is(again.loadRooms().length, 4);
   again.close();
 });
 
