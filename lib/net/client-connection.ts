@@ -14,8 +14,14 @@ const LINE_END = Buffer.from('\n');
 /** What the core is told when flood control discarded input (it matters inside a /paste block). */
 const DROPPED_LINE: InputLine = { ok: false, code: 'DROPPED' };
 
-/** Pause between two reads whose bytes are discarded: caps the cost of a flood while still reaching EOF soon. */
+/**
+ * Pause between two reads whose bytes are discarded, per open connection of the same address: one
+ * flooding connection is read at up to a chunk per 10 ms, so its EOF or reset is still seen soon after
+ * a paste, while an address flooding through 100 connections shares the same read rate, not 100 times it.
+ */
 const DISCARD_PAUSE_MS = 10;
+/** Longest such pause. */
+const MAX_DISCARD_PAUSE_MS = 1000;
 /** Quiet time after the last discarded line before the sender is told how much was dropped. */
 const DROP_NOTICE_DELAY_MS = 1000;
 /** Time without any discarded input after which a flood episode counts as over. */
@@ -150,7 +156,7 @@ export class ClientConnection {
       setTimeout(() => {
         this.readPaused = false;
         if (!this.closed) this.socket.resume();
-      }, DISCARD_PAUSE_MS).unref();
+      }, Math.min(MAX_DISCARD_PAUSE_MS, DISCARD_PAUSE_MS * Math.max(1, this.shared.connections))).unref();
     }
   }
 
