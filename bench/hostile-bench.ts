@@ -370,7 +370,7 @@ function rng(seed: number): () => number {
 }
 
 /** Bump when seedMessages or seedRooms change what they store. */
-const SEED_VERSION = 1;
+const SEED_VERSION = 2;
 
 /**
  * Where seeded databases are kept between runs: seeding 200,000 messages costs tens of seconds on
@@ -378,9 +378,11 @@ const SEED_VERSION = 1;
  * schema never reuses an old file; each scenario still gets a fresh data directory holding a copy.
  */
 function seedCacheFile(dataDir: string, what: string): string {
-  const db = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true });
+  // Fold any write-ahead log into the database first, so that the file alone is the whole state.
+  const db = new Database(path.join(dataDir, DATABASE_FILE));
   let schema: string;
   try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
     schema = (db.prepare('SELECT sql FROM sqlite_master ORDER BY name').pluck().all() as Array<string | null>).join('\n');
   } finally {
     db.close();
@@ -393,8 +395,8 @@ function seedCacheFile(dataDir: string, what: string): string {
 function seedCached(dataDir: string, what: string, seed: () => void): string {
   const file = path.join(dataDir, DATABASE_FILE);
   const cached = seedCacheFile(dataDir, what);
-  for (const suffix of ['-wal', '-shm']) rmSync(file + suffix, { force: true });
   if (existsSync(cached)) {
+    for (const suffix of ['-wal', '-shm']) rmSync(file + suffix, { force: true });
     copyFileSync(cached, file);
     return 'copied from an earlier run';
   }
@@ -563,7 +565,7 @@ async function oneAddressFlood(sc: Scenario): Promise<Row[]> {
   const chat = await ChatPair.start(sc, daemon.port);
   const generator = await sc.generator({
     port: daemon.port,
-    setupMs: 15_000,
+    setupMs: 10_000,
     maxRunMs: ATTACK_MS + 5_000,
     workloads: [{ kind: 'line-flood', label: '100 connections from 127.0.2.2', connections: 100, address: '127.0.2.2', line: 'flooding the lobby from one address', register: true, nickPrefix: 'floodx', maxBytesPerConnection: 2 * 2 ** 20 }],
   });
