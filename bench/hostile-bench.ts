@@ -102,14 +102,23 @@ function addressRange(third: number, n: number): string[] {
 /** Everything one scenario starts, so that it is all stopped at the end, even on failure. */
 class Scenario {
   private readonly cleanups: Array<() => unknown> = [];
+  /** Set by cleanup(): a scenario still running past its deadline gets whatever it starts stopped at once. */
+  private closed = false;
 
   constructor(readonly id: string) {}
 
   defer(cleanup: () => unknown): void {
+    if (this.closed) {
+      void Promise.resolve()
+        .then(cleanup)
+        .catch(() => undefined);
+      throw new Error(`scenario ${this.id} is over`);
+    }
     this.cleanups.push(cleanup);
   }
 
   async cleanup(): Promise<void> {
+    this.closed = true;
     for (const cleanup of this.cleanups.reverse()) {
       try {
         await cleanup();
