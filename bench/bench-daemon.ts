@@ -12,36 +12,66 @@ export interface BenchDaemon {
   proc: ChildProcess;
   /** Milliseconds from spawn to the "listening" log line. */
   startupMs: number;
+  /** Bytes the daemon has written to stderr (its log) so far. */
+  readonly stderrBytes: number;
+  /** Sends SIGTERM and resolves once the daemon has exited (killing it if it takes longer than 10 s). */
   stop(): Promise<void>;
 }
 
 /** Starts mychatd with flood control off, no configuration file and `extra` options; resolves once it listens. */
-export async function startBenchDaemon(extra: string[]): Promise<BenchDaemon> {
+export function startBenchDaemon(extra: string[]): Promise<BenchDaemon> {
+  return spawnDaemon(['--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0', '--max-clients', '100000', '--max-per-address', '0', ...extra]);
+}
+
+/**
+ * Starts mychatd on 127.0.0.1, a port of its choosing and no configuration file, with `args` and
+ * otherwise its defaults (the hostile benchmark needs the default flood settings); resolves once it listens.
+ */
+export async function spawnDaemon(args: string[]): Promise<BenchDaemon> {
   const started = Date.now();
-  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0', '--config', '', '--max-clients', '100000', '--max-per-address', '0', ...extra], {
+  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--config', '', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
+  let stderrBytes = 0;
+  let listening = false;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 120_000);
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited (${code ?? signal}) before listening: ${err}`));
+    });
     proc.stderr!.on('data', (d: Buffer) => {
+      stderrBytes += d.length;
+      if (listening) return;
       err += d.toString();
       if (err.length > 100_000) err = err.slice(-10_000);
       const match = /listening .*port=(\d+)/.exec(err);
       if (match) {
+        listening = true;
         clearTimeout(timer);
         resolve(Number(match[1]));
       }
     });
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+    else proc.once('exit', () => resolve());
   });
   return {
     port,
     pid: proc.pid!,
     proc,
     startupMs: Date.now() - started,
+    get stderrBytes() {
+      return stderrBytes;
+    },
     stop: async () => {
       proc.kill('SIGTERM');
-      await new Promise((resolve) => proc.once('exit', resolve));
+      // A daemon that does not finish its shutdown within 10 s is killed, so a benchmark always ends.
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
