@@ -14,6 +14,7 @@
  * goes to 127.0.0.1 from 127.0.0.0/8 source addresses. A FAIL line is a figure, not an error: the exit
  * status is 0 unless a scenario crashed or ran out of time.
  */
+import { nameKey } from '../lib/protocol/text-hygiene';
 import Database from 'better-sqlite3';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -461,12 +462,11 @@ function seedRooms(dataDir: string, templateName: string, count: number): number
     if (template === undefined) throw new Error('seeding: the template room was not stored');
     const columns = Object.keys(template).filter((column) => column !== 'id');
     const insert = db.prepare(`INSERT INTO rooms (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
-    const key = String(template.key);
     db.transaction(() => {
       for (let i = 1; i < count; i++) {
         const name = `#seed${String(i).padStart(5, '0')}`;
-        // The daemon loads rooms by name; the key follows the template's (today the case-folded name).
-        const row = { ...template, name, key: key === templateName ? name : key.replace(templateName.slice(1), name.slice(1)) };
+        // The key is the daemon's own room key (the look-alike skeleton of the name).
+        const row = { ...template, name, key: nameKey(name) };
         insert.run(columns.map((c) => (row as Record<string, unknown>)[c]));
       }
     })();
