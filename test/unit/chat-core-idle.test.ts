@@ -1,26 +1,14 @@
 import test from 'ava';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink } from '../../lib/core/sink';
 import { FakeClock } from '../helpers/fake-clock';
-
-/** A sink that records lines as strings and whether it was closed. */
-class RecordingSink implements ClientSink {
-  lines: string[] = [];
-  closed = false;
-  send(line: Buffer): void {
-    this.lines.push(line.toString('utf8').replace(/\r\n$/, ''));
-  }
-  close(): void {
-    this.closed = true;
-  }
-}
+import { LineSink } from '../helpers/line-sink';
 
 function setup(options: Partial<ChatCoreOptions> = {}) {
   const clock = new FakeClock();
   const core = new ChatCore({ clock, ...options });
   const connect = (address = '192.0.2.1') => {
-    const sink = new RecordingSink();
+    const sink = new LineSink();
     const session = core.connect(sink, address) as Session;
     return { sink, session, say: (text: string) => core.handleInput(session, { ok: true, text }) };
   };

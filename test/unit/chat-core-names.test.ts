@@ -1,23 +1,13 @@
 import test from 'ava';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink, Clock } from '../../lib/core/sink';
+import type { Clock } from '../../lib/core/sink';
+import { LineSink } from '../helpers/line-sink';
 
 /*
  * Look-alike, invisible, reserved and held nicknames, and look-alike room names, against the chat core
  * with a manual clock (holds expire by the core's injected Clock).
  */
-
-class FakeSink implements ClientSink {
-  lines: string[] = [];
-  closed = false;
-  send(line: Buffer): void {
-    this.lines.push(line.toString('utf8').replace(/\r\n$/, ''));
-  }
-  close(): void {
-    this.closed = true;
-  }
-}
 
 /** Time moves only when the test says; timers are never needed by the rules tested here. */
 class ManualClock implements Clock {
@@ -36,7 +26,7 @@ function world(options: Partial<ChatCoreOptions> = {}) {
   const core = new ChatCore({ clock, ...options });
   /** A connection from `address` that has not picked a nickname yet. */
   const connect = (address = '192.0.2.1') => {
-    const sink = new FakeSink();
+    const sink = new LineSink();
     const session = core.connect(sink, address) as Session;
     sink.lines = [];
     return {

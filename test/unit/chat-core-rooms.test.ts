@@ -4,26 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink } from '../../lib/core/sink';
 import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
 import { createLogger } from '../../lib/log';
 import { LIMITS } from '../../lib/protocol/limits';
 import { FakeClock } from '../helpers/fake-clock';
+import { LineSink } from '../helpers/line-sink';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-/** A sink that records lines as strings. */
-class RecordingSink implements ClientSink {
-  lines: string[] = [];
-  closed = false;
-  send(line: Buffer): void {
-    this.lines.push(line.toString('utf8').replace(/\r\n$/, ''));
-  }
-  close(): void {
-    this.closed = true;
-  }
-}
 
 interface User {
   session: Session;
@@ -51,7 +39,7 @@ function setup(t: { teardown(fn: () => void): void }, options: Partial<ChatCoreO
     logs,
     core: make(),
     user(nick: string, address = '192.0.2.1'): User {
-      const sink = new RecordingSink();
+      const sink = new LineSink();
       const session = w.core.connect(sink, address)!;
       const core = w.core;
       const say = (text: string): string[] => {

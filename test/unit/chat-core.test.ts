@@ -1,9 +1,10 @@
 import test from 'ava';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink, Clock } from '../../lib/core/sink';
+import type { ClientSink } from '../../lib/core/sink';
 import { LIMITS } from '../../lib/protocol/limits';
 import type { InputLine } from '../../lib/protocol/line-decoder';
+import { FakeClock } from '../helpers/fake-clock';
 
 // ---- fakes ----
 
@@ -40,52 +41,6 @@ class FakeSink implements ClientSink {
 
   get closed(): boolean {
     return this.closes.length > 0;
-  }
-}
-
-/** A manual clock: time moves only when the test calls advance(). */
-class FakeClock implements Clock {
-  private t = 1_700_000_000_000;
-  private nextId = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-
-  now(): number {
-    return this.t;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-
-  get pending(): number {
-    return this.timers.size;
-  }
-
-  /** Moves time forward by `ms`, firing due timers in order. */
-  advance(ms: number): void {
-    const target = this.t + ms;
-    for (;;) {
-      let nextId: number | undefined;
-      let nextAt = Infinity;
-      for (const [id, timer] of this.timers) {
-        if (timer.at <= target && timer.at < nextAt) {
-          nextAt = timer.at;
-          nextId = id;
-        }
-      }
-      if (nextId === undefined) break;
-      const timer = this.timers.get(nextId)!;
-      this.timers.delete(nextId);
-      this.t = timer.at;
-      timer.fn();
-    }
-    this.t = target;
   }
 }
 
