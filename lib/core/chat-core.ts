@@ -23,10 +23,13 @@ import { PASTE_END } from './paste-block';
 import { Room } from './room';
 import { Session } from './session';
 import { ROOM_CREATION_WINDOW_MS, type HistoryEntry, type HistoryKind, type HistoryStore, type NewHistoryEntry, type RetentionPolicy } from '../history/history-store';
-import type { HistoryQueries } from '../history/history-reader';
+import type { HistoryPage, HistoryQueries } from '../history/history-reader';
 import { historyLines } from './history-lines';
 import { systemClock, type ClientSink, type Clock } from './sink';
 import { defaultCommands } from './commands';
+
+/** How long joiners of one room share a replay page that was read for the same newest id. */
+const REPLAY_SHARE_MS = 1000;
 
 /** A Map that counts its changes, so views derived from it know when to recompute. */
 class VersionedMap<K, V> extends Map<K, V> {
@@ -141,6 +144,8 @@ export class ChatCore {
   private readonly sessions = new Set<Session>();
   private readonly nicks = new Map<string, Session>();
   private readonly rooms = new VersionedMap<string, Room>();
+  /** Replay pages read in the last REPLAY_SHARE_MS, shared by joiners of the same room (see replayPage). */
+  private readonly replayPages = new Map<Room, { uptoId: number; limit: number; at: number; page: Promise<HistoryPage> }>();
   /** allRooms()'s sorted list and the rooms version it was made from. */
   private sortedRooms: { version: number; rooms: readonly Room[] } | undefined;
   /** The busiest rooms for /rooms, and when they were picked. */
@@ -418,7 +423,8 @@ export class ChatCore {
     // Replay only on really entering a room that existed: a new room has nothing to replay.
     const history = this.options.history;
     const queries = this.options.historyQueries;
-    if (existing === undefined || already || !session.replay || this.options.historyReplay <= 0 || !history || !queries || !room.persistent) {
+    // A room where nothing was ever said (a topic alone does not count) has nothing worth a query.
+    if (existing === undefined || already || !session.replay || this.options.historyReplay <= 0 || !history || !queries || !room.persistent || !room.used) {
       session.send(ok);
       return undefined;
     }
@@ -426,7 +432,7 @@ export class ChatCore {
     history.commit();
     const uptoId = history.lastMessageId();
     session.hold();
-    return queries.recent(room.key, this.options.historyReplay, uptoId).then(
+    return this.replayPage(queries, room, uptoId).then(
       ({ entries }) => {
         const end = entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room.name} for more.` : 'No history yet.';
         this.releaseAfterReplay(session, [...this.historyLines(room, entries, end), ok]);
@@ -437,6 +443,25 @@ export class ChatCore {
         this.releaseAfterReplay(session, [encodeLine('HISTEND', [room.name, '0'], `No replay: ${neutralise(why)}`), ok]);
       },
     );
+  }
+
+  /**
+   * The replay page of `room` up to `uptoId`. Joins that ask for the same page within a second share one
+   * read, so a storm of joins (everyone reconnecting after a restart) costs one query per room, not one
+   * per joiner. The map holds only pages of the last second.
+   */
+  private replayPage(queries: HistoryQueries, room: Room, uptoId: number): Promise<HistoryPage> {
+    const now = this.options.clock.now();
+    const cached = this.replayPages.get(room);
+    if (cached !== undefined && cached.uptoId === uptoId && cached.limit === this.options.historyReplay && now - cached.at < REPLAY_SHARE_MS) return cached.page;
+    for (const [other, entry] of this.replayPages) if (now - entry.at >= REPLAY_SHARE_MS) this.replayPages.delete(other);
+    const page = queries.recent(room.key, this.options.historyReplay, uptoId);
+    this.replayPages.set(room, { uptoId, limit: this.options.historyReplay, at: now, page });
+    // A failed read is not shared with later joiners: they try again.
+    page.catch(() => {
+      if (this.replayPages.get(room)?.page === page) this.replayPages.delete(room);
+    });
+    return page;
   }
 
   /** Sends a replay and what was held during it; a session that got too far behind meanwhile is dropped. */

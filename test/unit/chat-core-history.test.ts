@@ -150,3 +150,28 @@ test('a /history page is cut at the reply size limit, keeping the newest, and sa
   const oldestId = history[0]!.split(' ')[2];
   t.regex(end, new RegExp(`^HISTEND #big ${history.length} Reply size limit reached \\(64 KiB\\)\\. Older: /history #big 60 before ${oldestId}$`));
 });
+
+test('a storm of joins into one room shares one replay read; a room with nothing said needs none', async (t) => {
+  const { core, store, user } = setup(t);
+  const alice = await user('alice');
+  await alice.say('/join #busy');
+  await alice.say('hello');
+  await alice.say('/join #quiet');
+  await alice.say('/topic #quiet only a topic here');
+  const real = inlineQueries(store);
+  const asked: string[] = [];
+  (core.options as { historyQueries: unknown }).historyQueries = {
+    ...real,
+    recent: (...args: Parameters<typeof real.recent>) => {
+      asked.push(args[0]);
+      return real.recent(...args);
+    },
+  };
+  const joiners = await Promise.all(['b1', 'b2', 'b3', 'b4', 'b5'].map((nick) => user(nick)));
+  await Promise.all(joiners.map((j) => j.say('/join #busy')));
+  t.deepEqual(asked, ['#busy'], 'five joins in one turn, one read');
+  for (const j of joiners) t.true(j.sink.take().includes('HISTEND #busy 1 Replayed the last 1; /history #busy for more.'));
+  await joiners[0]!.say('/join #quiet');
+  t.deepEqual(asked, ['#busy'], 'no read for a room where only a topic was set');
+  t.true(joiners[0]!.sink.take().some((l) => l.startsWith('OK JOIN #quiet')));
+});
