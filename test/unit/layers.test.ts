@@ -25,6 +25,10 @@ test('the layer check catches a forbidden import, type-only ones included, and a
   t.deepEqual(layerViolations([edge('lib/history/retention.ts', 'lib/core/chat-core.ts', true)]), ['lib/history/retention.ts -> lib/core/chat-core.ts']);
   t.deepEqual(layerViolations([edge('lib/core/chat-core.ts', 'lib/net/flood.ts')]), ['lib/core/chat-core.ts -> lib/net/flood.ts']);
   t.deepEqual(layerViolations([edge('lib/history/history-reader.ts', 'lib/core/ports/history-store.ts', true), edge('daemon/mychatd.ts', 'lib/net/tcp-listener.ts')]), []);
+  t.deepEqual(layerViolations([edge('lib/codec/json.ts', 'lib/transport/connection.ts'), edge('lib/client/render.ts', 'lib/log.ts'), edge('lib/protocol/limits.ts', 'lib/log.ts')]), [
+    'lib/codec/json.ts -> lib/transport/connection.ts',
+    'lib/protocol/limits.ts -> lib/log.ts',
+  ]);
   t.regex(layerViolations([edge('lib/elsewhere/x.ts', 'lib/protocol/limits.ts')])[0]!, /no layer rule/);
 });
 

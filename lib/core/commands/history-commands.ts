@@ -5,8 +5,6 @@ import type { CommandHandlers } from '../command-table';
 import { byteLength, historyLines } from '../history-lines';
 import { ChatError } from '../errors';
 
-const DEFAULT_PAGE = DEFAULT_HISTORY_PAGE;
-
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -25,7 +23,7 @@ export const historyHandlers = {
       if ((args.before !== undefined && args.before.toLowerCase() !== 'before') || (args.before === undefined) !== (args.ID === undefined)) usage();
       const room = args['#ROOM'] !== undefined ? core.findRoom(args['#ROOM']) : session.currentRoom;
       if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room: name one, e.g. /history #lobby.');
-      const count = args.N === undefined ? DEFAULT_PAGE : Number(args.N);
+      const count = args.N === undefined ? DEFAULT_HISTORY_PAGE : Number(args.N);
       if (count < 1 || count > LIMITS.maxHistoryPage) throw new ChatError('BAD_ARGS', `N is from 1 to ${LIMITS.maxHistoryPage}.`);
       const reader = core.historyReader();
       const page = args.ID === undefined ? reader.recent(room.key, count) : reader.before(room.key, Number(args.ID), count);
