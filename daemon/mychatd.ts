@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { ChatCore } from '../lib/core/chat-core';
 import { WorkerHistoryReader } from '../lib/history/history-reader';
-import { startRetention } from '../lib/history/retention';
+import { startRetention } from './retention';
 import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
 import { createLogger, stormGuard, type Logger } from '../lib/log';
 import type { FloodSettings } from '../lib/net/flood';

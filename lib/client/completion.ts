@@ -1,5 +1,4 @@
-import type { ArgKind } from '../core/command-table';
-import { defaultCommands } from '../core/commands';
+import { COMMAND_CATALOGUE, type ArgKind } from '../protocol/command-catalogue';
 import { foldName } from '../protocol/text-hygiene';
 
 /** What completion needs to know about one command: its names and the kind of each argument. */
@@ -16,11 +15,11 @@ export const CLIENT_COMMANDS: readonly CommandInfo[] = [
 ];
 
 /**
- * The server's commands, taken from the daemon's own table so the client never falls behind it, plus
+ * The server's commands, taken from the protocol's command catalogue (the daemon's own list) so the client never falls behind it, plus
  * the client's extras.
  */
 export const ALL_COMMANDS: readonly CommandInfo[] = [
-  ...defaultCommands.map((spec) => ({ name: spec.name, aliases: spec.aliases ?? [], args: spec.args.map((arg) => arg.kind) })),
+  ...COMMAND_CATALOGUE.map((spec) => ({ name: spec.name, aliases: 'aliases' in spec ? spec.aliases : [], args: spec.args.map((arg) => arg.kind) })),
   ...CLIENT_COMMANDS,
 ];
 

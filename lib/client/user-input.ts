@@ -1,4 +1,4 @@
-import { defaultCommands } from '../core/commands';
+import { COMMAND_CATALOGUE, type CommandInfo } from '../protocol/command-catalogue';
 import { parseInput } from '../protocol/parse-input';
 
 /** What one line typed in the interactive client asks for. */
@@ -14,9 +14,9 @@ export type UserAction =
   /** Nothing to do (a blank line). */
   | { kind: 'none' };
 
-/** Names and aliases of the server's /quit, from the daemon's command table. */
+/** Names and aliases of the server's /quit, from the protocol's command catalogue. */
 const QUIT_NAMES: ReadonlySet<string> = new Set(
-  defaultCommands.filter((spec) => spec.name === 'quit').flatMap((spec) => [spec.name, ...(spec.aliases ?? [])]),
+  (COMMAND_CATALOGUE as readonly CommandInfo[]).filter((spec) => spec.name === 'quit').flatMap((spec) => [spec.name, ...(spec.aliases ?? [])]),
 );
 
 /** One line per client-side command, shown by /help after the server's list and by /help clear|say. */

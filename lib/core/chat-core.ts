@@ -17,13 +17,12 @@ import {
 import { addressPrefix } from './address-prefix';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
-import { CommandTable, parseArgs } from './command-table';
+import { CommandTable, parseArgs, type CommandCore } from './command-table';
 import { ChatError, type ErrorCode } from './errors';
 import { PASTE_END } from './paste-block';
-import { Room } from './room';
-import { Session } from './session';
-import { ROOM_CREATION_WINDOW_MS, type HistoryEntry, type HistoryKind, type HistoryStore, type NewHistoryEntry, type RetentionPolicy } from '../history/history-store';
-import type { HistoryPage, HistoryQueries } from '../history/history-reader';
+import { Room, Session } from './session';
+import { ROOM_CREATION_WINDOW_MS, type HistoryEntry, type HistoryKind, type HistoryStore, type NewHistoryEntry, type RetentionPolicy } from './ports/history-store';
+import type { HistoryPage, HistoryQueries } from './ports/history-queries';
 import { historyLines } from './history-lines';
 import { systemClock, type ClientSink, type Clock } from './sink';
 import { defaultCommands } from './commands';
@@ -138,7 +137,7 @@ export const QUIT_REASONS = {
  * socket: each session talks to a ClientSink, and the network adapter calls connect, handleInput and
  * disconnect.
  */
-export class ChatCore {
+export class ChatCore implements CommandCore {
   readonly options: ChatCoreOptions;
   readonly table: CommandTable;
   private readonly sessions = new Set<Session>();

@@ -1,85 +1,71 @@
-import { splitWord } from '../protocol/parse-input';
-import type { ChatCore } from './chat-core';
+import { matchArgs, usageOf, type Args, type CommandInfo, type CommandName } from '../protocol/command-catalogue';
 import { ChatError } from './errors';
-import type { Session, SessionState } from './session';
+import type { HistoryQueries } from './ports/history-queries';
+import type { Room, Session } from './session';
+import type { Clock } from './sink';
+
+export type { ArgKind, ArgSpec, Args } from '../protocol/command-catalogue';
+export { usageOf } from '../protocol/command-catalogue';
 
 /**
- * Argument kinds. `word` and `nick` take one word; `room` takes one word starting with "#" and `number`
- * one word of digits (so either can be left out when optional); `text` takes the rest of the line.
+ * The part of the chat core that command handlers call. ChatCore implements it; declaring it here (rather
+ * than importing ChatCore) keeps the core free of an import cycle between the dispatcher and its handlers.
  */
-export type ArgKind = 'word' | 'nick' | 'room' | 'number' | 'text';
-
-/** One declared argument of a command. */
-export interface ArgSpec {
-  name: string;
-  kind: ArgKind;
-  optional?: boolean;
+export interface CommandCore {
+  readonly options: { readonly clock: Clock };
+  readonly userCount: number;
+  setNick(session: Session, raw: string): Promise<void> | undefined;
+  join(session: Session, rawName: string): Promise<void> | undefined;
+  part(session: Session, rawName: string | undefined, rawReason: string | undefined): void;
+  sayToRoom(session: Session, rawText: string, keyword: 'MSG' | 'ACTION'): void;
+  privateMessage(session: Session, rawNick: string, rawText: string): void;
+  topic(session: Session, rawName: string, rawText: string | undefined): void;
+  quit(session: Session, rawReason: string | undefined): void;
+  historyReader(): HistoryQueries;
+  findRoom(rawName: string): Room;
+  findNick(rawNick: string): Session;
+  allRooms(): readonly Room[];
+  busiestRooms(limit: number): readonly Room[];
+  registered(): IterableIterator<Session>;
+  sendNames(session: Session, label: string, members: Iterable<Session>): void;
 }
-
-/** Parsed arguments, keyed by ArgSpec.name; absent optional arguments are undefined. */
-export type Args = Record<string, string | undefined>;
 
 /** What a handler gets: the core, the session that sent the command, and the table (for /help). */
 export interface CommandContext {
-  core: ChatCore;
+  core: CommandCore;
   session: Session;
   table: CommandTable;
 }
 
-/** A declarative command: the table derives lookup, argument checks, usage and /help from it. */
-export interface CommandSpec {
-  name: string;
-  aliases?: readonly string[];
-  args: readonly ArgSpec[];
-  /** One-sentence description shown by /help. */
-  help: string;
-  /** Usage text, when the one derived from `args` would not read well. */
-  usage?: string;
-  /** Connection states that may use the command; others get ERR NICK_REQUIRED. */
-  states: readonly SessionState[];
-  /**
-   * Flood-budget cost in lines (default 1): a command that makes the server do much more work than a line
-   * (a /history page, a search, a list of every room) costs more, so flood control paces it accordingly.
-   */
-  cost?: number;
+/** Runs a command; a Promise means the connection waits for it before its next line is handled. */
+export type CommandHandler = (ctx: CommandContext, args: Args) => void | Promise<void>;
+
+/** One handler per catalogue command, checked by the compiler (see commands/index.ts) and by bindCommands. */
+export type CommandHandlers = Record<CommandName, CommandHandler>;
+
+/** A catalogue command with its handler: what the table dispatches to. */
+export interface CommandSpec extends CommandInfo {
   /** Runs the command; a Promise means the connection waits for it before its next line is handled. */
-  run(ctx: CommandContext, args: Args): void | Promise<void>;
+  run: CommandHandler;
 }
 
-/** Usage string derived from a spec, e.g. "/part [#ROOM] [REASON]". */
-export function usageOf(spec: CommandSpec): string {
-  if (spec.usage !== undefined) return spec.usage;
-  const parts = ['/' + spec.name];
-  for (const arg of spec.args) parts.push(arg.optional ? `[${arg.name}]` : arg.name);
-  return parts.join(' ');
+/**
+ * Pairs every catalogue entry with its handler, in catalogue order. Throws at start-up when a command has
+ * no handler or a handler no command (a plain-JavaScript caller or a cast could slip past the types).
+ */
+export function bindCommands(catalogue: readonly CommandInfo[], handlers: Readonly<Record<string, CommandHandler>>): CommandSpec[] {
+  const names = new Set(catalogue.map((info) => info.name));
+  const missing = catalogue.filter((info) => typeof handlers[info.name] !== 'function').map((info) => '/' + info.name);
+  const extra = Object.keys(handlers).filter((name) => !names.has(name)).map((name) => '/' + name);
+  if (missing.length > 0) throw new Error(`no handler for ${missing.join(' ')}`);
+  if (extra.length > 0) throw new Error(`handler for unknown command ${extra.join(' ')}`);
+  return catalogue.map((info) => ({ ...info, run: handlers[info.name]! }));
 }
 
 /** Matches a command's raw argument text against its spec, throwing BAD_ARGS with the usage on mismatch. */
-export function parseArgs(spec: CommandSpec, raw: string): Args {
-  const args: Args = {};
-  let rest = raw.trim();
-  const bad = (): never => {
-    throw new ChatError('BAD_ARGS', `Usage: ${usageOf(spec)}`);
-  };
-  for (const arg of spec.args) {
-    if (arg.kind === 'text') {
-      if (rest.length === 0 && !arg.optional) bad();
-      args[arg.name] = rest.length > 0 ? rest : undefined;
-      rest = '';
-      continue;
-    }
-    const { word, rest: after } = splitWord(rest);
-    const shaped = arg.kind === 'room' ? word.startsWith('#') : arg.kind === 'number' ? /^\d{1,9}$/.test(word) : true;
-    if (!arg.optional && word.length > 0 && arg.kind === 'number' && !shaped) bad();
-    const present = word.length > 0 && (!arg.optional || shaped);
-    if (!present) {
-      if (!arg.optional) bad();
-      continue;
-    }
-    args[arg.name] = word;
-    rest = after;
-  }
-  if (rest.length > 0) bad();
+export function parseArgs(spec: CommandInfo, raw: string): Args {
+  const args = matchArgs(spec, raw);
+  if (args === undefined) throw new ChatError('BAD_ARGS', `Usage: ${usageOf(spec)}`);
   return args;
 }
 

@@ -1,6 +1,6 @@
-import type { HistoryEntry } from '../history/history-store';
+import type { HistoryEntry } from './ports/history-store';
 import { encodeLine } from '../protocol/server-lines';
-import type { Room } from './room';
+import type { Room } from './session';
 
 /**
  * One stored entry as HISTORY lines: room, id, UTC time to the second, nick, kind, then the text. A paste

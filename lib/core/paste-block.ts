@@ -2,7 +2,6 @@ import { LIMITS } from '../protocol/limits';
 import type { InputLine } from '../protocol/line-decoder';
 import { neutralise } from '../protocol/text-hygiene';
 import { ChatError } from './errors';
-import type { Room } from './room';
 
 /*
  * The /paste block: after "/paste", every line is literal text for one room until a line holding only
@@ -26,8 +25,11 @@ export function unstuff(line: string): string {
   return line.startsWith('.') ? line.slice(1) : line;
 }
 
-/** A /paste block being received: its room and its lines so far, never more than the paste limits. */
-export class PasteBlock {
+/**
+ * A /paste block being received: its room and its lines so far, never more than the paste limits. The room
+ * type is a parameter so this module need not import Session's module, which refers back to it.
+ */
+export class PasteBlock<R = unknown> {
   /** The neutralised lines received so far (emptied when the block fails). */
   readonly lines: string[] = [];
   /** Bytes of the lines joined with "\n", as they will be stored. */
@@ -35,7 +37,7 @@ export class PasteBlock {
   /** True once the block passed a limit or had a line that could not be read: nothing of it is sent. */
   failed = false;
 
-  constructor(readonly room: Room) {}
+  constructor(readonly room: R) {}
 
   /** Adds one neutralised line; false when it would pass a limit (the block then fails and drops its lines). */
   add(text: string): boolean {

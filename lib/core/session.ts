@@ -1,15 +1,14 @@
+import type { SessionState } from '../protocol/command-catalogue';
 import type { PasteBlock } from './paste-block';
-import type { Room } from './room';
 import type { ClientSink } from './sink';
+
+export type { SessionState } from '../protocol/command-catalogue';
 
 /**
  * Most bytes held back for a session while it waits for its join replay (see Session.hold): a room busy
  * enough to pass this during one replay would drop a slow reader anyway.
  */
 export const MAX_HELD_BYTES = 1024 * 1024;
-
-/** Connection states: every command declares which of them may use it. */
-export type SessionState = 'awaiting-nick' | 'registered' | 'closing';
 
 /** One connected person, as the core sees them. */
 export class Session {
@@ -30,7 +29,7 @@ export class Session {
   /** The storage outage this session was last told about, so it is told once per outage. */
   outageNotified = 0;
   /** The /paste block being received, if any: until its end line, every input line belongs to it. */
-  paste: PasteBlock | undefined = undefined;
+  paste: PasteBlock<Room> | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -98,5 +97,34 @@ export class Session {
   forget(room: Room): void {
     const at = this.rooms.indexOf(room);
     if (at >= 0) this.rooms.splice(at, 1);
+  }
+}
+
+/**
+ * A chat room: its members (one half of the two-way room/member index) and its topic. It lives in this
+ * module with Session because each refers to the other, and two modules importing each other are a cycle.
+ */
+export class Room {
+  readonly members = new Set<Session>();
+  topic = '';
+  topicBy = '';
+  topicAt = 0;
+  /** True when the history store keeps the room: it outlives its members (until it expires unused). */
+  persistent = false;
+  /** True when a message or action of the room is stored; a room that never had one expires soon after it empties. */
+  used = false;
+  /** When the room last became empty and unused, ms since the epoch (meaningful only while it is). */
+  unusedSince = 0;
+
+  constructor(
+    readonly name: string,
+    readonly key: string,
+  ) {}
+
+  /** Writes one already-encoded line to every member except `except`. */
+  broadcast(line: Buffer, except?: Session): void {
+    for (const member of this.members) {
+      if (member !== except) member.send(line);
+    }
   }
 }

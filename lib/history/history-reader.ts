@@ -1,29 +1,14 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ChatError, type ErrorCode } from '../core/errors';
+import { ChatError, type ErrorCode } from '../protocol/errors';
 import type { Logger } from '../log';
 import { LIMITS } from '../protocol/limits';
 import type { ReaderData, ReaderReply, ReaderRequest } from './history-reader-protocol';
-import type { HistoryPage } from './history-reads';
-import type { HistoryEntry, HistoryStore } from './history-store';
+import type { HistoryPage, HistoryQueries } from '../core/ports/history-queries';
+import type { HistoryEntry, HistoryStore } from '../core/ports/history-store';
 import { DATABASE_FILE } from './sqlite-history-store';
 
-export type { HistoryPage } from './history-reads';
-
-/**
- * History reads a client can ask for (/history, /search, replay on /join), answered asynchronously so
- * that no query, however costly, blocks chat. Every rejection is a HistoryQueryError.
- */
-export interface HistoryQueries {
-  /** The newest `limit` entries of a room with id <= `uptoId` (when given), oldest first, and whether older ones exist. */
-  recent(roomKey: string, limit: number, uptoId?: number): Promise<HistoryPage>;
-  /** The `limit` entries of a room just before id `beforeId`, oldest first, and whether older ones exist. */
-  before(roomKey: string, beforeId: number, limit: number): Promise<HistoryPage>;
-  /** Entries of a room containing every word (see search-terms.ts for which words match as prefixes), newest first. */
-  search(roomKey: string, words: string[], limit: number): Promise<HistoryEntry[]>;
-  /** Ends the reader: waiting and running queries are refused with HISTORY_BUSY, and so is every later one. */
-  close(): Promise<void>;
-}
+export type { HistoryPage, HistoryQueries } from '../core/ports/history-queries';
 
 /** The error codes a history query can be refused with. */
 export type HistoryQueryErrorCode = Extract<ErrorCode, 'QUERY_TIMEOUT' | 'HISTORY_BUSY'>;

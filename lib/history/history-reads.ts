@@ -1,13 +1,9 @@
 import type Database from 'better-sqlite3';
-import type { HistoryEntry, HistoryKind } from './history-store';
+import type { HistoryPage } from '../core/ports/history-queries';
+import type { HistoryEntry, HistoryKind } from '../core/ports/history-store';
 import { ftsMatch } from './search-terms';
 
-/** A page of history, oldest first, and whether older entries exist before it. */
-export interface HistoryPage {
-  entries: HistoryEntry[];
-  /** True when the room has entries older than the first one of `entries`. */
-  more: boolean;
-}
+export type { HistoryPage } from '../core/ports/history-queries';
 
 interface Row {
   id: number;

@@ -14,7 +14,7 @@ import {
   type RetentionPolicy,
   type RoomCreations,
   type StoredRoom,
-} from './history-store';
+} from '../core/ports/history-store';
 import { ftsMatch } from './search-terms';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */

@@ -1,6 +1,7 @@
 import test from 'ava';
-import { CommandTable, parseArgs, usageOf, type CommandSpec } from '../../lib/core/command-table';
-import { defaultCommands } from '../../lib/core/commands';
+import { bindCommands, CommandTable, parseArgs, usageOf, type CommandSpec } from '../../lib/core/command-table';
+import { commandHandlers, defaultCommands } from '../../lib/core/commands';
+import { COMMAND_CATALOGUE } from '../../lib/protocol/command-catalogue';
 import { ChatError } from '../../lib/core/errors';
 
 const table = new CommandTable(defaultCommands);
@@ -126,4 +127,15 @@ test('every default command has help text, states, a lower-case unique name, and
 test('the commands a newcomer needs are usable before registration; the rest are not', (t) => {
   for (const name of ['nick', 'help', 'ping', 'quit']) t.true(spec(name).states.includes('awaiting-nick'), name);
   for (const name of ['join', 'part', 'msg', 'me', 'topic', 'rooms', 'who', 'whois']) t.false(spec(name).states.includes('awaiting-nick'), name);
+});
+
+test('the daemon has exactly one handler per catalogue command, and start-up refuses a missing or unknown one', (t) => {
+  t.deepEqual(Object.keys(commandHandlers).sort(), COMMAND_CATALOGUE.map((info) => info.name).sort());
+  t.deepEqual(
+    defaultCommands.map((spec) => spec.name),
+    COMMAND_CATALOGUE.map((info) => info.name),
+  );
+  const withoutPing = Object.fromEntries(Object.entries(commandHandlers).filter(([name]) => name !== 'ping'));
+  t.throws(() => bindCommands(COMMAND_CATALOGUE, withoutPing), { message: 'no handler for /ping' });
+  t.throws(() => bindCommands(COMMAND_CATALOGUE, { ...commandHandlers, frobnicate: noop }), { message: 'handler for unknown command /frobnicate' });
 });

@@ -7,7 +7,7 @@ import { ChatError } from '../../lib/core/errors';
 import type { LogFields, Logger, LogLevel } from '../../lib/log';
 import { silentLogger } from '../../lib/log';
 import { HistoryQueryError, inlineQueries, WorkerHistoryReader, type HistoryQueries, type WorkerReaderOptions } from '../../lib/history/history-reader';
-import type { NewHistoryEntry } from '../../lib/history/history-store';
+import type { NewHistoryEntry } from '../../lib/core/ports/history-store';
 import { ftsTerm } from '../../lib/history/search-terms';
 import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
 

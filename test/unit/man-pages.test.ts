@@ -2,7 +2,7 @@ import test from 'ava';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ERROR_CODES } from '../../lib/core/errors';
+import { ERROR_CODES } from '../../lib/protocol/errors';
 import { KEYWORDS } from '../../lib/protocol/server-lines';
 
 /*

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../lib/log';
-import type { NewHistoryEntry } from '../../lib/history/history-store';
+import type { NewHistoryEntry } from '../../lib/core/ports/history-store';
 import { DATABASE_FILE, HistoryOpenError, SqliteHistoryStore, type SyncMode } from '../../lib/history/sqlite-history-store';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {

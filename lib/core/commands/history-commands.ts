@@ -1,10 +1,9 @@
+import { DEFAULT_HISTORY_PAGE } from '../../protocol/command-catalogue';
 import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
-import type { CommandSpec } from '../command-table';
+import type { CommandHandlers } from '../command-table';
 import { byteLength, historyLines } from '../history-lines';
 import { ChatError } from '../errors';
-
-const DEFAULT_PAGE = 20;
 
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -15,28 +14,16 @@ export function searchWords(text: string): string[] {
   return (text.normalize('NFC').match(/[\p{L}\p{N}_]+/gu) ?? []).map((word) => word.slice(0, 64));
 }
 
-/** Commands that read stored room history. */
-export const historyCommands: CommandSpec[] = [
-  {
-    name: 'history',
-    args: [
-      { name: '#ROOM', kind: 'room', optional: true },
-      { name: 'N', kind: 'number', optional: true },
-      { name: 'before', kind: 'word', optional: true },
-      { name: 'ID', kind: 'number', optional: true },
-    ],
-    usage: '/history [#ROOM] [N] [before ID]',
-    cost: 5,
-    help: `Show a room's last N stored messages (default ${DEFAULT_PAGE}, at most ${LIMITS.maxHistoryPage}), or the N before message ID, oldest first.`,
-    states: ['registered'],
-    run: ({ core, session, table }, args) => {
+/** Handlers of the commands that read stored room history. */
+export const historyHandlers = {
+  history: ({ core, session, table }, args) => {
       const usage = (): never => {
         throw new ChatError('BAD_ARGS', `Usage: ${table.lookup('history')!.usage}`);
       };
       if ((args.before !== undefined && args.before.toLowerCase() !== 'before') || (args.before === undefined) !== (args.ID === undefined)) usage();
       const room = args['#ROOM'] !== undefined ? core.findRoom(args['#ROOM']) : session.currentRoom;
       if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room: name one, e.g. /history #lobby.');
-      const count = args.N === undefined ? DEFAULT_PAGE : Number(args.N);
+      const count = args.N === undefined ? DEFAULT_HISTORY_PAGE : Number(args.N);
       if (count < 1 || count > LIMITS.maxHistoryPage) throw new ChatError('BAD_ARGS', `N is from 1 to ${LIMITS.maxHistoryPage}.`);
       const reader = core.historyReader();
       const page = args.ID === undefined ? reader.recent(room.key, count) : reader.before(room.key, Number(args.ID), count);
@@ -60,17 +47,7 @@ export const historyCommands: CommandSpec[] = [
         session.send(encodeLine('OK', ['HISTORY', room.name], `${plural(shown.length, 'stored message', 'stored messages')}.`));
       });
     },
-  },
-  {
-    name: 'search',
-    args: [
-      { name: '#ROOM', kind: 'room' },
-      { name: 'TEXT', kind: 'text' },
-    ],
-    cost: 10,
-    help: `Find stored messages of a room that contain every word of TEXT (words of ${LIMITS.minSearchPrefix} or more letters also match longer words they begin), newest first, at most ${LIMITS.maxSearchResults}.`,
-    states: ['registered'],
-    run: ({ core, session }, args) => {
+  search: ({ core, session }, args) => {
       const room = core.findRoom(args['#ROOM']!);
       const words = searchWords(args.TEXT!);
       if (words.length === 0) throw new ChatError('BAD_ARGS', 'Search for at least one word of letters or digits.');
@@ -97,17 +74,10 @@ export const historyCommands: CommandSpec[] = [
         session.send(encodeLine('OK', ['SEARCH', room.name], `${matches}.`));
       });
     },
-  },
-  {
-    name: 'replay',
-    args: [{ name: 'on|off', kind: 'word', optional: true }],
-    help: 'Turn history replay on joining a room on or off for this connection, or show the setting.',
-    states: ['registered'],
-    run: ({ session }, args) => {
+  replay: ({ session }, args) => {
       const value = args['on|off']?.toLowerCase();
       if (value !== undefined && value !== 'on' && value !== 'off') throw new ChatError('BAD_ARGS', 'Usage: /replay [on|off]');
       if (value !== undefined) session.replay = value === 'on';
       session.send(encodeLine('OK', ['REPLAY', session.replay ? 'on' : 'off'], session.replay ? 'Joining a room replays its recent history.' : 'Joining a room replays no history.'));
     },
-  },
-];
+} satisfies Partial<CommandHandlers>;

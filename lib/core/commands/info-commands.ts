@@ -1,24 +1,17 @@
 import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
 import { nameKey } from '../../protocol/text-hygiene';
-import type { CommandSpec } from '../command-table';
-import type { Room } from '../room';
+import type { CommandHandlers } from '../command-table';
+import type { Room } from '../session';
 
 /** The ROOM line that describes a room in /rooms and /join. */
 function roomInfoLine(room: Room): Buffer {
   return encodeLine('ROOM', [room.name, String(room.members.size)], room.topic);
 }
 
-/** Commands that show who and what is on the server. */
-export const infoCommands: CommandSpec[] = [
-  {
-    name: 'rooms',
-    aliases: ['list'],
-    args: [{ name: 'WORD', kind: 'word', optional: true }],
-    cost: 5,
-    help: `List the rooms (those whose name contains WORD, if given) with their member counts and topics; at most ${LIMITS.maxRoomsListed}, the busiest.`,
-    states: ['registered'],
-    run: ({ core, session }, args) => {
+/** Handlers of the commands that show who and what is on the server. */
+export const infoHandlers = {
+  rooms: ({ core, session }, args) => {
       const filter = args.WORD === undefined ? undefined : nameKey(args.WORD.replace(/^#/, ''));
       const all = core.allRooms();
       const matching = filter === undefined ? all : all.filter((room) => room.key.includes(filter));
@@ -50,15 +43,7 @@ export const infoCommands: CommandSpec[] = [
             : `${total} rooms.`;
       session.send(encodeLine('OK', ['ROOMS', String(shown)], text));
     },
-  },
-  {
-    name: 'who',
-    aliases: ['names'],
-    args: [{ name: '#ROOM', kind: 'room', optional: true }],
-    cost: 3,
-    help: 'List the people in a room, or everyone online.',
-    states: ['registered'],
-    run: ({ core, session }, args) => {
+  who: ({ core, session }, args) => {
       if (args['#ROOM'] === undefined) {
         core.sendNames(session, '*', core.registered());
         session.send(encodeLine('OK', ['WHO', '*'], `${core.userCount} online.`));
@@ -68,14 +53,7 @@ export const infoCommands: CommandSpec[] = [
       core.sendNames(session, room.name, room.members);
       session.send(encodeLine('OK', ['WHO', room.name], `${room.members.size} in ${room.name}.`));
     },
-  },
-  {
-    name: 'whois',
-    aliases: ['wi'],
-    args: [{ name: 'NICK', kind: 'nick' }],
-    help: 'Show a user\'s rooms, when they connected, and how long they have been idle.',
-    states: ['registered'],
-    run: ({ core, session }, args) => {
+  whois: ({ core, session }, args) => {
       const target = core.findNick(args.NICK!);
       const now = core.options.clock.now();
       session.send(encodeLine('WHOIS', [target.nick, 'rooms'], target.rooms.map((room) => room.name).join(' ')));
@@ -83,5 +61,4 @@ export const infoCommands: CommandSpec[] = [
       session.send(encodeLine('WHOIS', [target.nick, 'idle'], String(Math.floor((now - target.lastActive) / 1000))));
       session.send(encodeLine('OK', ['WHOIS', target.nick], `End of WHOIS for ${target.nick}.`));
     },
-  },
-];
+} satisfies Partial<CommandHandlers>;

@@ -1,5 +1,5 @@
-import type { ChatCore } from '../core/chat-core';
-import type { RetentionPolicy } from './history-store';
+import type { ChatCore } from '../lib/core/chat-core';
+import type { RetentionPolicy } from '../lib/core/ports/history-store';
 
 /** Pause between two retention steps (each takes a few milliseconds). */
 const STEP_PAUSE_MS = 10;
