@@ -118,7 +118,7 @@ function spawnClient(command: string, args: string[]): Spawned {
   };
 }
 
-test('openssl s_client and socat users chat with a plain TCP user in one room, both ways', async (t) => {
+test('openssl s_client, socat and ncat users chat with a plain TCP user in one room, both ways', async (t) => {
   const ca = makeCa();
   const { daemon, tlsPort } = await tlsDaemon(makeServerCert(ca, 'server', '1001'));
   const plain = await register(daemon.port, 'plainpat');
@@ -136,15 +136,26 @@ test('openssl s_client and socat users chat with a plain TCP user in one room, b
   await socat.waitForLine('OK JOIN #lobby Now talking in #lobby.');
   await plain.waitForLine('JOIN #lobby socky');
 
+  // ncat checks only DNS names in the certificate, so it connects to "localhost" (-4: 127.0.0.1).
+  const ncat = spawnClient('ncat', ['-4', '--ssl', '--ssl-verify', '--ssl-trustfile', ca.cert, 'localhost', String(tlsPort)]);
+  await ncat.waitForLine(/^HELLO /);
+  ncat.write('nattie\n');
+  await ncat.waitForLine('OK JOIN #lobby Now talking in #lobby.');
+  await plain.waitForLine('JOIN #lobby nattie');
+
   ossl.write('hello from openssl\n');
   await plain.waitForLine('MSG #lobby ossie hello from openssl');
   await socat.waitForLine('MSG #lobby ossie hello from openssl');
   socat.write('hello from socat\n');
   await plain.waitForLine('MSG #lobby socky hello from socat');
   await ossl.waitForLine('MSG #lobby socky hello from socat');
+  ncat.write('hello from ncat\n');
+  await plain.waitForLine('MSG #lobby nattie hello from ncat');
+  await ossl.waitForLine('MSG #lobby nattie hello from ncat');
   plain.send('hello from plain TCP');
   await ossl.waitForLine('MSG #lobby plainpat hello from plain TCP');
   await socat.waitForLine('MSG #lobby plainpat hello from plain TCP');
+  await ncat.waitForLine('MSG #lobby plainpat hello from plain TCP');
 
   // The plain port's TLS sniffing sees decrypted text on the TLS door, so it never fires there.
   t.notRegex(daemon.stderr(), /wrong-protocol/);
