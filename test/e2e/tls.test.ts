@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
 import { register, TestClient } from '../helpers/client';
 import { DAEMON_JS, daemonEnv, scratchDir, startDaemon, type Daemon } from '../helpers/daemon';
+import { killClients, runClient, within } from '../helpers/mychat-client';
 import { pollUntil, requireBinaries, TERMINAL_TIMEOUT_MS } from '../helpers/terminal';
 
 /*
@@ -19,6 +20,7 @@ const sockets: net.Socket[] = [];
 const daemons: Daemon[] = [];
 
 test.after.always(async () => {
+  killClients();
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const socket of sockets) socket.destroy();
   await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
@@ -295,4 +297,46 @@ test('the daemon refuses to start with a TLS port but no usable certificate and 
   const badPort = await refusedStart(t, ['--tls-port', 'yes', '--tls-cert', good.cert, '--tls-key', good.key]);
   t.is(badPort.code, 2);
   t.regex(badPort.stderr, /--tls-port must be empty \(no TLS\) or a whole number from 0 to 65535/);
+});
+
+test('mychat --tls verifies the server: it chats when given the CA, and refuses an unknown CA unless --insecure (with a warning)', async (t) => {
+  const ca = makeCa();
+  const { daemon, tlsPort } = await tlsDaemon(makeServerCert(ca, 'server', '1001'));
+  const plain = await register(daemon.port, 'plainpat');
+  sockets.push(plain.socket);
+
+  const verified = runClient(['--tls', '--ca', ca.cert, '--nick', 'tess', '127.0.0.1', String(tlsPort)]);
+  await plain.waitForLine('JOIN #lobby tess');
+  verified.proc.stdin!.write('hello over TLS\n');
+  await plain.waitForLine('MSG #lobby tess hello over TLS');
+  plain.send('hello tess');
+  await verified.waitForLine('MSG #lobby plainpat hello tess');
+  verified.proc.stdin!.end();
+  t.is(await within(verified.exited, 10_000, () => verified.stderr()), 0, verified.stderr());
+  t.is(verified.stderr(), '');
+
+  // The throwaway CA is not among the system's: without --ca the handshake is refused and nothing is sent.
+  const untrusted = runClient(['--tls', '--nick', 'ursula', '127.0.0.1', String(tlsPort)], {}, 'ignore');
+  t.is(await within(untrusted.exited, 10_000, () => untrusted.stderr()), 3);
+  t.regex(untrusted.stderr(), /certificate is not signed by a CA this client trusts.*--ca FILE/);
+  t.notRegex(daemon.stderr(), /nick=ursula/);
+
+  const insecure = runClient(['--tls', '--insecure', '--nick', 'ivan', '127.0.0.1', String(tlsPort)]);
+  await plain.waitForLine('JOIN #lobby ivan');
+  insecure.proc.stdin!.end('unverified but encrypted\n');
+  await plain.waitForLine('MSG #lobby ivan unverified but encrypted');
+  t.is(await within(insecure.exited, 10_000, () => insecure.stderr()), 0);
+  t.regex(insecure.stderr(), /^mychat: warning: --insecure: the server's certificate is not checked/);
+});
+
+test('mychat refuses --ca and --insecure without --tls, and an unreadable --ca file', async (t) => {
+  for (const [args, message] of [
+    [['--ca', '/nonexistent/ca.pem', '127.0.0.1'], /--ca needs --tls/],
+    [['--insecure', '127.0.0.1'], /--insecure needs --tls/],
+    [['--tls', '--ca', '/nonexistent/ca.pem', '127.0.0.1'], /cannot read --ca \/nonexistent\/ca\.pem: ENOENT/],
+  ] as const) {
+    const run = runClient([...args], {}, 'ignore');
+    t.is(await within(run.exited, 10_000, () => run.stderr()), 2, args.join(' '));
+    t.regex(run.stderr(), message);
+  }
 });
