@@ -231,14 +231,18 @@ test('a plaintext client on the TLS port gets no chat text and is closed promptl
   t.notRegex(daemon.stderr(), /register .*nick=mallory/);
 });
 
-test('TLS connections share the per-address connection rate with plain ones', async (t) => {
+test('TLS and plain connections count together against the per-address limit', async (t) => {
   const ca = makeCa();
-  // 1 connection per second with a burst of 8 s of it: the ninth connection is refused.
-  const { daemon, tlsPort } = await tlsDaemon(makeServerCert(ca, 'server', '1001'), ['--connect-rate', '1']);
-  for (let i = 0; i < 8; i++) sockets.push((await register(daemon.port, `plain${i}`)).socket);
-  const refused = await tlsOpen(tlsPort, ca.cert);
-  t.regex(await refused.waitForLine(/^ERR /), /^ERR CONNECT_RATE /);
-  await refused.closedPromise;
+  const { daemon, tlsPort } = await tlsDaemon(makeServerCert(ca, 'server', '1001'), ['--max-per-address', '2']);
+  sockets.push((await register(daemon.port, 'plainpat')).socket);
+  await tlsRegister(tlsPort, ca.cert, 'tess');
+  // Two from 127.0.0.1 already, one on each port: a third is refused on either port.
+  const overTls = await tlsOpen(tlsPort, ca.cert);
+  t.regex(await overTls.waitForLine(/^ERR /), /^ERR TOO_MANY_CONNECTIONS /);
+  await overTls.closedPromise;
+  const overPlain = new TestClient(net.connect({ host: '127.0.0.1', port: daemon.port }));
+  sockets.push(overPlain.socket);
+  t.regex(await overPlain.waitForLine(/^ERR /), /^ERR TOO_MANY_CONNECTIONS /);
 });
 
 test('SIGTERM says goodbye to TLS users and closes the TLS port', async (t) => {
