@@ -9,7 +9,7 @@ import type { FloodSettings } from '../lib/net/flood';
 import { ChatListener } from '../lib/net/tcp-listener';
 import { packageVersion } from '../lib/version';
 import { changedOptions, nickList, parseOptions, reloadedOptions, tlsPortOf, UsageError, type DaemonOptions } from './options';
-import { notifySystemd, takeListenFds } from './systemd';
+import { notifySystemd, takeNamedListenFds, TLS_FD_NAME } from './systemd';
 import { loadTlsCredentials, TlsCredentialsError, TlsDoor, type TlsCredentials } from './tls-door';
 
 /** How long shutdown waits for clients to take their goodbye before cutting them off. */
@@ -55,9 +55,16 @@ function describeAddress(server: net.Server): { host: string; port: number } {
   return { host: String(address), port: 0 };
 }
 
-/** Reads the TLS certificate and key at start when the TLS door is on: a file that cannot be used ends the process with status 2. */
-function tlsCredentialsOrExit(options: DaemonOptions): TlsCredentials | undefined {
-  if (tlsPortOf(options) === undefined) return undefined;
+/**
+ * Reads the TLS certificate and key at start when the TLS door is on (--tls-port, or a socket systemd
+ * passed under the name "tls"): a file that cannot be used ends the process with status 2.
+ */
+function tlsCredentialsOrExit(options: DaemonOptions, tlsFds: number[]): TlsCredentials | undefined {
+  if (tlsPortOf(options) === undefined && tlsFds.length === 0) return undefined;
+  if (options.tlsCert === '' || options.tlsKey === '') {
+    process.stderr.write(`mychatd: systemd passed a socket named "${TLS_FD_NAME}", which needs --tls-cert and --tls-key (PEM files)\n`);
+    process.exit(2);
+  }
   try {
     return loadTlsCredentials(options.tlsCert, options.tlsKey);
   } catch (error) {
@@ -71,9 +78,12 @@ function main(): void {
   const version = packageVersion();
   const argv = process.argv.slice(2);
   let options = optionsOrExit(argv, version);
-  const tlsCredentials = tlsCredentialsOrExit(options);
-  // Read before anything can spawn a child, so none inherits the variables.
-  const inheritedFds = takeListenFds();
+  // Read before anything can spawn a child, so none inherits the variables. Sockets named "tls"
+  // (FileDescriptorName=tls) are TLS ports; the others are plain.
+  const inherited = takeNamedListenFds();
+  const inheritedFds = inherited.filter((s) => s.name !== TLS_FD_NAME).map((s) => s.fd);
+  const inheritedTlsFds = inherited.filter((s) => s.name === TLS_FD_NAME).map((s) => s.fd);
+  const tlsCredentials = tlsCredentialsOrExit(options, inheritedTlsFds);
 
   const log: Logger = stormGuard(createLogger(options.logLevel));
   let history: SqliteHistoryStore;
@@ -118,20 +128,27 @@ function main(): void {
   // listener's own server, the others feed the same listener.
   const extraServers = inheritedFds.slice(1).map(() => net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => listener.accept(socket)));
   const servers = [listener.server, ...extraServers];
-  // The TLS door: decrypted sockets go to the same listener, after the handshake.
-  const tlsDoor = tlsCredentials && new TlsDoor(tlsCredentials, (socket) => listener.accept(socket), log, options.maxClients);
-  let pending = servers.length + (tlsDoor ? 1 : 0);
+  // The TLS doors: decrypted sockets go to the same listener, after the handshake. One per TLS socket
+  // systemd passed, else one on --tls-port.
+  const tlsFds: Array<number | undefined> = !tlsCredentials ? [] : inheritedTlsFds.length > 0 ? inheritedTlsFds : [undefined];
+  const tlsDoors = tlsFds.map(() => new TlsDoor(tlsCredentials!, (socket) => listener.accept(socket), log, options.maxClients));
+  let pending = servers.length + tlsDoors.length;
   const listenTls = (): void => {
-    if (!tlsDoor) return;
-    const tlsPort = tlsPortOf(options)!;
-    tlsDoor.server.once('error', (error: NodeJS.ErrnoException) => {
-      log.log('error', 'listen-failed', { host: options.host || '*', port: tlsPort, tls: true, error: error.code ?? error.message });
-      process.exit(1);
-    });
-    tlsDoor.server.listen({ host: options.host || undefined, port: tlsPort, backlog: LISTEN_BACKLOG }, () => {
-      const { host, port } = describeAddress(tlsDoor.server);
-      log.log('info', 'listening', { host, port, tls: true, cert: tlsCredentials!.fingerprint, expires: tlsCredentials!.validTo });
-      if (--pending === 0) notifySystemd(log, ['--ready', `--status=Listening on port ${describeAddress(listener.server).port}, TLS port ${port}`]);
+    tlsDoors.forEach((door, i) => {
+      const fd = tlsFds[i];
+      const tlsPort = tlsPortOf(options);
+      door.server.once('error', (error: NodeJS.ErrnoException) => {
+        const where = fd === undefined ? { host: options.host || '*', port: tlsPort } : { fd };
+        log.log('error', 'listen-failed', { ...where, tls: true, error: error.code ?? error.message });
+        process.exit(1);
+      });
+      const onListening = (): void => {
+        const { host, port } = describeAddress(door.server);
+        log.log('info', 'listening', { host, port, tls: true, fd, activation: fd === undefined ? undefined : 'systemd', cert: tlsCredentials!.fingerprint, expires: tlsCredentials!.validTo });
+        if (--pending === 0) notifySystemd(log, ['--ready', `--status=Listening on port ${describeAddress(listener.server).port}, TLS port ${port}`]);
+      };
+      if (fd === undefined) door.server.listen({ host: options.host || undefined, port: tlsPort, backlog: LISTEN_BACKLOG }, onListening);
+      else door.server.listen({ fd }, LISTEN_BACKLOG, onListening);
     });
   };
   servers.forEach((server, i) => {
@@ -176,7 +193,7 @@ function main(): void {
       idleTimeoutMs: next.idleTimeout * 1000,
     });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
-    if (tlsDoor) reloadTls(tlsDoor, next);
+    if (tlsDoors.length > 0) reloadTls(tlsDoors, next);
     // Restart-only settings keep describing what is running, so a later reload warns about them again.
     options = reloadedOptions(options, next);
     // Confirmed at the level in force when the signal came, so lowering the level still shows that it worked.
@@ -185,11 +202,11 @@ function main(): void {
   };
   // A certificate renewed on disk takes effect for new handshakes; established connections are not touched.
   // A file that cannot be used keeps the certificate in force, so a botched renewal cannot take TLS down.
-  const reloadTls = (door: TlsDoor, next: DaemonOptions): void => {
-    door.setMaxConnections(next.maxClients);
+  const reloadTls = (doors: TlsDoor[], next: DaemonOptions): void => {
+    for (const door of doors) door.setMaxConnections(next.maxClients);
     try {
       const credentials = loadTlsCredentials(next.tlsCert, next.tlsKey);
-      door.useCredentials(credentials);
+      for (const door of doors) door.useCredentials(credentials);
       log.log('info', 'tls-reloaded', { cert: credentials.fingerprint, expires: credentials.validTo });
     } catch (error) {
       if (!(error instanceof TlsCredentialsError)) throw error;
@@ -207,10 +224,10 @@ function main(): void {
     stopping = true;
     log.log('info', 'shutting-down', { signal, clients: listener.connectionCount });
     void (async () => {
-      const closed = Promise.all([listener.stopAccepting(), ...extraServers.map((s) => new Promise((r) => s.close(r))), tlsDoor?.close()]);
+      const closed = Promise.all([listener.stopAccepting(), ...extraServers.map((s) => new Promise((r) => s.close(r))), ...tlsDoors.map((door) => door.close())]);
       core.shutdown();
       await listener.drain(SHUTDOWN_GRACE_MS);
-      tlsDoor?.cutHandshakes();
+      for (const door of tlsDoors) door.cutHandshakes();
       await closed;
       stopRetention();
       await reader.close();

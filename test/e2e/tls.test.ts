@@ -5,7 +5,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
 import { register, TestClient } from '../helpers/client';
-import { DAEMON_JS, daemonEnv, scratchDir, startDaemon, type Daemon } from '../helpers/daemon';
+import { DAEMON_JS, daemonEnv, scratchDir, startDaemon, waitForText, type Daemon } from '../helpers/daemon';
 import { killClients, runClient, within } from '../helpers/mychat-client';
 import { pollUntil, requireBinaries, TERMINAL_TIMEOUT_MS } from '../helpers/terminal';
 
@@ -343,4 +343,53 @@ test('mychat refuses --ca and --insecure without --tls, and an unreadable --ca f
     t.is(await within(run.exited, 10_000, () => run.stderr()), 2, args.join(' '));
     t.regex(run.stderr(), message);
   }
+});
+
+/** Two ports that were free a moment ago (systemd-socket-activate cannot listen on port 0). */
+async function freePorts(): Promise<number[]> {
+  const servers = await Promise.all(
+    [0, 1].map(() => new Promise<net.Server>((resolve) => {
+      const server = net.createServer();
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+test('socket activation: a socket passed with FileDescriptorName=tls is served as the TLS port, the other as plain', async (t) => {
+  requireBinaries('systemd-socket-activate');
+  const ca = makeCa();
+  const files = makeServerCert(ca, 'server', '1001');
+  let activated: { ports: number[]; stderr: () => string } | undefined;
+  // Another process may take a port between freePorts and the bind; a few fresh attempts settle that.
+  for (let attempt = 1; activated === undefined; attempt++) {
+    const ports = await freePorts();
+    const proc = spawn(
+      'systemd-socket-activate',
+      [...ports.flatMap((port) => ['-l', `127.0.0.1:${port}`]), '--fdname=mychatd.socket:tls', process.execPath, DAEMON_JS, '--config', '', '--data-dir', scratchDir(), '--tls-cert', files.cert, '--tls-key', files.key],
+      { env: daemonEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(proc);
+    let err = '';
+    proc.stderr!.setEncoding('utf8').on('data', (text: string) => (err += text));
+    const exited = new Promise<string>((resolve) => proc.on('exit', (code) => resolve(`exited with ${code}`)));
+    const outcome = await Promise.race([waitForText(() => err, new RegExp(`Listening on 127\\.0\\.0\\.1:${ports[1]} as 4`)).then(() => 'ready'), exited]);
+    if (outcome === 'ready') activated = { ports, stderr: () => err };
+    else if (attempt === 3) throw new Error(`systemd-socket-activate failed: ${err}`);
+  }
+  const [plainPort, tlsPort] = activated.ports as [number, number];
+  // The first connection (TLS) starts the daemon; its handshake waits in the queue meanwhile.
+  const tess = await tlsRegister(tlsPort, ca.cert, 'tess');
+  const pat = await register(plainPort, 'plainpat');
+  sockets.push(pat.socket);
+  await tess.waitForLine('JOIN #lobby plainpat');
+  pat.send('hello over the plain socket');
+  await tess.waitForLine('MSG #lobby plainpat hello over the plain socket');
+  tess.send('hello over the TLS socket');
+  await pat.waitForLine('MSG #lobby tess hello over the TLS socket');
+  const { line } = await waitForText(activated.stderr, / listening .*tls=true/);
+  t.regex(line, new RegExp(`port=${tlsPort} tls=true fd=4 activation=systemd `));
+  t.regex(activated.stderr(), new RegExp(`listening host=127\\.0\\.0\\.1 port=${plainPort} fd=3 activation=systemd`));
 });
