@@ -245,6 +245,29 @@ test('TLS and plain connections count together against the per-address limit', a
   t.regex(await overPlain.waitForLine(/^ERR /), /^ERR TOO_MANY_CONNECTIONS /);
 });
 
+test('a TLS client that stops reading is dropped at its send-queue cap, like a plain one', async (t) => {
+  const ca = makeCa();
+  const { daemon, tlsPort } = await tlsDaemon(makeServerCert(ca, 'server', '1001'), ['--max-send-queue', '65536']);
+  const talker = await register(daemon.port, 'talker');
+  sockets.push(talker.socket);
+  const slow = await tlsRegister(tlsPort, ca.cert, 'slowtls');
+  await talker.waitForLine('JOIN #lobby slowtls');
+  slow.socket.pause(); // stop reading: the kernel buffers fill, then the daemon's queue
+  const payload = 'p'.repeat(4000);
+  let quitLine: string | undefined;
+  // Bounded: at most 20 000 lines (about 80 MB); loopback buffers plus the 64 KiB cap fill long before.
+  for (let i = 0; i < 20_000 && quitLine === undefined; i++) {
+    talker.send(`${i} ${payload}`);
+    if (i % 50 === 49) {
+      await talker.sync();
+      quitLine = talker.all(/^QUIT slowtls/)[0];
+    }
+  }
+  quitLine ??= await talker.waitForLine(/^QUIT slowtls/, 10_000);
+  t.is(quitLine, 'QUIT slowtls Send queue exceeded');
+  t.false(talker.closed);
+});
+
 test('SIGTERM says goodbye to TLS users and closes the TLS port', async (t) => {
   const ca = makeCa();
   const { daemon, tlsPort } = await tlsDaemon(makeServerCert(ca, 'server', '1001'));
