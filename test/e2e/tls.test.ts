@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
 import { register, TestClient } from '../helpers/client';
 import { DAEMON_JS, daemonEnv, scratchDir, startDaemon, waitForText, type Daemon } from '../helpers/daemon';
-import { killClients, runClient, within } from '../helpers/mychat-client';
+import { killClients, runClient, within, type PipedClient } from '../helpers/mychat-client';
 import { pollUntil, requireBinaries, TERMINAL_TIMEOUT_MS } from '../helpers/terminal';
 
 /*
@@ -290,8 +290,9 @@ function refusedStart(t: ExecutionContext, args: string[]): Promise<{ code: numb
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  // 'close', not 'exit': only then has everything the daemon wrote to stderr been read.
   return new Promise((resolve) =>
-    proc.on('exit', (code) => {
+    proc.on('close', (code) => {
       clearTimeout(timer);
       t.notRegex(stderr, /listening/, 'it never listened');
       resolve({ code, stderr });
@@ -326,6 +327,14 @@ test('the daemon refuses to start with a TLS port but no usable certificate and 
   t.regex(badPort.stderr, /--tls-port must be empty \(no TLS\) or a whole number from 0 to 65535/);
 });
 
+/** The client's exit status, once it exited and its stderr was read to the end (exit can come first). */
+async function finished(run: PipedClient): Promise<number | string> {
+  const code = await within(run.exited, 10_000, () => run.stderr());
+  const stderr = run.proc.stderr!;
+  if (!stderr.readableEnded) await within(new Promise((resolve) => stderr.once('end', resolve)), 10_000, () => run.stderr());
+  return code;
+}
+
 test('mychat --tls verifies the server: it chats when given the CA, and refuses an unknown CA unless --insecure (with a warning)', async (t) => {
   const ca = makeCa();
   const { daemon, tlsPort } = await tlsDaemon(makeServerCert(ca, 'server', '1001'));
@@ -339,12 +348,12 @@ test('mychat --tls verifies the server: it chats when given the CA, and refuses 
   plain.send('hello tess');
   await verified.waitForLine('MSG #lobby plainpat hello tess');
   verified.proc.stdin!.end();
-  t.is(await within(verified.exited, 10_000, () => verified.stderr()), 0, verified.stderr());
+  t.is(await finished(verified), 0, verified.stderr());
   t.is(verified.stderr(), '');
 
   // The throwaway CA is not among the system's: without --ca the handshake is refused and nothing is sent.
   const untrusted = runClient(['--tls', '--nick', 'ursula', '127.0.0.1', String(tlsPort)], {}, 'ignore');
-  t.is(await within(untrusted.exited, 10_000, () => untrusted.stderr()), 3);
+  t.is(await finished(untrusted), 3);
   t.regex(untrusted.stderr(), /certificate is not signed by a CA this client trusts.*--ca FILE/);
   t.notRegex(daemon.stderr(), /nick=ursula/);
 
@@ -352,7 +361,7 @@ test('mychat --tls verifies the server: it chats when given the CA, and refuses 
   await plain.waitForLine('JOIN #lobby ivan');
   insecure.proc.stdin!.end('unverified but encrypted\n');
   await plain.waitForLine('MSG #lobby ivan unverified but encrypted');
-  t.is(await within(insecure.exited, 10_000, () => insecure.stderr()), 0);
+  t.is(await finished(insecure), 0);
   t.regex(insecure.stderr(), /^mychat: warning: --insecure: the server's certificate is not checked/);
 });
 
@@ -363,7 +372,7 @@ test('mychat refuses --ca and --insecure without --tls, and an unreadable --ca f
     [['--tls', '--ca', '/nonexistent/ca.pem', '127.0.0.1'], /cannot read --ca \/nonexistent\/ca\.pem: ENOENT/],
   ] as const) {
     const run = runClient([...args], {}, 'ignore');
-    t.is(await within(run.exited, 10_000, () => run.stderr()), 2, args.join(' '));
+    t.is(await finished(run), 2, args.join(' '));
     t.regex(run.stderr(), message);
   }
 });
