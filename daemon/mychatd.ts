@@ -8,8 +8,9 @@ import { createLogger, stormGuard, type Logger } from '../lib/log';
 import type { FloodSettings } from '../lib/net/flood';
 import { ChatListener } from '../lib/net/tcp-listener';
 import { packageVersion } from '../lib/version';
-import { changedOptions, nickList, parseOptions, reloadedOptions, UsageError, type DaemonOptions } from './options';
-import { notifySystemd, takeListenFds } from './systemd';
+import { changedOptions, nickList, parseOptions, reloadedOptions, tlsPortOf, UsageError, type DaemonOptions } from './options';
+import { notifySystemd, takeNamedListenFds, TLS_FD_NAME } from './systemd';
+import { loadTlsCredentials, TlsCredentialsError, TlsDoor, type TlsCredentials } from './tls-door';
 
 /** How long shutdown waits for clients to take their goodbye before cutting them off. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -54,12 +55,35 @@ function describeAddress(server: net.Server): { host: string; port: number } {
   return { host: String(address), port: 0 };
 }
 
+/**
+ * Reads the TLS certificate and key at start when the TLS door is on (--tls-port, or a socket systemd
+ * passed under the name "tls"): a file that cannot be used ends the process with status 2.
+ */
+function tlsCredentialsOrExit(options: DaemonOptions, tlsFds: number[]): TlsCredentials | undefined {
+  if (tlsPortOf(options) === undefined && tlsFds.length === 0) return undefined;
+  if (options.tlsCert === '' || options.tlsKey === '') {
+    process.stderr.write(`mychatd: systemd passed a socket named "${TLS_FD_NAME}", which needs --tls-cert and --tls-key (PEM files)\n`);
+    process.exit(2);
+  }
+  try {
+    return loadTlsCredentials(options.tlsCert, options.tlsKey);
+  } catch (error) {
+    if (!(error instanceof TlsCredentialsError)) throw error;
+    process.stderr.write(`mychatd: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
 function main(): void {
   const version = packageVersion();
   const argv = process.argv.slice(2);
   let options = optionsOrExit(argv, version);
-  // Read before anything can spawn a child, so none inherits the variables.
-  const inheritedFds = takeListenFds();
+  // Read before anything can spawn a child, so none inherits the variables. Sockets named "tls"
+  // (FileDescriptorName=tls) are TLS ports; the others are plain.
+  const inherited = takeNamedListenFds();
+  const inheritedFds = inherited.filter((s) => s.name !== TLS_FD_NAME).map((s) => s.fd);
+  const inheritedTlsFds = inherited.filter((s) => s.name === TLS_FD_NAME).map((s) => s.fd);
+  const tlsCredentials = tlsCredentialsOrExit(options, inheritedTlsFds);
 
   const log: Logger = stormGuard(createLogger(options.logLevel));
   let history: SqliteHistoryStore;
@@ -104,7 +128,29 @@ function main(): void {
   // listener's own server, the others feed the same listener.
   const extraServers = inheritedFds.slice(1).map(() => net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => listener.accept(socket)));
   const servers = [listener.server, ...extraServers];
-  let pending = servers.length;
+  // The TLS doors: decrypted sockets go to the same listener, after the handshake. One per TLS socket
+  // systemd passed, else one on --tls-port.
+  const tlsFds: Array<number | undefined> = !tlsCredentials ? [] : inheritedTlsFds.length > 0 ? inheritedTlsFds : [undefined];
+  const tlsDoors = tlsFds.map(() => new TlsDoor(tlsCredentials!, (socket) => listener.accept(socket), log, options.maxClients));
+  let pending = servers.length + tlsDoors.length;
+  const listenTls = (): void => {
+    tlsDoors.forEach((door, i) => {
+      const fd = tlsFds[i];
+      const tlsPort = tlsPortOf(options);
+      door.server.once('error', (error: NodeJS.ErrnoException) => {
+        const where = fd === undefined ? { host: options.host || '*', port: tlsPort } : { fd };
+        log.log('error', 'listen-failed', { ...where, tls: true, error: error.code ?? error.message });
+        process.exit(1);
+      });
+      const onListening = (): void => {
+        const { host, port } = describeAddress(door.server);
+        log.log('info', 'listening', { host, port, tls: true, fd, activation: fd === undefined ? undefined : 'systemd', cert: tlsCredentials!.fingerprint, expires: tlsCredentials!.validTo });
+        if (--pending === 0) notifySystemd(log, ['--ready', `--status=Listening on port ${describeAddress(listener.server).port}, TLS port ${port}`]);
+      };
+      if (fd === undefined) door.server.listen({ host: options.host || undefined, port: tlsPort, backlog: LISTEN_BACKLOG }, onListening);
+      else door.server.listen({ fd }, LISTEN_BACKLOG, onListening);
+    });
+  };
   servers.forEach((server, i) => {
     const fd = inheritedFds[i];
     server.once('error', (error: NodeJS.ErrnoException) => {
@@ -115,6 +161,8 @@ function main(): void {
     const onListening = (): void => {
       const { host, port } = describeAddress(server);
       log.log('info', 'listening', { host, port, fd, activation: fd === undefined ? undefined : 'systemd', version, config: options.configFile });
+      // The TLS port is logged after the plain one, so "the first listening line" stays the plain port.
+      if (server === listener.server) listenTls();
       if (--pending === 0) notifySystemd(log, ['--ready', `--status=Listening on port ${port}`]);
     };
     if (fd === undefined) server.listen({ host: options.host || undefined, port: options.port, backlog: LISTEN_BACKLOG }, onListening);
@@ -145,11 +193,25 @@ function main(): void {
       idleTimeoutMs: next.idleTimeout * 1000,
     });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
+    if (tlsDoors.length > 0) reloadTls(tlsDoors, next);
     // Restart-only settings keep describing what is running, so a later reload warns about them again.
     options = reloadedOptions(options, next);
     // Confirmed at the level in force when the signal came, so lowering the level still shows that it worked.
     log.log('info', 'reloaded', { changed: reloadable.join(',') || 'nothing', config: next.configFile });
     log.level = next.logLevel;
+  };
+  // A certificate renewed on disk takes effect for new handshakes; established connections are not touched.
+  // A file that cannot be used keeps the certificate in force, so a botched renewal cannot take TLS down.
+  const reloadTls = (doors: TlsDoor[], next: DaemonOptions): void => {
+    for (const door of doors) door.setMaxConnections(next.maxClients);
+    try {
+      const credentials = loadTlsCredentials(next.tlsCert, next.tlsKey);
+      for (const door of doors) door.useCredentials(credentials);
+      log.log('info', 'tls-reloaded', { cert: credentials.fingerprint, expires: credentials.validTo });
+    } catch (error) {
+      if (!(error instanceof TlsCredentialsError)) throw error;
+      log.log('error', 'tls-reload-failed', { error: error.message, kept: 'certificate in use' });
+    }
   };
   process.on('SIGHUP', reload);
 
@@ -162,9 +224,10 @@ function main(): void {
     stopping = true;
     log.log('info', 'shutting-down', { signal, clients: listener.connectionCount });
     void (async () => {
-      const closed = Promise.all([listener.stopAccepting(), ...extraServers.map((s) => new Promise((r) => s.close(r)))]);
+      const closed = Promise.all([listener.stopAccepting(), ...extraServers.map((s) => new Promise((r) => s.close(r))), ...tlsDoors.map((door) => door.close())]);
       core.shutdown();
       await listener.drain(SHUTDOWN_GRACE_MS);
+      for (const door of tlsDoors) door.cutHandshakes();
       await closed;
       stopRetention();
       await reader.close();

@@ -19,6 +19,12 @@ export type SyncMode = (typeof SYNC_MODES)[number];
 export interface DaemonOptions {
   host: string;
   port: number;
+  /** TCP port of the TLS door as text: '' when TLS is off, else 0 to 65535 (0: any free port). */
+  tlsPort: string;
+  /** PEM file holding the TLS certificate (and any intermediates after it); re-read on reload. */
+  tlsCert: string;
+  /** PEM file holding the TLS private key; re-read on reload. */
+  tlsKey: string;
   maxClients: number;
   /** Most simultaneous connections from one address; 0 means no limit. */
   maxPerAddress: number;
@@ -105,6 +111,19 @@ function nickListProblem(value: string | number): string | undefined {
   return undefined;
 }
 
+/** Why a --tls-port value is wrong: empty (off) or a port number. */
+function tlsPortProblem(value: string | number): string | undefined {
+  const text = String(value);
+  if (text === '') return undefined;
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  return Number.isInteger(n) && n <= 65535 ? undefined : `must be empty (no TLS) or a whole number from 0 to 65535 (got ${JSON.stringify(text)})`;
+}
+
+/** The TLS port to listen on, or undefined when the TLS door is off. */
+export function tlsPortOf(options: DaemonOptions): number | undefined {
+  return options.tlsPort === '' ? undefined : Number(options.tlsPort);
+}
+
 /** Longest --motd text or MOTD file, in characters. */
 const MAX_MOTD_CHARS = 4096;
 
@@ -118,6 +137,16 @@ const DEFAULT_CONFIG_DIR = '/etc/mychat';
 const SPECS: Record<string, OptionSpec> = {
   host: { field: 'host', type: 'string', default: '', describe: 'Address to listen on (empty: all interfaces)', reload: false },
   port: { field: 'port', type: 'number', default: 7777, describe: 'TCP port to listen on (0: any free port)', range: [0, 65535], reload: false },
+  'tls-port': {
+    field: 'tlsPort',
+    type: 'string',
+    default: '',
+    describe: 'TCP port for TLS connections, e.g. 7778 (empty: no TLS; 0: any free port); needs --tls-cert and --tls-key',
+    check: tlsPortProblem,
+    reload: false,
+  },
+  'tls-cert': { field: 'tlsCert', type: 'string', default: '', describe: 'PEM certificate file (chain after it) for --tls-port; re-read on reload', path: true, reload: true },
+  'tls-key': { field: 'tlsKey', type: 'string', default: '', describe: 'PEM private key file for --tls-port; re-read on reload', path: true, reload: true },
   'max-clients': { field: 'maxClients', type: 'number', default: 10000, describe: 'Most simultaneous connections', range: [1, 1_000_000], reload: true },
   'max-per-address': {
     field: 'maxPerAddress',
@@ -375,7 +404,7 @@ export function parseOptions(argv: string[], version: string): DaemonOptions {
     .config(fileValues ?? {})
     .epilog(
       'Precedence: command line, then MYCHATD_* environment, then the configuration file, then the defaults.\n' +
-        'SIGHUP re-reads the configuration; host, port, data-dir, history-* and sync need a restart. See mychatd(8).',
+        'SIGHUP re-reads the configuration and the TLS certificate; host, port, tls-port, data-dir, history-* and sync need a restart. See mychatd(8).',
     )
     .version(version)
     .alias('h', 'help')
@@ -399,6 +428,9 @@ export function parseOptions(argv: string[], version: string): DaemonOptions {
   if (result.motdFile !== '') {
     if (result.motd !== '') throw new UsageError('--motd and --motd-file cannot both be set: choose one (an empty value unsets either)');
     result.motd = readMotdFile(result.motdFile);
+  }
+  if (result.tlsPort !== '' && (result.tlsCert === '' || result.tlsKey === '')) {
+    throw new UsageError('--tls-port needs both --tls-cert and --tls-key (PEM files): see "TLS" in mychatd(8)');
   }
   return result;
 }

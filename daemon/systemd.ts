@@ -13,13 +13,25 @@ const MAX_LISTEN_FDS = 64;
  * otherwise they were meant for a parent; the variables are always removed so no child inherits them.
  */
 export function takeListenFds(env: NodeJS.ProcessEnv = process.env): number[] {
+  return takeNamedListenFds(env).map((socket) => socket.fd);
+}
+
+/** The FileDescriptorName= that marks a passed socket as the TLS port. */
+export const TLS_FD_NAME = 'tls';
+
+/**
+ * Like takeListenFds, with each descriptor's name from LISTEN_FDNAMES (the socket unit's
+ * FileDescriptorName=, by default the unit's name), so the daemon can tell its ports apart.
+ */
+export function takeNamedListenFds(env: NodeJS.ProcessEnv = process.env): Array<{ fd: number; name: string | undefined }> {
   const pid = env.LISTEN_PID;
   const count = Number(env.LISTEN_FDS);
+  const names = (env.LISTEN_FDNAMES ?? '').split(':');
   delete env.LISTEN_PID;
   delete env.LISTEN_FDS;
   delete env.LISTEN_FDNAMES;
   if (pid !== String(process.pid) || !Number.isInteger(count) || count < 1) return [];
-  return Array.from({ length: Math.min(count, MAX_LISTEN_FDS) }, (_, i) => SD_LISTEN_FDS_START + i);
+  return Array.from({ length: Math.min(count, MAX_LISTEN_FDS) }, (_, i) => ({ fd: SD_LISTEN_FDS_START + i, name: names[i] || undefined }));
 }
 
 /**

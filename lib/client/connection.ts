@@ -1,5 +1,7 @@
 import net from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import tls from 'node:tls';
+import type { ClientTls } from './options';
 import { internalToken } from './registration';
 
 /** How long connecting (TCP handshake) may take before the server counts as unreachable. */
@@ -42,6 +44,15 @@ export function describeSocketError(error: NodeJS.ErrnoException): string {
       return 'connection reset';
     case 'EPIPE':
       return 'connection broken';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+      return `the server's certificate is not signed by a CA this client trusts (${error.message}); give its CA with --ca FILE`;
+    case 'CERT_HAS_EXPIRED':
+      return "the server's certificate has expired";
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `the server's certificate is not for this host name (${error.message})`;
     default:
       return error.message;
   }
@@ -89,10 +100,16 @@ export class ServerLink {
     });
   }
 
-  /** Connects to host:port; rejects with a ConnectError that says why in plain words. */
-  static open(host: string, port: number, handlers: LinkHandlers, timeoutMs = CONNECT_TIMEOUT_MS): Promise<ServerLink> {
+  /**
+   * Connects to host:port, with TLS when `secure` is given (resolving once the server's certificate was
+   * verified); rejects with a ConnectError that says why in plain words.
+   */
+  static open(host: string, port: number, handlers: LinkHandlers, timeoutMs = CONNECT_TIMEOUT_MS, secure?: ClientTls): Promise<ServerLink> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      // SNI takes host names only; an IP address is still checked against the certificate's IP entries.
+      const socket: net.Socket = secure
+        ? tls.connect({ host, port, ca: secure.ca, rejectUnauthorized: !secure.insecure, servername: net.isIP(host) === 0 ? host : undefined, minVersion: 'TLSv1.2' })
+        : net.connect({ host, port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectError('timed out', 'ETIMEDOUT'));
@@ -102,7 +119,7 @@ export class ServerLink {
         reject(new ConnectError(describeSocketError(error), error.code ?? 'ERROR'));
       };
       socket.once('error', failed);
-      socket.once('connect', () => {
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.off('error', failed);
         resolve(new ServerLink(socket, handlers));

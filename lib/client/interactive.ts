@@ -6,7 +6,7 @@ import { formatLine, parseServerLine, type ServerLine } from '../protocol/server
 import { foldName, neutralise } from '../protocol/text-hygiene';
 import { ClientState } from './client-state';
 import { ALL_COMMANDS, completeLine } from './completion';
-import { ConnectError, ServerLink } from './connection';
+import { CONNECT_TIMEOUT_MS, ConnectError, ServerLink } from './connection';
 import { EXIT } from './exit-codes';
 import { displayAddress, type ClientOptions } from './options';
 import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, BracketedPasteReader, pasteBlock, pasteLines, pasteProblem, type TerminalInput } from './paste';
@@ -338,7 +338,7 @@ class InteractiveClient {
     const opened = await ServerLink.open(this.options.host, this.options.port, {
       line: (line) => this.onServerLine(line),
       close: (reason) => this.onClose(link, reason),
-    });
+    }, CONNECT_TIMEOUT_MS, this.options.tls);
     link = opened;
     this.link = opened;
     this.byeText = undefined;

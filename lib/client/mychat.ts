@@ -19,6 +19,9 @@ async function main(): Promise<number> {
     process.stderr.write(`mychat: ${error.message}\nTry 'mychat --help' for the options.\n`);
     return EXIT.usage;
   }
+  if (options.tls?.insecure) {
+    process.stderr.write("mychat: warning: --insecure: the server's certificate is not checked, so anyone between you and it could read and change the chat\n");
+  }
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
   if (interactive) {
     if (options.listen) {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import yargs from 'yargs';
 import { foldName, nickProblem, normaliseName, roomProblem } from '../protocol/text-hygiene';
 import { EXIT_HELP } from './exit-codes';
@@ -7,6 +8,17 @@ export const DEFAULT_HOST = 'localhost';
 
 /** The default server port (mychatd's default). */
 export const DEFAULT_PORT = 7777;
+
+/** The default port with --tls (the port mychatd's documentation uses for --tls-port). */
+export const DEFAULT_TLS_PORT = 7778;
+
+/** How the client speaks TLS (--tls): whom it trusts, or that it checks nothing (--insecure). */
+export interface ClientTls {
+  /** PEM certificates to trust instead of the system's CAs (--ca), or undefined for the system's. */
+  ca: Buffer | undefined;
+  /** Skip verifying the server's certificate (--insecure): encrypted, but anyone in the path can read it. */
+  insecure: boolean;
+}
 
 /** The client's settings after parsing the command line and MYCHAT_* environment variables. */
 export interface ClientOptions {
@@ -18,6 +30,8 @@ export interface ClientOptions {
   rooms: string[];
   /** Pipe mode: do not read stdin; print what the server sends until killed or disconnected. */
   listen: boolean;
+  /** TLS settings with --tls; undefined for plain TCP. */
+  tls: ClientTls | undefined;
 }
 
 /** Thrown for invalid options or arguments; the entry point prints it and exits with status 2. */
@@ -35,11 +49,11 @@ function parsePort(text: string, where: string): number {
  * `HOST:PORT`, `[IPV6]:PORT`, `[IPV6]` or a bare IPv6 address; whatever is not given comes from
  * MYCHAT_HOST / MYCHAT_PORT, then the defaults.
  */
-export function parseAddress(positionals: readonly string[], env: NodeJS.ProcessEnv): { host: string; port: number } {
+export function parseAddress(positionals: readonly string[], env: NodeJS.ProcessEnv, defaultPort = DEFAULT_PORT): { host: string; port: number } {
   if (positionals.length > 2) throw new UsageError(`too many arguments: ${positionals.slice(2).join(' ')} (expected [HOST] [PORT])`);
   const envPort = env.MYCHAT_PORT !== undefined && env.MYCHAT_PORT !== '' ? parsePort(env.MYCHAT_PORT, 'MYCHAT_PORT') : undefined;
   let host = env.MYCHAT_HOST !== undefined && env.MYCHAT_HOST !== '' ? env.MYCHAT_HOST : DEFAULT_HOST;
-  let port = envPort ?? DEFAULT_PORT;
+  let port = envPort ?? defaultPort;
   const [first, second] = positionals;
   if (first !== undefined) {
     if (first.length === 0) throw new UsageError('HOST is empty');
@@ -116,6 +130,9 @@ export function parseClientOptions(argv: string[], env: NodeJS.ProcessEnv, versi
     // Not `array: true`, which would swallow the HOST and PORT after it: repeating the option collects values.
     .option('join', { alias: 'j', type: 'string', describe: 'Room to join after registering (repeatable; "#" optional; commas separate several)' })
     .option('listen', { type: 'boolean', default: false, describe: 'Pipe mode: ignore stdin and print what the server sends until killed' })
+    .option('tls', { type: 'boolean', default: false, describe: `Connect with TLS (default port ${DEFAULT_TLS_PORT}), verifying the server's certificate against the system's CAs` })
+    .option('ca', { type: 'string', describe: 'With --tls: trust the PEM certificates in this file instead of the system CAs (e.g. a self-signed server)' })
+    .option('insecure', { type: 'boolean', default: false, describe: 'With --tls: do not verify the server (encrypted, but anyone in the path could read it)' })
     .version(version)
     .alias('h', 'help')
     .alias('v', 'version')
@@ -130,7 +147,8 @@ export function parseClientOptions(argv: string[], env: NodeJS.ProcessEnv, versi
     .parseSync();
 
   const positionals = parsed._.map(String);
-  const { host, port } = parseAddress(positionals, env);
+  const { host, port } = parseAddress(positionals, env, parsed.tls ? DEFAULT_TLS_PORT : DEFAULT_PORT);
+  const tls = tlsOptions(parsed.tls, parsed.ca, parsed.insecure);
   // A repeated --nick is collected into an array like --join; the last one wins, as with most options.
   const nicks = ([] as unknown[]).concat(parsed.nick ?? []).map(String);
   const joins = ([] as unknown[]).concat(parsed.join ?? []).map(String);
@@ -143,5 +161,27 @@ export function parseClientOptions(argv: string[], env: NodeJS.ProcessEnv, versi
     nick: rawNick === undefined ? '' : checkNick(rawNick),
     rooms: checkRooms(joins),
     listen: parsed.listen,
+    tls,
   };
+}
+
+/** The TLS settings from --tls, --ca and --insecure; the CA file is read now, so a wrong path is a usage error. */
+function tlsOptions(enabled: boolean, caOption: string | string[] | undefined, insecure: boolean): ClientTls | undefined {
+  // A repeated --ca is collected into an array (duplicate-arguments-array); the last one wins.
+  const caFile = Array.isArray(caOption) ? caOption[caOption.length - 1] : caOption;
+  if (!enabled) {
+    if (caFile !== undefined || insecure) throw new UsageError(`${caFile !== undefined ? '--ca' : '--insecure'} needs --tls`);
+    return undefined;
+  }
+  if (caFile !== undefined && insecure) throw new UsageError('--ca and --insecure contradict each other: choose one');
+  if (caFile === '') throw new UsageError('--ca needs a file');
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = fs.readFileSync(caFile);
+    } catch (error) {
+      throw new UsageError(`cannot read --ca ${caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  return { ca, insecure };
 }

@@ -1,7 +1,7 @@
 import readline from 'node:readline';
 import { parseServerLine } from '../protocol/server-lines';
 import { neutralise } from '../protocol/text-hygiene';
-import { ConnectError, ServerLink } from './connection';
+import { CONNECT_TIMEOUT_MS, ConnectError, ServerLink } from './connection';
 import { EXIT } from './exit-codes';
 import { displayAddress, type ClientOptions } from './options';
 import { internalToken, isInternalPong, Registration, type RegistrationEvent } from './registration';
@@ -152,7 +152,7 @@ export function runPipeMode(options: ClientOptions, io: PipeIO): Promise<number>
 
     io.stdout.on('error', () => finish(EXIT.ok)); // the reader went away (e.g. `| head`): nothing left to do
 
-    ServerLink.open(options.host, options.port, { line: onLine, close: onClose }).then(
+    ServerLink.open(options.host, options.port, { line: onLine, close: onClose }, CONNECT_TIMEOUT_MS, options.tls).then(
       (opened) => {
         link = opened;
         if (finished) {

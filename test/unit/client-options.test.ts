@@ -84,3 +84,14 @@ test('addresses are shown the way they are typed, IPv6 in brackets', (t) => {
   t.is(displayAddress('chat.example.org', 7777), 'chat.example.org:7777');
   t.is(displayAddress('::1', 7000), '[::1]:7000');
 });
+
+test('--tls defaults to port 7778 and verifies against the system CAs; a given port or MYCHAT_PORT still wins', (t) => {
+  t.like(parse(['--tls', 'chat.example.org']), { host: 'chat.example.org', port: 7778, tls: { ca: undefined, insecure: false } });
+  t.like(parse(['--tls', 'chat.example.org:7000']), { port: 7000 });
+  t.like(parse(['--tls', 'chat.example.org'], { MYCHAT_PORT: '7100' }), { port: 7100 });
+  t.like(parse(['--tls', '--insecure', 'chat.example.org']), { tls: { insecure: true } });
+  t.is(parse(['chat.example.org']).tls, undefined, 'plain TCP without --tls');
+  t.like(parse(['chat.example.org']), { port: 7777 });
+  t.throws(() => parse(['--tls', '--insecure', '--ca', __filename, 'chat.example.org']), { instanceOf: UsageError, message: /contradict/ });
+  t.deepEqual(parse(['--tls', '--ca', __filename, 'chat.example.org']).tls?.ca?.subarray(0, 6).toString(), 'import');
+});
