@@ -214,8 +214,10 @@ export class ClientConnection {
         break;
       }
       const line = this.backlog[0]!;
-      const cost = line.ok ? this.ctx.core.inputCost(this.session, line.text) : 1;
-      const now = Date.now();
+      // With line pacing off (--flood-rate 0) nothing needs the cost: skip parsing the line for it.
+      const paced = this.lines !== undefined || this.shared.lines !== undefined;
+      const cost = !paced ? 0 : line.ok ? this.ctx.core.inputCost(this.session, line.text) : 1;
+      const now = paced ? Date.now() : 0;
       const ownWait = cost > 0 ? (this.lines?.waitFor(now, cost) ?? 0) : 0;
       const sharedWait = cost > 0 ? (this.shared.lines?.waitFor(now, cost) ?? 0) : 0;
       const wait = Math.max(ownWait, sharedWait);
@@ -250,7 +252,7 @@ export class ClientConnection {
       this.backlog.shift();
       this.backlogBytes -= line.ok ? Buffer.byteLength(line.text) + 1 : 1;
       const pending = this.handle(line);
-      this.upgradeBudgets(now);
+      this.upgradeBudgets();
       if (pending !== undefined) {
         this.inFlight = true;
         void pending.finally(() => {
@@ -281,9 +283,10 @@ export class ClientConnection {
   }
 
   /** Gives a connection that has just registered the full budgets. */
-  private upgradeBudgets(now: number): void {
+  private upgradeBudgets(): void {
     if (this.registeredBudgets || this.session.state !== 'registered') return;
     this.registeredBudgets = true;
+    const now = Date.now();
     const flood = this.ctx.flood;
     this.bytes?.resize(flood.inputRate * INPUT_BURST_SECONDS, flood.inputRate, now);
     this.lines?.resize(flood.lineBurst, flood.lineRate, now);
