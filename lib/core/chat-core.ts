@@ -18,7 +18,7 @@ import { addressPrefix } from './address-prefix';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { CommandTable, parseArgs, type CommandCore } from './command-table';
-import { ChatError, type ErrorCode } from './errors';
+import { ChatError, type ErrorCode } from '../protocol/errors';
 import { PASTE_END } from './paste-block';
 import { Room, Session } from './session';
 import { ROOM_CREATION_WINDOW_MS, type HistoryEntry, type HistoryKind, type HistoryStore, type NewHistoryEntry, type RetentionPolicy } from './ports/history-store';

@@ -1,5 +1,5 @@
 import { matchArgs, usageOf, type Args, type CommandInfo, type CommandName } from '../protocol/command-catalogue';
-import { ChatError } from './errors';
+import { ChatError } from '../protocol/errors';
 import type { HistoryQueries } from './ports/history-queries';
 import type { Room, Session } from './session';
 import type { Clock } from './sink';

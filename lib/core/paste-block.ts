@@ -1,7 +1,7 @@
 import { LIMITS } from '../protocol/limits';
 import type { InputLine } from '../protocol/line-decoder';
 import { neutralise } from '../protocol/text-hygiene';
-import { ChatError } from './errors';
+import { ChatError } from '../protocol/errors';
 
 /*
  * The /paste block: after "/paste", every line is literal text for one room until a line holding only

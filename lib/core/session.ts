@@ -2,8 +2,6 @@ import type { SessionState } from '../protocol/command-catalogue';
 import type { PasteBlock } from './paste-block';
 import type { ClientSink } from './sink';
 
-export type { SessionState } from '../protocol/command-catalogue';
-
 /**
  * Most bytes held back for a session while it waits for its join replay (see Session.hold): a room busy
  * enough to pass this during one replay would drop a slow reader anyway.

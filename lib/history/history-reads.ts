@@ -5,7 +5,8 @@ import { ftsMatch } from './search-terms';
 
 export type { HistoryPage } from '../core/ports/history-queries';
 
-interface Row {
+/** A message row as both the store and the reader threads select it. */
+export interface Row {
   id: number;
   at: number;
   nick: string;

@@ -6,7 +6,6 @@ import {
   ROOM_CREATION_WINDOW_MS,
   type ForgottenRoom,
   type HistoryEntry,
-  type HistoryKind,
   type HistoryStore,
   type NewHistoryEntry,
   type NewRoom,
@@ -15,6 +14,7 @@ import {
   type RoomCreations,
   type StoredRoom,
 } from '../core/ports/history-store';
+import type { Row } from './history-reads';
 import { ftsMatch } from './search-terms';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
@@ -141,13 +141,6 @@ function makeDirectory(dir: string): void {
   for (const level of missing) mkdirSync(level);
 }
 
-interface Row {
-  id: number;
-  at: number;
-  nick: string;
-  kind: HistoryKind;
-  text: string;
-}
 
 /**
  * A forgotten room's row is kept, under a key no room name can have ('!' and its id; room keys start with

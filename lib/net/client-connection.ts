@@ -60,6 +60,8 @@ export class ClientConnection {
   private readonly decoder: LineDecoder;
   private readonly backlog: InputLine[] = [];
   private backlogBytes = 0;
+  /** Byte size of each backlog line (same order), so it is measured once, not again when the line leaves. */
+  private readonly backlogSizes: number[] = [];
   /** A command whose handler has not finished (e.g. a history query): input waits behind it. */
   private inFlight = false;
   private paceTimer: NodeJS.Timeout | undefined;
@@ -108,7 +110,7 @@ export class ClientConnection {
   private onClose(): void {
     this.closed = true;
     this.clearTimers();
-    this.backlog.length = 0;
+    this.clearBacklog();
     this.ctx.addressBudgets.release(this.shared);
     this.ctx.onClosed(this.socket);
     this.ctx.core.disconnect(this.session, this.sink.dropReason ?? (this.ended ? QUIT_REASONS.closed : reasonFor(this.lastError)));
@@ -186,8 +188,7 @@ export class ClientConnection {
     }
     if (line.ok && this.backlog.length > 0 && this.ctx.core.isQuit(this.session, line.text)) {
       // /quit jumps the queue: nobody should have to wait for their own paste to be posted to leave.
-      this.backlog.length = 0;
-      this.backlogBytes = 0;
+      this.clearBacklog();
       this.handle(line);
       return;
     }
@@ -198,6 +199,7 @@ export class ClientConnection {
     }
     this.backlog.push(line);
     this.backlogBytes += size;
+    this.backlogSizes.push(size);
     this.pump();
   }
 
@@ -210,7 +212,7 @@ export class ClientConnection {
   private pump(): void {
     while (!this.closed && !this.inFlight && this.paceTimer === undefined && this.backlog.length > 0) {
       if (this.session.state === 'closing') {
-        this.backlog.length = 0;
+        this.clearBacklog();
         break;
       }
       const line = this.backlog[0]!;
@@ -225,7 +227,7 @@ export class ClientConnection {
         if (this.ended) {
           // The sender has gone: what flood control was holding back is not posted in its name.
           this.noteDropped(this.backlog.length, 0, now);
-          this.backlog.length = 0;
+          this.clearBacklog();
           break;
         }
         if (!this.pacingNoticed) {
@@ -250,7 +252,7 @@ export class ClientConnection {
         this.shared.lines?.tryTake(now, cost);
       }
       this.backlog.shift();
-      this.backlogBytes -= line.ok ? Buffer.byteLength(line.text) + 1 : 1;
+      this.backlogBytes -= this.backlogSizes.shift()!;
       const pending = this.handle(line);
       this.upgradeBudgets();
       if (pending !== undefined) {
@@ -330,11 +332,18 @@ export class ClientConnection {
 
   private kick(): void {
     this.clearTimers();
-    this.backlog.length = 0;
+    this.clearBacklog();
     const seconds = this.ctx.flood.floodKickSeconds;
     this.ctx.log.log('warn', 'flood-kick', { id: this.session.id, addr: this.address, seconds });
     this.ctx.core.refuse(this.session, 'FLOODING', `You kept sending faster than flood control allows for ${seconds} seconds; disconnecting.`);
     this.ctx.core.end(this.session, 'Excess flood', 'Excess flood');
+  }
+
+  /** Forgets every line waiting for flood control. */
+  private clearBacklog(): void {
+    this.backlog.length = 0;
+    this.backlogSizes.length = 0;
+    this.backlogBytes = 0;
   }
 
   private clearTimers(): void {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { bindCommands, CommandTable, parseArgs, usageOf, type CommandSpec } from '../../lib/core/command-table';
 import { commandHandlers, defaultCommands } from '../../lib/core/commands';
 import { COMMAND_CATALOGUE } from '../../lib/protocol/command-catalogue';
-import { ChatError } from '../../lib/core/errors';
+import { ChatError } from '../../lib/protocol/errors';
 
 const table = new CommandTable(defaultCommands);
 const spec = (name: string): CommandSpec => {

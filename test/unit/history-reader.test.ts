@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ChatError } from '../../lib/core/errors';
+import { ChatError } from '../../lib/protocol/errors';
 import type { LogFields, Logger, LogLevel } from '../../lib/log';
 import { silentLogger } from '../../lib/log';
 import { HistoryQueryError, inlineQueries, WorkerHistoryReader, type HistoryQueries, type WorkerReaderOptions } from '../../lib/history/history-reader';

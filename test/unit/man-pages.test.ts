@@ -62,7 +62,7 @@ function protocolSource(): string {
   return fs.readFileSync(PROTOCOL_PAGE, 'utf8').replace(/\\-/g, '-');
 }
 
-test('the protocol page documents every error code in lib/core/errors.ts', (t) => {
+test('the protocol page documents every error code in lib/protocol/errors.ts', (t) => {
   const page = protocolSource();
   t.true(ERROR_CODES.length > 0);
   const missing = ERROR_CODES.filter((code) => !new RegExp(`(^|[^A-Z_])${code}([^A-Z_]|$)`, 'm').test(page));

@@ -3,7 +3,7 @@ import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
 import type { CommandHandlers } from '../command-table';
 import { byteLength, historyLines } from '../history-lines';
-import { ChatError } from '../errors';
+import { ChatError } from '../../protocol/errors';
 
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;

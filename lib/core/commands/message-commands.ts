@@ -1,6 +1,6 @@
 import { encodeLine } from '../../protocol/server-lines';
 import type { CommandHandlers } from '../command-table';
-import { ChatError } from '../errors';
+import { ChatError } from '../../protocol/errors';
 import { PasteBlock } from '../paste-block';
 
 /** Handlers of the commands that send text to other people. */

@@ -2,7 +2,7 @@ import { LIMITS } from '../../protocol/limits';
 import { encodeLine } from '../../protocol/server-lines';
 import { codePoints, neutralise } from '../../protocol/text-hygiene';
 import { usageOf, type CommandHandlers } from '../command-table';
-import { ChatError } from '../errors';
+import { ChatError } from '../../protocol/errors';
 
 /** Handlers of the commands about the connection itself: nickname, help, liveness, leaving. */
 export const sessionHandlers = {
