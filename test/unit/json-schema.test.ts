@@ -1,4 +1,6 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { JSON_EVENT_FIELDS, jsonCodec } from '../../lib/codec/json-codec';
 import { jsonFieldsOf, jsonInputLines } from '../../lib/codec/json-commands';
 import { CHAT_EVENT_TYPES, type ChatEvent, type ChatEventType } from '../../lib/core/events';
@@ -144,5 +146,29 @@ test('command objects the schema accepts are accepted by the server, and some it
   for (const value of bad) {
     t.not(commandProblems(value), '', JSON.stringify(value));
     t.false(jsonInputLines(JSON.stringify(value)).ok, JSON.stringify(value));
+  }
+});
+
+/** The JSON MODE section of mychat-protocol(7), with the roff escapes of its examples undone. */
+function manSection(): string {
+  const page = readFileSync(path.join(__dirname, '..', '..', 'man', 'mychat-protocol.7'), 'utf8');
+  const start = page.indexOf('\n.SH JSON MODE\n');
+  const end = page.indexOf('\n.SH ', start + 1);
+  return start < 0 ? '' : page.slice(start, end).replace(/\\-/g, '-').replace(/\\e/g, '\\');
+}
+
+test('mychat-protocol(7) has an entry for every event type, and its every JSON example is valid', (t) => {
+  const section = manSection();
+  t.not(section, '', 'the page has a JSON MODE section');
+  for (const type of CHAT_EVENT_TYPES) t.true(section.includes(`\n.TP\n.B ${type}\n`), `entry for ${type}`);
+  const examples = section.split('\n').filter((line) => line.startsWith('{'));
+  const events = examples.filter((line) => line.startsWith('{"type"')).map((line) => JSON.parse(line) as { type: string });
+  t.deepEqual([...new Set(events.map((e) => e.type))].sort(), [...CHAT_EVENT_TYPES].sort(), 'an example of every event type');
+  for (const event of events) assertValidEvent(t, event);
+  const commands = examples.filter((line) => line.startsWith('{"cmd"')).map((line) => line.replace(/\s+\\fI.*$/, ''));
+  t.true(commands.length >= COMMAND_CATALOGUE.length);
+  for (const line of commands) {
+    t.is(commandProblems(JSON.parse(line)), '', line);
+    t.true(jsonInputLines(line).ok, line);
   }
 });
