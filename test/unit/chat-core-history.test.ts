@@ -1,3 +1,5 @@
+import { MYCHAT_CODEC } from '../../lib/codec/mychat-codec';
+import type { ChatEvent } from '../../lib/core/events';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -5,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ChatCore } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink } from '../../lib/core/sink';
+import type { ClientSink } from '../../lib/core/ports/client-sink';
 import { silentLogger } from '../../lib/log';
 import { inlineQueries } from '../../lib/history/history-reader';
 import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
@@ -13,6 +15,11 @@ import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
 /** A sink that records lines as strings. */
 class RecordingSink implements ClientSink {
   lines: string[] = [];
+  deliver(event: ChatEvent): void {
+    const text = MYCHAT_CODEC.encode(event).toString('utf8');
+    for (const line of text.split(/(?<=\r\n)/)) this.send(Buffer.from(line, 'utf8'));
+  }
+
   send(line: Buffer): void {
     this.lines.push(line.toString('utf8').replace(/\r\n$/, ''));
   }

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
-import type { Clock } from '../../lib/core/sink';
+import type { Clock } from '../../lib/core/ports/clock';
 import { LineSink } from '../helpers/line-sink';
 
 /*

@@ -1,3 +1,5 @@
+import { MYCHAT_CODEC } from '../../lib/codec/mychat-codec';
+import type { ChatEvent } from '../../lib/core/events';
 import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -5,7 +7,7 @@ import path from 'node:path';
 import { ChatCore } from '../../lib/core/chat-core';
 import { unstuff } from '../../lib/core/paste-block';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink } from '../../lib/core/sink';
+import type { ClientSink } from '../../lib/core/ports/client-sink';
 import { inlineQueries } from '../../lib/history/history-reader';
 import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
 import { LIMITS } from '../../lib/protocol/limits';
@@ -16,6 +18,11 @@ import { silentLogger } from '../../lib/log';
 class RecordingSink implements ClientSink {
   lines: string[] = [];
   closed = false;
+  deliver(event: ChatEvent): void {
+    const text = MYCHAT_CODEC.encode(event).toString('utf8');
+    for (const line of text.split(/(?<=\r\n)/)) this.send(Buffer.from(line, 'utf8'));
+  }
+
   send(line: Buffer): void {
     const s = line.toString('utf8');
     if (!s.endsWith('\r\n') || s.indexOf('\r\n') !== s.length - 2) throw new Error(`not one CRLF line: ${JSON.stringify(s)}`);

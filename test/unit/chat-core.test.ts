@@ -1,7 +1,9 @@
+import { MYCHAT_CODEC } from '../../lib/codec/mychat-codec';
+import type { ChatEvent } from '../../lib/core/events';
 import test from 'ava';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink } from '../../lib/core/sink';
+import type { ClientSink } from '../../lib/core/ports/client-sink';
 import { LIMITS } from '../../lib/protocol/limits';
 import type { InputLine } from '../../lib/protocol/line-decoder';
 import { FakeClock } from '../helpers/fake-clock';
@@ -13,6 +15,14 @@ class FakeSink implements ClientSink {
   readonly buffers: Buffer[] = [];
   readonly closes: string[] = [];
   private read = 0;
+
+  readonly events: ChatEvent[] = [];
+
+  deliver(event: ChatEvent): void {
+    this.events.push(event);
+    const text = MYCHAT_CODEC.encode(event).toString('utf8');
+    for (const line of text.split(/(?<=\r\n)/)) this.send(Buffer.from(line, 'utf8'));
+  }
 
   send(line: Buffer): void {
     this.buffers.push(line);
@@ -517,21 +527,22 @@ test('#lobby survives empty while other empty rooms vanish from /rooms', (t) => 
   t.is(errCode(alice.take()[0]), 'NO_SUCH_ROOM');
 });
 
-test('a broadcast line is encoded once: every member gets the very same Buffer', (t) => {
+test('a broadcast hands every member the very same event object, so each codec encodes it once', (t) => {
   const w = world();
   const alice = w.user('Alice');
   const bob = w.user('Bob');
   const carol = w.user('Carol');
   const dave = w.user('Dave');
   const recipients = [bob, carol, dave];
-  const last = (c: Client): Buffer => c.sink.buffers[c.sink.buffers.length - 1]!;
+  const last = (c: Client): ChatEvent => c.sink.events[c.sink.events.length - 1]!;
   alice.say('hi everyone');
-  t.is(last(bob).toString(), 'MSG #lobby Alice hi everyone\r\n');
+  t.deepEqual(last(bob), { type: 'message', room: '#lobby', from: 'Alice', text: 'hi everyone', at: w.clock.now() });
   for (const c of recipients) t.is(last(c), last(bob));
   alice.say('/nick Alicia');
+  t.deepEqual(last(bob), { type: 'nick', from: 'Alice', to: 'Alicia' });
   for (const c of recipients) t.is(last(c), last(bob));
   alice.say('/quit');
-  t.is(last(bob).toString(), 'QUIT Alicia Quit\r\n');
+  t.deepEqual(last(bob), { type: 'quit', nick: 'Alicia', reason: 'Quit' });
   for (const c of recipients) t.is(last(c), last(bob));
 });
 
