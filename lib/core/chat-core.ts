@@ -1,7 +1,6 @@
 import { LIMITS, LOBBY } from '../protocol/limits';
 import type { InputLine } from '../protocol/line-decoder';
 import { parseInput } from '../protocol/parse-input';
-import { encodeLine } from '../protocol/server-lines';
 import {
   codePoints,
   foldName,
@@ -23,8 +22,11 @@ import { PASTE_END } from './paste-block';
 import { Room, Session } from './session';
 import { ROOM_CREATION_WINDOW_MS, type HistoryEntry, type HistoryKind, type HistoryStore, type NewHistoryEntry, type RetentionPolicy } from './ports/history-store';
 import type { HistoryPage, HistoryQueries } from './ports/history-queries';
-import { historyLines } from './history-lines';
-import { systemClock, type ClientSink, type Clock } from './sink';
+import { historyEnd, historyEvent } from './history-lines';
+import type { ChatEvent } from './events';
+import { failure, notice, reply, roomInfo } from './replies';
+import type { ClientSink } from './ports/client-sink';
+import { systemClock, type Clock } from './ports/clock';
 import { defaultCommands } from './commands';
 
 /** How long joiners of one room share a replay page that was read for the same newest id. */
@@ -218,8 +220,8 @@ export class ChatCore implements CommandCore {
   connect(sink: ClientSink, remoteAddress: string): Session | undefined {
     if (this.sessions.size >= this.options.maxClients) {
       const text = `The server is full (${this.options.maxClients} connections); try again in a minute: a place frees up whenever someone leaves.`;
-      sink.send(encodeLine('ERR', ['SERVER_FULL'], text));
-      sink.send(encodeLine('BYE', [], 'Server full'));
+      sink.deliver(failure('SERVER_FULL', text));
+      sink.deliver({ type: 'bye', text: 'Server full' });
       sink.close('server full');
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'server full' });
       return undefined;
@@ -228,8 +230,8 @@ export class ChatCore implements CommandCore {
     const fromAddress = this.perAddress.get(addressKey) ?? 0;
     if (this.options.maxPerAddress > 0 && fromAddress >= this.options.maxPerAddress) {
       const text = `Your address already has ${fromAddress} connections, the most this server allows; close one of them, or try again in a minute.`;
-      sink.send(encodeLine('ERR', ['TOO_MANY_CONNECTIONS'], text));
-      sink.send(encodeLine('BYE', [], 'Too many connections'));
+      sink.deliver(failure('TOO_MANY_CONNECTIONS', text));
+      sink.deliver({ type: 'bye', text: 'Too many connections' });
       sink.close('too many connections');
       this.options.log.log('warn', 'refused', { addr: remoteAddress, reason: 'too many connections from address' });
       return undefined;
@@ -237,13 +239,11 @@ export class ChatCore implements CommandCore {
     this.perAddress.set(addressKey, fromAddress + 1);
     const session = new Session(this.nextId++, sink, remoteAddress, this.options.clock.now());
     this.sessions.add(session);
-    session.send(
-      encodeLine(
-        'HELLO',
-        [`mychatd/${this.options.version}`],
-        `Welcome to ${this.options.serverName}! Type a nickname and press Enter (letters, digits, _ and -; /help for help).`,
-      ),
-    );
+    session.deliver({
+      type: 'hello',
+      server: `mychatd/${this.options.version}`,
+      text: `Welcome to ${this.options.serverName}! Type a nickname and press Enter (letters, digits, _ and -; /help for help).`,
+    });
     session.registrationTimer = this.options.clock.setTimeout(() => {
       if (session.state === 'awaiting-nick') this.end(session, QUIT_REASONS.timedOut, 'No nickname chosen in time');
     }, this.options.registrationTimeoutMs);
@@ -252,7 +252,7 @@ export class ChatCore implements CommandCore {
   }
 
   /**
-   * Handles one framed input line. A ChatError becomes one ERR line to the sender; any other exception
+   * Handles one framed input line. A ChatError becomes one failure event to the sender; any other exception
    * escapes to the adapter, which drops only this connection. A command that has to wait (a history
    * query) returns a Promise: the adapter hands this connection nothing more until it settles, so one
    * connection's commands are answered in the order they were sent.
@@ -326,14 +326,14 @@ export class ChatCore implements CommandCore {
     return parsed !== undefined && parsed.kind === 'command' && this.table.lookup(parsed.name)?.name === 'quit';
   }
 
-  /** Sends one NOTICE line to a session (used by adapters, e.g. for flood control). */
+  /** Sends one notice to a session (used by adapters, e.g. for flood control). */
   notice(session: Session, text: string): void {
-    session.send(encodeLine('NOTICE', [], neutralise(text)));
+    session.deliver(notice(neutralise(text)));
   }
 
-  /** The one place a refusal becomes an ERR line. */
+  /** The one place a refusal (a ChatError from a command, or an adapter's) reaches a session, as a failure event. */
   refuse(session: Session, code: ErrorCode, text: string): void {
-    session.send(encodeLine('ERR', [code], text));
+    session.deliver(failure(code, text));
   }
 
   /**
@@ -348,7 +348,7 @@ export class ChatCore implements CommandCore {
   /** Ends a session from the server side: says BYE with `byeText`, tells others, closes the connection. */
   end(session: Session, reason: string, byeText: string = reason): void {
     if (!this.sessions.has(session)) return;
-    session.send(encodeLine('BYE', [], neutralise(byeText)));
+    session.deliver({ type: 'bye', text: neutralise(byeText) });
     this.detach(session, reason);
     session.sink.close(reason);
   }
@@ -357,9 +357,9 @@ export class ChatCore implements CommandCore {
   shutdown(reason: string = QUIT_REASONS.shutdown): void {
     this.sweepStopped = true;
     if (this.sweepTimer !== undefined) this.options.clock.clearTimeout(this.sweepTimer);
-    const notice = encodeLine('BYE', [], reason);
+    const bye: ChatEvent = { type: 'bye', text: reason };
     for (const session of [...this.sessions]) {
-      session.send(notice);
+      session.deliver(bye);
       // Everyone is leaving at once: no QUIT fan-out, just release the names and close.
       this.release(session);
       session.sink.close(reason);
@@ -382,7 +382,7 @@ export class ChatCore implements CommandCore {
     if (session.state === 'awaiting-nick') return this.register(session, nick, key);
     const old = session.nick;
     if (old === nick) {
-      session.send(encodeLine('OK', ['NICK', nick], `You are already ${nick}.`));
+      session.deliver(reply('NICK', nick, `You are already ${nick}.`));
       return undefined;
     }
     this.nicks.delete(session.nickKey);
@@ -391,9 +391,9 @@ export class ChatCore implements CommandCore {
     session.nick = nick;
     session.nickKey = key;
     this.claim(session);
-    const event = encodeLine('NICK', [old, nick]);
-    for (const peer of this.peersOf(session)) peer.send(event);
-    session.send(encodeLine('OK', ['NICK', nick], `You are now known as ${nick}.`));
+    const event: ChatEvent = { type: 'nick', from: old, to: nick };
+    for (const peer of this.peersOf(session)) peer.deliver(event);
+    session.deliver(reply('NICK', nick, `You are now known as ${nick}.`));
     this.options.log.log('info', 'nick', { id: session.id, from: old, to: nick });
     return undefined;
   }
@@ -412,19 +412,19 @@ export class ChatCore implements CommandCore {
     }
     const room = existing ?? this.createRoom(session, name);
     if (!already) {
-      room.broadcast(encodeLine('JOIN', [room.name, session.nick]));
+      room.broadcast({ type: 'join', room: room.name, nick: session.nick });
       room.members.add(session);
     }
     session.makeCurrent(room);
     this.sendRoomInfo(session, room);
     this.sendNames(session, room.name, room.members);
-    const ok = encodeLine('OK', ['JOIN', room.name], `Now talking in ${room.name}.`);
+    const ok = reply('JOIN', room.name, `Now talking in ${room.name}.`);
     // Replay only on really entering a room that existed: a new room has nothing to replay.
     const history = this.options.history;
     const queries = this.options.historyQueries;
     // A room where nothing was ever said (a topic alone does not count) has nothing worth a query.
     if (existing === undefined || already || !session.replay || this.options.historyReplay <= 0 || !history || !queries || !room.persistent || !room.used) {
-      session.send(ok);
+      session.deliver(ok);
       return undefined;
     }
     // Everything said before this join is committed and replayed; everything after it is live (held).
@@ -434,12 +434,12 @@ export class ChatCore implements CommandCore {
     return this.replayPage(queries, room, uptoId).then(
       ({ entries }) => {
         const end = entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room.name} for more.` : 'No history yet.';
-        this.releaseAfterReplay(session, [...this.historyLines(room, entries, end), ok]);
+        this.releaseAfterReplay(session, [...this.historyEvents(room, entries, end), ok]);
       },
       (error: unknown) => {
         const why = error instanceof ChatError ? error.message : 'History could not be read.';
         this.options.log.log('warn', 'replay-failed', { id: session.id, room: room.name, error: error instanceof Error ? error.message : String(error) });
-        this.releaseAfterReplay(session, [encodeLine('HISTEND', [room.name, '0'], `No replay: ${neutralise(why)}`), ok]);
+        this.releaseAfterReplay(session, [historyEnd(room, 0, `No replay: ${neutralise(why)}`), ok]);
       },
     );
   }
@@ -464,7 +464,7 @@ export class ChatCore implements CommandCore {
   }
 
   /** Sends a replay and what was held during it; a session that got too far behind meanwhile is dropped. */
-  private releaseAfterReplay(session: Session, replay: readonly Buffer[]): void {
+  private releaseAfterReplay(session: Session, replay: readonly ChatEvent[]): void {
     const overflow = session.heldOverflow;
     session.release(overflow ? [] : replay);
     if (overflow) this.end(session, QUIT_REASONS.sendQueue, 'Send queue exceeded');
@@ -476,29 +476,25 @@ export class ChatCore implements CommandCore {
     if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room.');
     if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `You are not in ${room.name}.`);
     const reason = this.reason(rawReason);
-    this.leaveRoom(session, room, encodeLine('PART', [room.name, session.nick], reason));
+    this.leaveRoom(session, room, { type: 'part', room: room.name, nick: session.nick, reason });
     const current = session.currentRoom;
-    session.send(
-      encodeLine(
-        'OK',
-        ['PART', room.name],
-        current ? `Left ${room.name}; now talking in ${current.name}.` : `Left ${room.name}; you are in no room now (/join #ROOM).`,
-      ),
+    session.deliver(
+      reply('PART', room.name, current ? `Left ${room.name}; now talking in ${current.name}.` : `Left ${room.name}; you are in no room now (/join #ROOM).`),
     );
   }
 
   /** Sends a message or /me action to the current room. */
-  sayToRoom(session: Session, rawText: string, keyword: 'MSG' | 'ACTION'): void {
+  sayToRoom(session: Session, rawText: string, kind: 'MSG' | 'ACTION'): void {
     const room = session.currentRoom;
     if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room, so the line was not sent: /join #ROOM first.');
     const text = neutralise(rawText);
-    this.store(session, room, keyword, text);
-    room.broadcast(encodeLine(keyword, [room.name, session.nick], text), session);
+    const at = this.store(session, room, kind, text);
+    room.broadcast({ type: kind === 'MSG' ? 'message' : 'action', room: room.name, from: session.nick, text, at }, session);
   }
 
   /**
-   * Ends the session's /paste block: its lines go to the room's other members as consecutive PASTE
-   * lines (all queued in this one call, so nothing comes between them) and into history as one entry.
+   * Ends the session's /paste block: its lines go to the room's other members as one paste event (so
+   * nothing comes between them) and into history as one entry.
    */
   private endPaste(session: Session): void {
     const block = session.paste;
@@ -507,29 +503,26 @@ export class ChatCore implements CommandCore {
     session.lastActive = this.options.clock.now();
     const room = block.room;
     if (block.failed) {
-      session.send(encodeLine('OK', ['PASTE', room.name], 'Paste ended; it was discarded and nothing of it was sent.'));
+      session.deliver(reply('PASTE', room.name, 'Paste ended; it was discarded and nothing of it was sent.'));
       return;
     }
     const lines = block.lines;
     if (lines.length === 0) {
-      session.send(encodeLine('OK', ['PASTE', room.name], 'Empty paste; nothing was sent.'));
+      session.deliver(reply('PASTE', room.name, 'Empty paste; nothing was sent.'));
       return;
     }
     if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `You are no longer in ${room.name}, so the paste was not sent.`);
-    this.store(session, room, 'PASTE', lines.join('\n'));
-    const id = String(this.nextPasteId++);
-    const encoded = lines.map((text, i) => encodeLine('PASTE', [room.name, session.nick, id, `${i + 1}/${lines.length}`], text));
-    for (const member of room.members) {
-      if (member !== session) for (const line of encoded) member.send(line);
-    }
-    session.send(encodeLine('OK', ['PASTE', room.name], lines.length === 1 ? 'Sent 1 line.' : `Sent ${lines.length} lines.`));
+    const at = this.store(session, room, 'PASTE', lines.join('\n'));
+    const pasteId = String(this.nextPasteId++);
+    room.broadcast({ type: 'paste', room: room.name, from: session.nick, pasteId, lines, at }, session);
+    session.deliver(reply('PASTE', room.name, lines.length === 1 ? 'Sent 1 line.' : `Sent ${lines.length} lines.`));
   }
 
   /** Sends a private message. */
   privateMessage(session: Session, rawNick: string, rawText: string): void {
     const target = this.findNick(rawNick);
-    target.send(encodeLine('PRIVMSG', [session.nick], neutralise(rawText)));
-    session.send(encodeLine('OK', ['MSG', target.nick], `Message sent to ${target.nick}.`));
+    target.deliver({ type: 'private', from: session.nick, text: neutralise(rawText), at: this.options.clock.now() });
+    session.deliver(reply('MSG', target.nick, `Message sent to ${target.nick}.`));
   }
 
   /** Shows a room's topic, or sets it (members only); "-" clears it. */
@@ -538,7 +531,7 @@ export class ChatCore implements CommandCore {
     if (rawText === undefined) {
       this.sendRoomInfo(session, room);
       const by = room.topic ? `Topic set by ${room.topicBy} at ${new Date(room.topicAt).toISOString()}.` : 'No topic is set.';
-      session.send(encodeLine('OK', ['TOPIC', room.name], by));
+      session.deliver(reply('TOPIC', room.name, by));
       return;
     }
     if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `Join ${room.name} to change its topic.`);
@@ -550,8 +543,8 @@ export class ChatCore implements CommandCore {
     room.topicBy = session.nick;
     room.topicAt = this.options.clock.now();
     this.store(session, room, 'TOPIC', text);
-    room.broadcast(encodeLine('TOPIC', [room.name, session.nick], text), session);
-    session.send(encodeLine('OK', ['TOPIC', room.name], text ? `Topic of ${room.name} changed.` : `Topic of ${room.name} cleared.`));
+    room.broadcast({ type: 'topic', room: room.name, by: session.nick, text }, session);
+    session.deliver(reply('TOPIC', room.name, text ? `Topic of ${room.name} changed.` : `Topic of ${room.name} cleared.`));
   }
 
   /** Ends the session at the user's request. */
@@ -575,11 +568,11 @@ export class ChatCore implements CommandCore {
     return historyQueries;
   }
 
-  /** The HISTORY lines for stored entries (oldest first) followed by one HISTEND line with `endText`. */
-  historyLines(room: Room, entries: readonly HistoryEntry[], endText: string): Buffer[] {
-    const lines = entries.flatMap((entry) => historyLines(room, entry));
-    lines.push(encodeLine('HISTEND', [room.name, String(entries.length)], endText));
-    return lines;
+  /** The history events for stored entries (oldest first) followed by one history-end event with `endText`. */
+  historyEvents(room: Room, entries: readonly HistoryEntry[], endText: string): ChatEvent[] {
+    const events: ChatEvent[] = entries.map((entry) => historyEvent(room, entry));
+    events.push(historyEnd(room, entries.length, endText));
+    return events;
   }
 
   /** Tells the senders of unsaved entries, once per outage, that history is not being saved. */
@@ -662,22 +655,22 @@ export class ChatCore implements CommandCore {
     return this.nicks.size;
   }
 
-  /** Sends `ROOM name members topic`. */
+  /** Sends a room's name, member count and topic. */
   sendRoomInfo(session: Session, room: Room): void {
-    session.send(encodeLine('ROOM', [room.name, String(room.members.size)], room.topic));
+    session.deliver(roomInfo(room));
   }
 
-  /** Sends NAMES lines listing `members`, a bounded number per line. */
+  /** Sends names events listing `members`, a bounded number per event (so no wire line is unbounded). */
   sendNames(session: Session, label: string, members: Iterable<Session>): void {
     let batch: string[] = [];
     for (const member of members) {
       batch.push(member.nick);
       if (batch.length === NAMES_PER_LINE) {
-        session.send(encodeLine('NAMES', [label], batch.join(' ')));
+        session.deliver({ type: 'names', label, nicks: batch });
         batch = [];
       }
     }
-    if (batch.length > 0) session.send(encodeLine('NAMES', [label], batch.join(' ')));
+    if (batch.length > 0) session.deliver({ type: 'names', label, nicks: batch });
   }
 
   // ---- internals ----
@@ -833,21 +826,26 @@ export class ChatCore implements CommandCore {
     entry.count++;
   }
 
-  /** Queues a room event for the history store (committed at the end of this event-loop turn). */
-  private store(session: Session, room: Room, kind: HistoryKind, text: string): void {
+  /**
+   * Queues a room event for the history store (committed at the end of this event-loop turn); returns its
+   * time, which the live event carries too.
+   */
+  private store(session: Session, room: Room, kind: HistoryKind, text: string): number {
+    const at = this.options.clock.now();
     const history = this.options.history;
-    if (history === undefined) return;
-    history.append({ roomKey: room.key, roomName: room.name, at: this.options.clock.now(), nick: session.nick, kind, text });
+    if (history === undefined) return at;
+    history.append({ roomKey: room.key, roomName: room.name, at, nick: session.nick, kind, text });
     room.persistent = true;
     // A topic alone does not make a room used: setting one must not let a squatter keep a room.
     if (kind !== 'TOPIC') room.used = true;
     if (!history.healthy) this.noticeOutage(session);
+    return at;
   }
 
   private noticeOutage(session: Session): void {
     if (session.outageNotified === this.outageSerial) return;
     session.outageNotified = this.outageSerial;
-    session.send(encodeLine('NOTICE', [], 'History cannot be saved right now (storage error): your messages are delivered live but may not be kept.'));
+    session.deliver(notice('History cannot be saved right now (storage error): your messages are delivered live but may not be kept.'));
   }
 
   private register(session: Session, nick: string, key: string): Promise<void> | undefined {
@@ -858,9 +856,9 @@ export class ChatCore implements CommandCore {
     this.claim(session);
     session.state = 'registered';
     if (this.options.idleTimeoutMs > 0) this.scheduleSweep(session.lastInput + this.options.idleTimeoutMs);
-    session.send(encodeLine('OK', ['NICK', nick], `Welcome, ${nick}! Type /help for commands; plain lines go to your current room.`));
+    session.deliver(reply('NICK', nick, `Welcome, ${nick}! Type /help for commands; plain lines go to your current room.`));
     for (const line of this.options.motd.split(/\r?\n/)) {
-      if (line.trim().length > 0) session.send(encodeLine('NOTICE', [], neutralise(line)));
+      if (line.trim().length > 0) session.deliver(notice(neutralise(line)));
     }
     this.options.log.log('info', 'register', { id: session.id, nick });
     return this.join(session, LOBBY);
@@ -1073,7 +1071,7 @@ export class ChatCore implements CommandCore {
    * Removes a member from a room and tells the remaining members with `event`. A room left empty is
    * forgotten at once without a history store, or later (see roomUnusedMs) when nothing was said in it.
    */
-  private leaveRoom(session: Session, room: Room, event: Buffer | undefined): void {
+  private leaveRoom(session: Session, room: Room, event: ChatEvent | undefined): void {
     room.members.delete(session);
     session.forget(room);
     if (event) room.broadcast(event);
@@ -1097,8 +1095,8 @@ export class ChatCore implements CommandCore {
     const peers = wasRegistered ? this.peersOf(session) : undefined;
     this.release(session);
     if (peers !== undefined) {
-      const event = encodeLine('QUIT', [session.nick], neutralise(reason));
-      for (const peer of peers) peer.send(event);
+      const event: ChatEvent = { type: 'quit', nick: session.nick, reason: neutralise(reason) };
+      for (const peer of peers) peer.deliver(event);
     }
     this.options.log.log('info', 'disconnect', { id: session.id, nick: session.nick || undefined, reason });
   }

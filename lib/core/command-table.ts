@@ -2,7 +2,7 @@ import { matchArgs, usageOf, type Args, type CommandInfo, type CommandName } fro
 import { ChatError } from '../protocol/errors';
 import type { HistoryQueries } from './ports/history-queries';
 import type { Room, Session } from './session';
-import type { Clock } from './sink';
+import type { Clock } from './ports/clock';
 
 export type { ArgKind, ArgSpec, Args } from '../protocol/command-catalogue';
 export { usageOf } from '../protocol/command-catalogue';

@@ -7,8 +7,8 @@
  * encodes it at most once however many members receive it.
  */
 
-/** Kinds a stored history entry can have (the same words the mychat wire format uses). */
-export type HistoryKind = 'MSG' | 'ACTION' | 'PASTE';
+/** Kinds a stored history entry can have (the same words the mychat wire format uses); TOPIC is a topic change. */
+export type HistoryKind = 'MSG' | 'ACTION' | 'TOPIC' | 'PASTE';
 
 /** The greeting sent on connect. `server` is `mychatd/VERSION`. */
 export interface HelloEvent {

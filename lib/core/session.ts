@@ -1,10 +1,12 @@
 import type { SessionState } from '../protocol/command-catalogue';
+import { eventSize } from './event-size';
+import type { ChatEvent } from './events';
 import type { PasteBlock } from './paste-block';
-import type { ClientSink } from './sink';
+import type { ClientSink } from './ports/client-sink';
 
 /**
- * Most bytes held back for a session while it waits for its join replay (see Session.hold): a room busy
- * enough to pass this during one replay would drop a slow reader anyway.
+ * Most bytes held back for a session while it waits for its join replay (see Session.hold), counted by
+ * eventSize: a room busy enough to pass this during one replay would drop a slow reader anyway.
  */
 export const MAX_HELD_BYTES = 1024 * 1024;
 
@@ -44,44 +46,45 @@ export class Session {
     return this.rooms[this.rooms.length - 1];
   }
 
-  /** Lines held back while a history replay for this session is read (undefined: not holding). */
-  private held: Buffer[] | undefined;
+  /** Events held back while a history replay for this session is read (undefined: not holding). */
+  private held: ChatEvent[] | undefined;
   private heldBytes = 0;
   /** True when more than MAX_HELD_BYTES arrived while holding; the core then drops the connection. */
   heldOverflow = false;
 
-  /** Queues a line for this person unless the connection is going away. */
-  send(line: Buffer): void {
+  /** Hands an event to this person's connection unless it is going away. */
+  deliver(event: ChatEvent): void {
     if (this.state === 'closing') return;
     if (this.held === undefined) {
-      this.sink.send(line);
+      this.sink.deliver(event);
       return;
     }
     if (this.heldOverflow) return;
-    if (this.heldBytes + line.length > MAX_HELD_BYTES) {
+    const size = eventSize(event);
+    if (this.heldBytes + size > MAX_HELD_BYTES) {
       this.heldOverflow = true;
       this.held = [];
       return;
     }
-    this.held.push(line);
-    this.heldBytes += line.length;
+    this.held.push(event);
+    this.heldBytes += size;
   }
 
   /**
-   * Holds back what is sent to this session (live room events) until release(): replayed history is read
-   * off the event loop, and live lines must not overtake it.
+   * Holds back what is delivered to this session (live room events) until release(): replayed history is
+   * read off the event loop, and live events must not overtake it.
    */
   hold(): void {
     this.held ??= [];
   }
 
-  /** Stops holding: sends `first` (the replay), then everything held, in order. */
-  release(first: readonly Buffer[]): void {
+  /** Stops holding: delivers `first` (the replay), then everything held, in order. */
+  release(first: readonly ChatEvent[]): void {
     const held = this.held ?? [];
     this.held = undefined;
     this.heldBytes = 0;
-    for (const line of first) this.send(line);
-    for (const line of held) this.send(line);
+    for (const event of first) this.deliver(event);
+    for (const event of held) this.deliver(event);
   }
 
   /** Makes `room` current (moving it to the end of the order) or adds it. */
@@ -119,10 +122,10 @@ export class Room {
     readonly key: string,
   ) {}
 
-  /** Writes one already-encoded line to every member except `except`. */
-  broadcast(line: Buffer, except?: Session): void {
+  /** Hands one event object to every member except `except` (each codec then encodes it once for all). */
+  broadcast(event: ChatEvent, except?: Session): void {
     for (const member of this.members) {
-      if (member !== except) member.send(line);
+      if (member !== except) member.deliver(event);
     }
   }
 }

@@ -1,5 +1,8 @@
 import type { Socket } from 'node:net';
-import type { ClientSink } from '../core/sink';
+import type { Codec } from '../codec/codec';
+import { MYCHAT_CODEC } from '../codec/mychat-codec';
+import type { ChatEvent } from '../core/events';
+import type { ClientSink } from '../core/ports/client-sink';
 
 /**
  * Collects every sink that queued output during the current event-loop turn and flushes them all in one
@@ -54,10 +57,15 @@ export class SocketSink implements ClientSink {
   /** Set when the sink itself decided to drop the connection; the adapter reports it as the quit reason. */
   dropReason: string | undefined;
 
+  /**
+   * @param codec How events become bytes on this connection: mychat unless the connection asks for
+   *   another format (a public field, so a connection can switch it, e.g. to JSON, while open).
+   */
   constructor(
     private readonly socket: Socket,
     private readonly maxQueueBytes: number,
     private readonly scheduler: FlushScheduler,
+    public codec: Codec = MYCHAT_CODEC,
   ) {}
 
   /** Bytes accepted but not yet handed to the kernel. */
@@ -65,6 +73,13 @@ export class SocketSink implements ClientSink {
     return this.pendingBytes + this.socket.writableLength;
   }
 
+  /** Encodes `event` with this connection's codec and queues the bytes. */
+  deliver(event: ChatEvent): void {
+    if (this.closing) return;
+    this.send(this.codec.encode(event));
+  }
+
+  /** Queues bytes as they are (transport-level output such as telnet replies), counted against the cap. */
   send(line: Buffer): void {
     if (this.closing) return;
     if (this.queuedBytes + line.length > this.maxQueueBytes) {

@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { ChatCore } from '../core/chat-core';
 import { QUIT_REASONS } from '../core/chat-core';
 import type { Session } from '../core/session';
-import { encodeLine } from '../protocol/server-lines';
+import { MYCHAT_CODEC } from '../codec/mychat-codec';
 import type { Logger } from '../log';
 import { FlushScheduler, SocketSink } from './socket-sink';
 import { ClientConnection, type ConnectionContext } from './client-connection';
@@ -136,16 +136,19 @@ export class ChatListener {
     socket.on('close', () => this.sockets.delete(socket));
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     this.options.log.log('info', 'refused', { addr: address, reason: 'connection rate' });
+    // No session (and so no sink) exists yet: the refusal goes straight through the mychat codec.
     socket.end(
-      encodeLine('ERR', ['CONNECT_RATE'], `Your address is opening connections too fast; try again in ${seconds} s.`).toString() +
-        encodeLine('BYE', [], 'Connection rate').toString(),
+      Buffer.concat([
+        MYCHAT_CODEC.encode({ type: 'failure', code: 'CONNECT_RATE', text: `Your address is opening connections too fast; try again in ${seconds} s.` }),
+        MYCHAT_CODEC.encode({ type: 'bye', text: 'Connection rate' }),
+      ]),
     );
     setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
   }
 
-  private refuseHttp(session: Session, sink: SocketSink, address: string): void {
+  private refuseHttp(session: Session, _sink: SocketSink, address: string): void {
     this.options.log.log('info', 'wrong-protocol', { id: session.id, addr: address, protocol: 'http' });
-    sink.send(encodeLine('ERR', ['NOT_CHAT'], 'This is a mychat chat server, not a web server: connect with nc or telnet to this port.'));
+    this.core.refuse(session, 'NOT_CHAT', 'This is a mychat chat server, not a web server: connect with nc or telnet to this port.');
     this.core.end(session, 'HTTP request on chat port', 'Not a chat client');
   }
 }

@@ -1,4 +1,4 @@
-import type { Clock } from '../../lib/core/sink';
+import type { Clock } from '../../lib/core/ports/clock';
 
 /** A manual clock for the chat core: time moves only when the test calls advance(), which fires due timers in order. */
 export class FakeClock implements Clock {

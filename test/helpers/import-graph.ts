@@ -81,6 +81,8 @@ export interface LayerRule {
   layer: string;
   /** Path prefixes its files may import (its own prefix is always allowed). */
   may: readonly string[];
+  /** Path prefixes its files may not import even though `may` (or its own prefix) allows them. */
+  mayNot?: readonly string[];
 }
 
 /** Leaf utilities at the top of lib/ (logger, version, config-file parser): they import nothing of ours, so any layer but the protocol may use them. */
@@ -88,15 +90,17 @@ const LEAVES = ['lib/log.ts', 'lib/version.ts', 'lib/config-file.ts'];
 
 /**
  * mychat's layering (README "Design"): protocol <- core <- history/net <- daemon, and the client reads only
- * the protocol. lib/history implements the core's ports and may import nothing else of the core. The codec,
- * transport and cluster folders the issue plans are placed like lib/net, next to the core's adapters.
+ * the protocol. lib/history implements the core's ports and may import nothing else of the core. The core
+ * speaks events, not wire text, so it may not import the mychat line format (server-lines.ts); codecs turn
+ * events into bytes and see only the events, the ports and the protocol. The transport and cluster folders
+ * the issue plans are placed like lib/net, next to the core's adapters.
  */
 export const LAYERS: readonly LayerRule[] = [
   { layer: 'lib/protocol/', may: [] },
-  { layer: 'lib/core/', may: ['lib/protocol/', ...LEAVES] },
+  { layer: 'lib/core/', may: ['lib/protocol/', ...LEAVES], mayNot: ['lib/protocol/server-lines.ts'] },
   { layer: 'lib/history/', may: ['lib/protocol/', 'lib/core/ports/', ...LEAVES] },
-  { layer: 'lib/net/', may: ['lib/core/', 'lib/protocol/', ...LEAVES] },
-  { layer: 'lib/codec/', may: ['lib/core/', 'lib/protocol/', ...LEAVES] },
+  { layer: 'lib/net/', may: ['lib/codec/', 'lib/core/', 'lib/protocol/', ...LEAVES] },
+  { layer: 'lib/codec/', may: ['lib/core/events.ts', 'lib/core/ports/', 'lib/protocol/'] },
   { layer: 'lib/transport/', may: ['lib/codec/', 'lib/core/', 'lib/protocol/', ...LEAVES] },
   { layer: 'lib/cluster/', may: ['lib/core/', 'lib/protocol/', ...LEAVES] },
   { layer: 'lib/client/', may: ['lib/protocol/', ...LEAVES] },
@@ -111,6 +115,7 @@ export function layerViolations(edges: readonly ImportEdge[], rules: readonly La
     const rule = rules.find((candidate) => from.startsWith(candidate.layer));
     if (rule === undefined) problems.push(`${from}: no layer rule covers this file (add one to LAYERS)`);
     else if (!to.startsWith(rule.layer) && !rule.may.some((prefix) => to.startsWith(prefix))) problems.push(`${from} -> ${to}`);
+    else if (rule.mayNot?.some((prefix) => to.startsWith(prefix)) === true) problems.push(`${from} -> ${to}`);
   }
   return [...new Set(problems)];
 }

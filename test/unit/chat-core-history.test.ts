@@ -3,26 +3,20 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { MYCHAT_CODEC } from '../../lib/codec/mychat-codec';
 import { ChatCore } from '../../lib/core/chat-core';
+import { eventSize } from '../../lib/core/event-size';
+import type { ChatEvent, HistoryEvent } from '../../lib/core/events';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink } from '../../lib/core/sink';
 import { silentLogger } from '../../lib/log';
 import { inlineQueries } from '../../lib/history/history-reader';
 import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
+import { EventSink, msg, notice, ok } from '../helpers/event-sink';
 
-/** A sink that records lines as strings. */
-class RecordingSink implements ClientSink {
-  lines: string[] = [];
-  send(line: Buffer): void {
-    this.lines.push(line.toString('utf8').replace(/\r\n$/, ''));
-  }
-  close(): void {}
-  take(): string[] {
-    const out = this.lines;
-    this.lines = [];
-    return out;
-  }
-}
+/** The history events among `events`. */
+const historyOf = (events: readonly ChatEvent[]): HistoryEvent[] => events.flatMap((e) => (e.type === 'history' ? [e] : []));
+/** True for a history or history-end event. */
+const isHistory = (e: ChatEvent): boolean => e.type === 'history' || e.type === 'history-end';
 
 function setup(t: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mychat-core-history-'));
@@ -35,7 +29,7 @@ function setup(t: { teardown(fn: () => void): void }) {
   });
   // Replay is read asynchronously: each helper waits for the command to finish, as a connection does.
   const user = async (nick: string) => {
-    const sink = new RecordingSink();
+    const sink = new EventSink();
     const session = core.connect(sink, `192.0.2.${nick.length}`) as Session;
     await core.handleInput(session, { ok: true, text: nick });
     sink.take();
@@ -48,16 +42,15 @@ test('joining an existing room replays its last N as HISTORY lines, then HISTEND
   const { user } = setup(t);
   const alice = await user('alice');
   await alice.say('/join #r');
-  t.false(alice.sink.take().some((l) => l.startsWith('HIST')), 'a room that did not exist has nothing to replay');
+  t.false(alice.sink.take().some(isHistory), 'a room that did not exist has nothing to replay');
   for (const text of ['one', 'two', 'three', 'four']) alice.say(text);
   await alice.say('/me nods');
   const bob = await user('bob');
   await bob.say('/join #r');
   const reply = bob.sink.take();
-  const kinds = reply.map((l) => l.split(' ')[0]);
-  t.deepEqual(kinds, ['ROOM', 'NAMES', 'HISTORY', 'HISTORY', 'HISTORY', 'HISTEND', 'OK'], reply.join('\n'));
-  t.deepEqual(reply.filter((l) => l.startsWith('HISTORY')).map((l) => l.split(' ').slice(4).join(' ')), ['alice MSG three', 'alice MSG four', 'alice ACTION nods']);
-  t.regex(reply[reply.length - 2]!, /^HISTEND #r 3 Replayed the last 3; \/history #r for more\.$/);
+  t.deepEqual(reply.map((e) => e.type), ['room', 'names', 'history', 'history', 'history', 'history-end', 'reply'], JSON.stringify(reply));
+  t.deepEqual(historyOf(reply).map((e) => [e.room, e.from, e.kind, e.text]), [['#r', 'alice', 'MSG', 'three'], ['#r', 'alice', 'MSG', 'four'], ['#r', 'alice', 'ACTION', 'nods']]);
+  t.deepEqual(reply[reply.length - 2], { type: 'history-end', room: '#r', count: 3, text: 'Replayed the last 3; /history #r for more.' });
 });
 
 test('/replay off stops replay for that connection only', async (t) => {
@@ -67,12 +60,12 @@ test('/replay off stops replay for that connection only', async (t) => {
   await alice.say('hello');
   const bob = await user('bob');
   await bob.say('/replay off');
-  t.deepEqual(bob.sink.take(), ['OK REPLAY off Joining a room replays no history.']);
+  t.deepEqual(bob.sink.take(), [ok('REPLAY', 'off', 'Joining a room replays no history.')]);
   await bob.say('/join #r');
-  t.false(bob.sink.take().some((l) => l.startsWith('HIST')));
+  t.false(bob.sink.take().some(isHistory));
   const carol = await user('carol');
   await carol.say('/join #r');
-  t.true(carol.sink.take().some((l) => l.startsWith('HISTORY #r')));
+  t.true(historyOf(carol.sink.take()).some((e) => e.room === '#r'));
 });
 
 test('during a storage outage chat goes on, each sender is told once, and nothing queued is lost', async (t) => {
@@ -92,13 +85,13 @@ test('during a storage outage chat goes on, each sender is told once, and nothin
     await alice.say(`${i} ${big}`);
     store.commit();
   }
-  t.is(bob.sink.take().filter((l) => l.startsWith('MSG #r alice')).length, 20, 'live delivery goes on');
-  const notices = alice.sink.take().filter((l) => l.startsWith('NOTICE'));
-  t.deepEqual(notices, ['NOTICE History cannot be saved right now (storage error): your messages are delivered live but may not be kept.']);
+  t.is(bob.sink.take().filter((e) => e.type === 'message' && e.room === '#r' && e.from === 'alice').length, 20, 'live delivery goes on');
+  const notices = alice.sink.take().filter((e) => e.type === 'notice');
+  t.deepEqual(notices, [notice('History cannot be saved right now (storage error): your messages are delivered live but may not be kept.')]);
   await bob.say('me too');
-  t.is(bob.sink.take().filter((l) => l.startsWith('NOTICE')).length, 1, 'another sender during the outage is told too, once');
+  t.is(bob.sink.take().filter((e) => e.type === 'notice').length, 1, 'another sender during the outage is told too, once');
   await bob.say('again');
-  t.is(bob.sink.take().filter((l) => l.startsWith('NOTICE')).length, 0);
+  t.is(bob.sink.take().filter((e) => e.type === 'notice').length, 0);
   db.pragma('max_page_count = 1073741823');
   // The store retries on its own timer (the first retry comes a second after the failure).
   const deadline = Date.now() + 5000;
@@ -122,15 +115,15 @@ test('live lines that arrive while a join replay is being read come after the re
   const joining = bob.say('/join #r');
   await alice.say('said during the replay');
   store.commit();
-  t.deepEqual(bob.sink.lines.filter((l) => l.startsWith('MSG')), [], 'held back while the replay is read');
+  t.deepEqual(bob.sink.events.filter((e) => e.type === 'message'), [], 'held back while the replay is read');
   release();
   await joining;
-  const lines = bob.sink.take();
-  const order = lines.map((l) => l.split(' ')[0]);
-  t.deepEqual(order.slice(-3), ['HISTEND', 'OK', 'MSG']);
-  t.is(lines.filter((l) => l.includes('said during the replay')).length, 1, 'the live line is not also replayed');
-  t.true(lines.indexOf('MSG #r alice said during the replay') > lines.findIndex((l) => l.startsWith('OK JOIN #r')));
-  t.deepEqual(lines.filter((l) => l.startsWith('HISTORY')).map((l) => l.split(' ').slice(5).join(' ')), ['MSG one', 'MSG two']);
+  const events = bob.sink.take();
+  t.deepEqual(events.slice(-3).map((e) => e.type), ['history-end', 'reply', 'message']);
+  t.deepEqual(events[events.length - 2], ok('JOIN', '#r', 'Now talking in #r.'));
+  t.deepEqual(events[events.length - 1], msg('#r', 'alice', 'said during the replay'));
+  t.is(events.filter((e) => 'text' in e && e.text.includes('said during the replay')).length, 1, 'the live line is not also replayed');
+  t.deepEqual(historyOf(events).map((e) => [e.kind, e.text]), [['MSG', 'one'], ['MSG', 'two']]);
 });
 
 test('a /history page is cut at the reply size limit, keeping the newest, and says how to page back', async (t) => {
@@ -140,15 +133,22 @@ test('a /history page is cut at the reply size limit, keeping the newest, and sa
   for (let i = 0; i < 60; i++) await alice.say(`${i} ${'y'.repeat(3000)}`);
   alice.sink.take();
   await alice.say('/history #big 60');
-  const lines = alice.sink.take();
-  const history = lines.filter((l) => l.startsWith('HISTORY'));
-  const bytes = history.reduce((n, l) => n + Buffer.byteLength(l) + 2, 0);
-  t.true(bytes <= 64 * 1024, `${bytes} bytes`);
+  const events = alice.sink.take();
+  const history = historyOf(events);
+  const size = history.reduce((n, e) => n + eventSize(e), 0);
+  t.true(size <= 64 * 1024, `${size} bytes by eventSize`);
+  // The size the core counts is never below what the mychat codec writes for the same events.
+  const wire = history.reduce((n, e) => n + MYCHAT_CODEC.encode(e).length, 0);
+  t.true(wire <= size, `${wire} bytes on the mychat wire`);
   t.true(history.length >= 15 && history.length < 60);
-  t.true(history[history.length - 1]!.includes(' 59 '), 'the newest entry is shown');
-  const end = lines.find((l) => l.startsWith('HISTEND'))!;
-  const oldestId = history[0]!.split(' ')[2];
-  t.regex(end, new RegExp(`^HISTEND #big ${history.length} Reply size limit reached \\(64 KiB\\)\\. Older: /history #big 60 before ${oldestId}$`));
+  t.true(history[history.length - 1]!.text.startsWith('59 '), 'the newest entry is shown');
+  const end = events.find((e) => e.type === 'history-end');
+  t.deepEqual(end, {
+    type: 'history-end',
+    room: '#big',
+    count: history.length,
+    text: `Reply size limit reached (64 KiB). Older: /history #big 60 before ${history[0]!.id}`,
+  });
 });
 
 test('a storm of joins into one room shares one replay read; a room with nothing said needs none', async (t) => {
@@ -170,8 +170,10 @@ test('a storm of joins into one room shares one replay read; a room with nothing
   const joiners = await Promise.all(['b1', 'b2', 'b3', 'b4', 'b5'].map((nick) => user(nick)));
   await Promise.all(joiners.map((j) => j.say('/join #busy')));
   t.deepEqual(asked, ['#busy'], 'five joins in one turn, one read');
-  for (const j of joiners) t.true(j.sink.take().includes('HISTEND #busy 1 Replayed the last 1; /history #busy for more.'));
+  for (const j of joiners) {
+    t.true(j.sink.take().some((e) => e.type === 'history-end' && e.room === '#busy' && e.count === 1 && e.text === 'Replayed the last 1; /history #busy for more.'));
+  }
   await joiners[0]!.say('/join #quiet');
   t.deepEqual(asked, ['#busy'], 'no read for a room where only a topic was set');
-  t.true(joiners[0]!.sink.take().some((l) => l.startsWith('OK JOIN #quiet')));
+  t.deepEqual(joiners[0]!.sink.take().pop(), ok('JOIN', '#quiet', 'Now talking in #quiet.'));
 });

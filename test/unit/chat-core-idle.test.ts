@@ -2,20 +2,20 @@ import test from 'ava';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
 import { FakeClock } from '../helpers/fake-clock';
-import { LineSink } from '../helpers/line-sink';
+import { err, EventSink } from '../helpers/event-sink';
 
 function setup(options: Partial<ChatCoreOptions> = {}) {
   const clock = new FakeClock();
   const core = new ChatCore({ clock, ...options });
   const connect = (address = '192.0.2.1') => {
-    const sink = new LineSink();
+    const sink = new EventSink();
     const session = core.connect(sink, address) as Session;
     return { sink, session, say: (text: string) => core.handleInput(session, { ok: true, text }) };
   };
   const user = (nick: string) => {
     const client = connect();
     client.say(nick);
-    client.sink.lines = [];
+    client.sink.take();
     return client;
   };
   return { clock, core, connect, user };
@@ -32,9 +32,9 @@ test('with an idle timeout, a registered user who sends nothing is told BYE and 
   w.clock.advance(99 * SECOND);
   t.false(alice.sink.closed);
   w.clock.advance(1 * SECOND);
-  t.deepEqual(alice.sink.lines, ['JOIN #lobby bob', 'BYE Idle timeout: nothing received from you for 300 seconds.']);
+  t.deepEqual(alice.sink.take(), [{ type: 'join', room: '#lobby', nick: 'bob' }, { type: 'bye', text: 'Idle timeout: nothing received from you for 300 seconds.' }]);
   t.true(alice.sink.closed);
-  t.deepEqual(bob.sink.lines, ['PONG still-here', 'QUIT alice Idle timeout']);
+  t.deepEqual(bob.sink.take(), [{ type: 'pong', token: 'still-here' }, { type: 'quit', nick: 'alice', reason: 'Idle timeout' }]);
   t.false(bob.sink.closed, 'the /ping kept bob');
   w.clock.advance(150 * SECOND);
   bob.say('');
@@ -51,7 +51,7 @@ test('the idle timeout is off by default: nobody is disconnected for silence, an
   t.is(w.clock.pending, 0);
   w.clock.advance(30 * 86_400 * SECOND);
   t.false(alice.sink.closed);
-  t.deepEqual(alice.sink.lines, []);
+  t.deepEqual(alice.sink.take(), []);
 });
 
 test('a connection without a nickname is left to the nickname timeout, not the idle timeout', (t) => {
@@ -60,7 +60,7 @@ test('a connection without a nickname is left to the nickname timeout, not the i
   w.clock.advance(59 * SECOND);
   t.false(anon.sink.closed);
   w.clock.advance(1 * SECOND);
-  t.is(anon.sink.lines[anon.sink.lines.length - 1], 'BYE No nickname chosen in time');
+  t.deepEqual(anon.sink.take().pop(), { type: 'bye', text: 'No nickname chosen in time' });
 });
 
 test('a reload that turns the idle timeout on applies to users already connected, and turning it off spares them', (t) => {
@@ -92,14 +92,14 @@ test('refusals for a full server or a busy address say when to try again', (t) =
   const w = setup({ maxClients: 2, maxPerAddress: 1 });
   w.connect('192.0.2.1');
   const busy = w.connect('192.0.2.1');
-  t.deepEqual(busy.sink.lines, [
-    'ERR TOO_MANY_CONNECTIONS Your address already has 1 connections, the most this server allows; close one of them, or try again in a minute.',
-    'BYE Too many connections',
+  t.deepEqual(busy.sink.take(), [
+    err('TOO_MANY_CONNECTIONS', 'Your address already has 1 connections, the most this server allows; close one of them, or try again in a minute.'),
+    { type: 'bye', text: 'Too many connections' },
   ]);
   w.connect('192.0.2.2');
   const full = w.connect('192.0.2.3');
-  t.deepEqual(full.sink.lines, [
-    'ERR SERVER_FULL The server is full (2 connections); try again in a minute: a place frees up whenever someone leaves.',
-    'BYE Server full',
+  t.deepEqual(full.sink.take(), [
+    err('SERVER_FULL', 'The server is full (2 connections); try again in a minute: a place frees up whenever someone leaves.'),
+    { type: 'bye', text: 'Server full' },
   ]);
 });

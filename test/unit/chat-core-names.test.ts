@@ -1,8 +1,9 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
-import type { Clock } from '../../lib/core/sink';
-import { LineSink } from '../helpers/line-sink';
+import type { Clock } from '../../lib/core/ports/clock';
+import type { ChatEvent } from '../../lib/core/events';
+import { codeOf, err, EventSink, roomInfo, textOf } from '../helpers/event-sink';
 
 /*
  * Look-alike, invisible, reserved and held nicknames, and look-alike room names, against the chat core
@@ -26,27 +27,33 @@ function world(options: Partial<ChatCoreOptions> = {}) {
   const core = new ChatCore({ clock, ...options });
   /** A connection from `address` that has not picked a nickname yet. */
   const connect = (address = '192.0.2.1') => {
-    const sink = new LineSink();
+    const sink = new EventSink();
     const session = core.connect(sink, address) as Session;
-    sink.lines = [];
+    sink.take();
     return {
       session,
       sink,
-      /** Sends one line and returns the first line of the answer. */
-      say: (text: string): string => {
-        sink.lines = [];
+      /** Sends one line and returns the first event of the answer. */
+      say: (text: string): ChatEvent | undefined => {
+        sink.take();
         core.handleInput(session, { ok: true, text });
-        return sink.lines[0] ?? '';
+        return sink.take()[0];
       },
     };
   };
   const user = (nick: string, address = '192.0.2.1') => {
     const c = connect(address);
     const answer = c.say(nick);
-    if (!answer.startsWith(`OK NICK ${nick} `)) throw new Error(`registration of ${nick} failed: ${answer}`);
+    if (answer?.type !== 'reply' || answer.command !== 'NICK' || answer.subject !== nick) throw new Error(`registration of ${nick} failed: ${JSON.stringify(answer)}`);
     return c;
   };
   return { core, clock, connect, user };
+}
+
+/** Asserts that `event` is a failure with `code` whose text matches `text`. */
+function failed(t: ExecutionContext, event: ChatEvent | undefined, code: string, text: RegExp = /./, message?: string): void {
+  t.is(codeOf(event), code, message);
+  t.regex(textOf(event), text, message);
 }
 
 test('each look-alike of alice is refused with NICK_IN_USE naming alice while she is online', (t) => {
@@ -54,42 +61,42 @@ test('each look-alike of alice is refused with NICK_IN_USE naming alice while sh
   w.user('alice');
   const c = w.connect('192.0.2.9');
   for (const name of ['\u0430lice', 'alic\u0435', 'al\u0456ce', '\u0391lice', '\u0251lice', 'aIice', 'alice\u034f', 'alice\ufe0f', 'alice\u180b']) {
-    t.is(c.say(name), `ERR NICK_IN_USE The nickname ${name} looks like alice, who is online; pick another.`, JSON.stringify(name));
+    t.deepEqual(c.say(name), err('NICK_IN_USE', `The nickname ${name} looks like alice, who is online; pick another.`), JSON.stringify(name));
   }
-  t.is(c.say('ALICE'), 'ERR NICK_IN_USE The nickname ALICE is taken; pick another.');
+  t.deepEqual(c.say('ALICE'), err('NICK_IN_USE', 'The nickname ALICE is taken; pick another.'));
   t.is(c.session.state, 'awaiting-nick');
-  t.regex(c.say('alicia'), /^OK NICK alicia /, 'a different name is fine');
+  t.like(c.say('alicia'), { type: 'reply', command: 'NICK', subject: 'alicia' }, 'a different name is fine');
 });
 
 test('a nickname made only of the invisible Hangul filler is refused as invalid', (t) => {
   const c = world().connect();
-  t.is(c.say('\u3164\u3164'), 'ERR NICK_INVALID Invalid nickname: a nickname cannot contain invisible characters (it has U+3164).');
-  t.regex(c.say('bob\u0435'), /^ERR NICK_INVALID Invalid nickname: a nickname cannot mix scripts/, 'mixed script with no clash is invalid');
+  t.deepEqual(c.say('\u3164\u3164'), err('NICK_INVALID', 'Invalid nickname: a nickname cannot contain invisible characters (it has U+3164).'));
+  failed(t, c.say('bob\u0435'), 'NICK_INVALID', /^Invalid nickname: a nickname cannot mix scripts/, 'mixed script with no clash is invalid');
 });
 
 test('changing to a look-alike of someone online is refused; changing to a look-alike of your own name is judged on its own', (t) => {
   const w = world();
   w.user('alice');
   const bob = w.user('bob');
-  t.is(bob.say('/nick aIice'), 'ERR NICK_IN_USE The nickname aIice looks like alice, who is online; pick another.');
-  t.regex(bob.say('/nick b\u043eb'), /^ERR NICK_INVALID .*mix scripts/);
-  t.regex(bob.say('/nick Bob'), /^OK NICK Bob /);
-  t.regex(w.connect('192.0.2.5').say('\u0432\u043e\u0432'), /^OK NICK /, 'an all-Cyrillic name that does not look like bob is fine');
+  t.deepEqual(bob.say('/nick aIice'), err('NICK_IN_USE', 'The nickname aIice looks like alice, who is online; pick another.'));
+  failed(t, bob.say('/nick b\u043eb'), 'NICK_INVALID', /^.*mix scripts/);
+  t.like(bob.say('/nick Bob'), { type: 'reply', command: 'NICK', subject: 'Bob' });
+  t.like(w.connect('192.0.2.5').say('\u0432\u043e\u0432'), { type: 'reply', command: 'NICK' }, 'an all-Cyrillic name that does not look like bob is fine');
 });
 
 test('reserved names and their look-alikes are refused with NICK_RESERVED naming the reserved name; the list can be changed', (t) => {
   const w = world();
   const c = w.connect();
-  t.is(c.say('admin'), 'ERR NICK_RESERVED The nickname admin is reserved; pick another.');
-  t.is(c.say('Admin'), 'ERR NICK_RESERVED The nickname admin is reserved; pick another.');
-  t.is(c.say('\u0430dmin'), 'ERR NICK_RESERVED The nickname \u0430dmin looks like the reserved name admin; pick another.');
-  t.is(c.say('r00t'), 'ERR NICK_RESERVED The nickname r00t looks like the reserved name root; pick another.');
+  t.deepEqual(c.say('admin'), err('NICK_RESERVED', 'The nickname admin is reserved; pick another.'));
+  t.deepEqual(c.say('Admin'), err('NICK_RESERVED', 'The nickname admin is reserved; pick another.'));
+  t.deepEqual(c.say('\u0430dmin'), err('NICK_RESERVED', 'The nickname аdmin looks like the reserved name admin; pick another.'));
+  t.deepEqual(c.say('r00t'), err('NICK_RESERVED', 'The nickname r00t looks like the reserved name root; pick another.'));
   for (const name of ['server', 'administrator', 'mychat', 'mychatd', 'operator', 'nickserv', 'chanserv', 'system', 'sysop', 'moderator']) {
-    t.regex(c.say(name), /^ERR NICK_RESERVED /, name);
+    failed(t, c.say(name), 'NICK_RESERVED', /./, name);
   }
   w.core.reconfigure({ reservedNicks: ['boss'] });
-  t.regex(c.say('BOSS'), /^ERR NICK_RESERVED The nickname boss is reserved/);
-  t.regex(c.say('admin'), /^OK NICK admin /, 'a name no longer reserved is free');
+  failed(t, c.say('BOSS'), 'NICK_RESERVED', /^The nickname boss is reserved/);
+  t.like(c.say('admin'), { type: 'reply', command: 'NICK', subject: 'admin' }, 'a name no longer reserved is free');
 });
 
 test('after an abrupt disconnect the nickname is held for its address only, and says for how long', (t) => {
@@ -97,13 +104,13 @@ test('after an abrupt disconnect the nickname is held for its address only, and 
   const bob = w.user('bob', '192.0.2.7');
   w.core.disconnect(bob.session, 'Connection reset by peer');
   const other = w.connect('192.0.2.8');
-  t.is(other.say('bob'), 'ERR NICK_RESERVED The nickname bob is held for someone who just disconnected, for 60 more seconds; pick another.');
-  t.regex(other.say('B\u043eb'), /^ERR NICK_RESERVED The nickname bob is held/, 'look-alikes of a held name are refused too');
+  t.deepEqual(other.say('bob'), err('NICK_RESERVED', 'The nickname bob is held for someone who just disconnected, for 60 more seconds; pick another.'));
+  failed(t, other.say('B\u043eb'), 'NICK_RESERVED', /^The nickname bob is held/, 'look-alikes of a held name are refused too');
   w.clock.t += 45_500;
-  t.regex(other.say('bob'), /for 15 more seconds/);
-  t.regex(w.connect('192.0.2.7').say('Bob'), /^OK NICK Bob /, 'the same address takes it back');
+  t.regex(textOf(other.say('bob')), /for 15 more seconds/);
+  t.like(w.connect('192.0.2.7').say('Bob'), { type: 'reply', command: 'NICK', subject: 'Bob' }, 'the same address takes it back');
   w.core.disconnect(w.connect('192.0.2.7').session, 'unregistered connections hold nothing');
-  t.regex(other.say('bob'), /^ERR NICK_IN_USE /, 'and now it is simply in use');
+  failed(t, other.say('bob'), 'NICK_IN_USE', /./, 'and now it is simply in use');
 });
 
 test('a held nickname is free for anyone once the hold expires, and /quit holds nothing', (t) => {
@@ -111,45 +118,45 @@ test('a held nickname is free for anyone once the hold expires, and /quit holds 
   const bob = w.user('bob', '192.0.2.7');
   w.core.disconnect(bob.session, 'Connection lost');
   const other = w.connect('192.0.2.8');
-  t.regex(other.say('bob'), /for 10 more seconds/);
+  t.regex(textOf(other.say('bob')), /for 10 more seconds/);
   w.clock.t += 10_000;
-  t.regex(other.say('bob'), /^OK NICK bob /);
+  t.like(other.say('bob'), { type: 'reply', command: 'NICK', subject: 'bob' });
   const carol = w.user('carol', '192.0.2.7');
   carol.say('/quit');
-  t.regex(w.connect('192.0.2.8').say('carol'), /^OK NICK carol /, 'leaving with /quit gives the name up at once');
+  t.like(w.connect('192.0.2.8').say('carol'), { type: 'reply', command: 'NICK', subject: 'carol' }, 'leaving with /quit gives the name up at once');
 });
 
 test('a registered user dropped by a server-side end (send queue, timeout) is held like a lost connection', (t) => {
   const w = world();
   const dave = w.user('dave', '192.0.2.7');
   w.core.end(dave.session, 'Send queue exceeded');
-  t.regex(w.connect('192.0.2.8').say('dave'), /^ERR NICK_RESERVED /);
+  failed(t, w.connect('192.0.2.8').say('dave'), 'NICK_RESERVED', /./);
 });
 
 test('an IPv6 user gets the held nickname back from another address of the same /64, not from another /64', (t) => {
   const w = world();
   const erin = w.user('erin', '2001:db8:1:2::10');
   w.core.disconnect(erin.session, 'Connection lost');
-  t.regex(w.connect('2001:db8:1:3::10').say('erin'), /^ERR NICK_RESERVED /);
-  t.regex(w.connect('2001:db8:1:2:ffff::1').say('erin'), /^OK NICK erin /);
+  failed(t, w.connect('2001:db8:1:3::10').say('erin'), 'NICK_RESERVED', /./);
+  t.like(w.connect('2001:db8:1:2:ffff::1').say('erin'), { type: 'reply', command: 'NICK', subject: 'erin' });
 });
 
 test('--nick-hold 0 holds nothing, and a reload applies to the next disconnect', (t) => {
   const w = world({ nickHoldMs: 0 });
   w.core.disconnect(w.user('bob', '192.0.2.7').session, 'Connection lost');
-  t.regex(w.connect('192.0.2.8').say('bob'), /^OK NICK bob /);
+  t.like(w.connect('192.0.2.8').say('bob'), { type: 'reply', command: 'NICK', subject: 'bob' });
   w.core.reconfigure({ nickHoldMs: 5000 });
   w.core.disconnect(w.user('carol', '192.0.2.7').session, 'Connection lost');
-  t.regex(w.connect('192.0.2.8').say('carol'), /for 5 more seconds/);
+  t.regex(textOf(w.connect('192.0.2.8').say('carol')), /for 5 more seconds/);
 });
 
 test('holds are bounded: beyond max-clients held names the oldest hold is dropped', (t) => {
   const w = world({ maxClients: 3 });
   for (const nick of ['n1', 'n2', 'n3', 'n4']) w.core.disconnect(w.user(nick, '192.0.2.7').session, 'Connection lost');
   const other = w.connect('192.0.2.8');
-  t.regex(other.say('n1'), /^OK NICK n1 /, 'the oldest hold made room for a newer one');
+  t.like(other.say('n1'), { type: 'reply', command: 'NICK', subject: 'n1' }, 'the oldest hold made room for a newer one');
   const another = w.connect('192.0.2.9');
-  for (const nick of ['n2', 'n3', 'n4']) t.regex(another.say(nick), /^ERR NICK_RESERVED /, nick);
+  for (const nick of ['n2', 'n3', 'n4']) failed(t, another.say(nick), 'NICK_RESERVED', /./, nick);
 });
 
 test('a room name that looks like an existing room reaches that room or is refused naming it', (t) => {
@@ -158,10 +165,10 @@ test('a room name that looks like an existing room reaches that room or is refus
   alice.say('/join #team');
   alice.say('/join #alice');
   const bob = w.user('bob');
-  t.is(bob.say('/join #t\u0435am'), 'ROOM #team 2', 'a Cyrillic е lands in #team itself');
-  t.is(bob.say('/join #lobby\u034f'), 'ROOM #lobby 2', 'an invisible suffix does not make a new room');
-  t.is(bob.say('/join #aIice'), 'ERR ROOM_INVALID Invalid room name: #aIice looks like #alice, which exists; join #alice or pick another name.');
-  t.regex(bob.say('/join #b\u0435ta'), /^ERR ROOM_INVALID Invalid room name: a room name cannot mix scripts/);
-  t.regex(bob.say('/join #\u3164'), /^ERR ROOM_INVALID Invalid room name: a room name cannot contain invisible characters/);
+  t.deepEqual(bob.say('/join #t\u0435am'), roomInfo('#team', 2), 'a Cyrillic е lands in #team itself');
+  t.deepEqual(bob.say('/join #lobby\u034f'), roomInfo('#lobby', 2), 'an invisible suffix does not make a new room');
+  t.deepEqual(bob.say('/join #aIice'), err('ROOM_INVALID', 'Invalid room name: #aIice looks like #alice, which exists; join #alice or pick another name.'));
+  failed(t, bob.say('/join #b\u0435ta'), 'ROOM_INVALID', /^Invalid room name: a room name cannot mix scripts/);
+  failed(t, bob.say('/join #\u3164'), 'ROOM_INVALID', /^Invalid room name: a room name cannot contain invisible characters/);
   t.is(w.core.allRooms().map((r) => r.name).join(' '), '#alice #lobby #team', 'no look-alike room was created');
 });

@@ -3,41 +3,26 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChatCore } from '../../lib/core/chat-core';
+import type { ChatEvent, HistoryEvent } from '../../lib/core/events';
 import { unstuff } from '../../lib/core/paste-block';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink } from '../../lib/core/sink';
 import { inlineQueries } from '../../lib/history/history-reader';
 import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
 import { LIMITS } from '../../lib/protocol/limits';
 import type { InputLine } from '../../lib/protocol/line-decoder';
 import { silentLogger } from '../../lib/log';
+import { codeOf, err, EventSink, msg, ok, textOf } from '../helpers/event-sink';
 
-/** A sink that records every line as a string (checking it is exactly one CRLF line). */
-class RecordingSink implements ClientSink {
-  lines: string[] = [];
-  closed = false;
-  send(line: Buffer): void {
-    const s = line.toString('utf8');
-    if (!s.endsWith('\r\n') || s.indexOf('\r\n') !== s.length - 2) throw new Error(`not one CRLF line: ${JSON.stringify(s)}`);
-    this.lines.push(s.slice(0, -2));
-  }
-  close(): void {
-    this.closed = true;
-  }
-  take(): string[] {
-    const out = this.lines;
-    this.lines = [];
-    return out;
-  }
-}
+/** A paste event as take() returns it (without its time). */
+const paste = (room: string, from: string, pasteId: string, lines: string[]): ChatEvent => ({ type: 'paste', room, from, pasteId, lines }) as unknown as ChatEvent;
 
 interface User {
   session: Session;
-  sink: RecordingSink;
+  sink: EventSink;
   /** Sends a line; the Promise (history reads) settles when the command has answered. */
   say(text: string): Promise<void> | undefined;
   input(line: InputLine): void;
-  take(): string[];
+  take(): ChatEvent[];
   /** Settles when registration (and the replay of #lobby, read asynchronously) has finished. */
   ready: Promise<void> | undefined;
 }
@@ -45,7 +30,7 @@ interface User {
 function setup(core: ChatCore) {
   let n = 0;
   return (nick: string): User => {
-    const sink = new RecordingSink();
+    const sink = new EventSink();
     const session = core.connect(sink, `192.0.2.${++n}`) as Session;
     const ready = core.handleInput(session, { ok: true, text: nick });
     sink.take();
@@ -93,33 +78,25 @@ test('/paste takes literal lines up to "." and delivers them to the others as on
 
   alice.say('/paste');
   t.deepEqual(alice.take(), [
-    'OK PASTE #lobby Send the lines, then a line holding only "." to end; a line starting with "." is sent with one more "." in front. Commands are not read until then.',
+    ok('PASTE', '#lobby', 'Send the lines, then a line holding only "." to end; a line starting with "." is sent with one more "." in front. Commands are not read until then.'),
   ]);
   for (const line of ['def f(x):', '    return x', '', '/quit not a command', '..', '..x', '\x1b[31mred']) alice.say(line);
   t.deepEqual(bob.take(), [], 'nothing is delivered before the end line');
   t.deepEqual(alice.take(), [], 'lines of a block get no reply');
   t.is(alice.session.state, 'registered', '/quit inside a block is text');
   alice.say('.');
-  t.deepEqual(alice.take(), ['OK PASTE #lobby Sent 7 lines.']);
-  t.deepEqual(bob.take(), [
-    'PASTE #lobby alice 1 1/7 def f(x):',
-    'PASTE #lobby alice 1 2/7     return x',
-    'PASTE #lobby alice 1 3/7',
-    'PASTE #lobby alice 1 4/7 /quit not a command',
-    'PASTE #lobby alice 1 5/7 .',
-    'PASTE #lobby alice 1 6/7 .x',
-    'PASTE #lobby alice 1 7/7 ␛[31mred',
-  ]);
+  t.deepEqual(alice.take(), [ok('PASTE', '#lobby', 'Sent 7 lines.')]);
+  t.deepEqual(bob.take(), [paste('#lobby', 'alice', '1', ['def f(x):', '    return x', '', '/quit not a command', '.', '.x', '␛[31mred'])]);
   t.deepEqual(carol.take(), [], 'only members of the room receive it');
 
   // Commands work again, and the next block has the next id.
   alice.say('/ping back');
-  t.deepEqual(alice.take(), ['PONG back']);
+  t.deepEqual(alice.take(), [{ type: 'pong', token: 'back' }]);
   alice.say('/paste');
   alice.say('again');
   alice.say('.');
-  t.deepEqual(alice.take().slice(1), ['OK PASTE #lobby Sent 1 line.']);
-  t.deepEqual(bob.take(), ['PASTE #lobby alice 2 1/1 again']);
+  t.deepEqual(alice.take().slice(1), [ok('PASTE', '#lobby', 'Sent 1 line.')]);
+  t.deepEqual(bob.take(), [paste('#lobby', 'alice', '2', ['again'])]);
 });
 
 test('an empty paste sends nothing and says so', (t) => {
@@ -131,7 +108,7 @@ test('an empty paste sends nothing and says so', (t) => {
   bob.take();
   alice.say('/paste');
   alice.say('.');
-  t.deepEqual(alice.take().slice(1), ['OK PASTE #lobby Empty paste; nothing was sent.']);
+  t.deepEqual(alice.take().slice(1), [ok('PASTE', '#lobby', 'Empty paste; nothing was sent.')]);
   t.deepEqual(bob.take(), []);
 });
 
@@ -145,11 +122,11 @@ test('/paste needs a current room, or a named room the user is in', (t) => {
   alice.take();
   bob.take();
   alice.say('/paste');
-  t.is(alice.take()[0]?.split(' ')[1], 'NO_CURRENT_ROOM');
+  t.is(codeOf(alice.take()[0]), 'NO_CURRENT_ROOM');
   alice.say('/paste #other');
-  t.deepEqual(alice.take(), ['ERR NOT_IN_ROOM Join #other to paste into it.']);
+  t.deepEqual(alice.take(), [err('NOT_IN_ROOM', 'Join #other to paste into it.')]);
   alice.say('/paste #nowhere');
-  t.is(alice.take()[0]?.split(' ')[1], 'NO_SUCH_ROOM');
+  t.is(codeOf(alice.take()[0]), 'NO_SUCH_ROOM');
   // Not in paste mode after a refusal: a plain line is a message again.
   alice.say('/join #other');
   alice.take();
@@ -159,14 +136,14 @@ test('/paste needs a current room, or a named room the user is in', (t) => {
   alice.take();
   alice.say('to the named room');
   alice.say('.');
-  t.deepEqual(alice.take(), ['OK PASTE #other Sent 1 line.']);
-  t.deepEqual(bob.take(), ['PASTE #other alice 1 1/1 to the named room']);
+  t.deepEqual(alice.take(), [ok('PASTE', '#other', 'Sent 1 line.')]);
+  t.deepEqual(bob.take(), [paste('#other', 'alice', '1', ['to the named room'])]);
 
-  const newcomer = core.connect(new RecordingSink(), '192.0.2.99') as Session;
-  const sink = newcomer.sink as RecordingSink;
+  const newcomer = core.connect(new EventSink(), '192.0.2.99') as Session;
+  const sink = newcomer.sink as EventSink;
   sink.take();
   core.handleInput(newcomer, { ok: true, text: '/paste' });
-  t.is(sink.take()[0]?.split(' ')[1], 'NICK_REQUIRED');
+  t.is(codeOf(sink.take()[0]), 'NICK_REQUIRED');
 });
 
 test('a block past the line limit is refused once, the rest up to "." is discarded, and nothing is sent', (t) => {
@@ -181,17 +158,18 @@ test('a block past the line limit is refused once, the rest up to "." is discard
   for (let i = 1; i <= LIMITS.maxPasteLines; i++) alice.say(`line ${i}`);
   t.deepEqual(alice.take(), [], 'the limit itself is allowed');
   alice.say('one too many');
-  const [err, ...rest] = alice.take();
-  t.regex(err ?? '', /^ERR PASTE_TOO_LONG A paste has at most 100 lines and 16384 bytes/);
+  const [refusal, ...rest] = alice.take();
+  t.is(codeOf(refusal), 'PASTE_TOO_LONG');
+  t.regex(textOf(refusal), /^A paste has at most 100 lines and 16384 bytes/);
   t.deepEqual(rest, []);
   t.deepEqual(alice.session.paste?.lines, [], 'the buffered lines are freed at once');
   for (let i = 0; i < 50; i++) alice.say(`/msg bob discarded ${i}`);
   t.deepEqual(alice.take(), [], 'ERR only once');
   alice.say('.');
-  t.deepEqual(alice.take(), ['OK PASTE #lobby Paste ended; it was discarded and nothing of it was sent.']);
+  t.deepEqual(alice.take(), [ok('PASTE', '#lobby', 'Paste ended; it was discarded and nothing of it was sent.')]);
   t.deepEqual(bob.take(), []);
   alice.say('hello again');
-  t.deepEqual(bob.take(), ['MSG #lobby alice hello again']);
+  t.deepEqual(bob.take(), [msg('#lobby', 'alice', 'hello again')]);
 });
 
 test('a block past the byte limit is refused at the line that passes it; exactly the limit is allowed', (t) => {
@@ -207,13 +185,15 @@ test('a block past the byte limit is refused at the line that passes it; exactly
   for (let i = 0; i < 4; i++) alice.say(long);
   alice.say('');
   alice.say('.');
-  t.deepEqual(alice.take().slice(1), ['OK PASTE #lobby Sent 5 lines.']);
-  t.is(bob.take().length, 5);
+  t.deepEqual(alice.take().slice(1), [ok('PASTE', '#lobby', 'Sent 5 lines.')]);
+  const [block, ...others] = bob.take();
+  t.is(block?.type === 'paste' ? block.lines.length : 0, 5, 'one paste event of 5 lines');
+  t.deepEqual(others, []);
 
   alice.say('/paste');
   for (let i = 0; i < 4; i++) alice.say(long);
   alice.say('y');
-  t.regex(alice.take()[1] ?? '', /^ERR PASTE_TOO_LONG /);
+  t.is(codeOf(alice.take()[1]), 'PASTE_TOO_LONG');
   alice.say('.');
   alice.take();
   t.deepEqual(bob.take(), []);
@@ -232,9 +212,10 @@ test('a line the decoder refused inside a block discards the block with that err
   alice.input({ ok: false, code: 'BAD_UTF8' });
   alice.say('.');
   const lines = alice.take();
-  t.is(lines.length, 3, lines.join('\n'));
-  t.regex(lines[1]!, /^ERR LINE_TOO_LONG The paste had a line of more than 4096 bytes, so it was discarded/);
-  t.regex(lines[2]!, /^OK PASTE #lobby Paste ended; it was discarded/);
+  t.is(lines.length, 3, JSON.stringify(lines));
+  t.is(codeOf(lines[1]), 'LINE_TOO_LONG');
+  t.regex(textOf(lines[1]), /^The paste had a line of more than 4096 bytes, so it was discarded/);
+  t.deepEqual(lines[2], ok('PASTE', '#lobby', 'Paste ended; it was discarded and nothing of it was sent.'));
   t.deepEqual(bob.take(), []);
 });
 
@@ -250,7 +231,7 @@ test('a session that disconnects in the middle of a block sends nothing of it', 
   alice.say('a paste');
   core.disconnect(alice.session, 'Connection closed');
   alice.say('.');
-  t.deepEqual(bob.take(), ['QUIT alice Connection closed']);
+  t.deepEqual(bob.take(), [{ type: 'quit', nick: 'alice', reason: 'Connection closed' }]);
 });
 
 test('inputCost: 1 for ordinary lines, 0 inside a block, 1 per 20 lines for its end, 1 for discarded lines', (t) => {
@@ -300,21 +281,13 @@ test('a paste is stored as one history entry and replayed and searched as its li
   await bob.ready;
   bob.take();
   await bob.say('/history #lobby');
-  const history = bob.take().filter((l) => l.startsWith('HISTORY '));
-  const strip = (l: string): string => l.replace(/^(HISTORY #lobby \d+) \S+Z/, '$1 TIME');
-  t.deepEqual(history.map(strip), [
-    expect(id - 1, 'MSG before'),
-    `HISTORY #lobby ${id} TIME alice PASTE 1/3 first pasted`,
-    `HISTORY #lobby ${id} TIME alice PASTE 2/3`,
-    `HISTORY #lobby ${id} TIME alice PASTE 3/3 .dotted`,
-    expect(id + 1, 'MSG after'),
-  ]);
+  const history = bob.take().flatMap((e) => (e.type === 'history' ? [e] : []));
+  const entry = (entryId: number, kind: HistoryEvent['kind'], text: string): [number, string, string, string, string] => [entryId, '#lobby', 'alice', kind, text];
+  const fields = (e: HistoryEvent): [number, string, string, string, string] => [e.id, e.room, e.from, e.kind, e.text];
+  // One event per entry: the paste keeps its lines together (codecs split them, e.g. mychat's i/n lines).
+  t.deepEqual(history.map(fields), [entry(id - 1, 'MSG', 'before'), entry(id, 'PASTE', 'first pasted\n\n.dotted'), entry(id + 1, 'MSG', 'after')]);
   await bob.say('/search #lobby dotted');
   const found = bob.take();
-  t.deepEqual(found.filter((l) => l.startsWith('HISTORY ')).map(strip), history.slice(1, 4).map(strip));
-  t.true(found.includes('HISTEND #lobby 1 1 match, newest first.'), 'HISTEND counts entries, not lines');
-
-  function expect(entryId: number, rest: string): string {
-    return `HISTORY #lobby ${entryId} TIME alice ${rest}`;
-  }
+  t.deepEqual(found.flatMap((e) => (e.type === 'history' ? [fields(e)] : [])), [entry(id, 'PASTE', 'first pasted\n\n.dotted')]);
+  t.true(found.some((e) => e.type === 'history-end' && e.room === '#lobby' && e.count === 1 && e.text === '1 match, newest first.'), 'the count is of entries, not lines');
 });

@@ -8,7 +8,8 @@ import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
 import { createLogger } from '../../lib/log';
 import { LIMITS } from '../../lib/protocol/limits';
 import { FakeClock } from '../helpers/fake-clock';
-import { LineSink } from '../helpers/line-sink';
+import { codeOf, err, EventSink, ok, roomInfo } from '../helpers/event-sink';
+import type { ChatEvent } from '../../lib/core/events';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -16,7 +17,7 @@ const HOUR = 60 * MINUTE;
 interface User {
   session: Session;
   /** Sends one line and returns what the server answered to it. */
-  say(text: string): string[];
+  say(text: string): ChatEvent[];
 }
 
 /**
@@ -39,16 +40,16 @@ function setup(t: { teardown(fn: () => void): void }, options: Partial<ChatCoreO
     logs,
     core: make(),
     user(nick: string, address = '192.0.2.1'): User {
-      const sink = new LineSink();
+      const sink = new EventSink();
       const session = w.core.connect(sink, address)!;
       const core = w.core;
-      const say = (text: string): string[] => {
-        sink.lines = [];
+      const say = (text: string): ChatEvent[] => {
+        sink.take();
         core.handleInput(session, { ok: true, text });
-        return sink.lines;
+        return sink.take();
       };
       const welcome = say(nick);
-      if (!welcome.some((l) => l.startsWith('OK JOIN #lobby'))) throw new Error(`registration failed: ${welcome.join(' | ')}`);
+      if (!welcome.some((e) => e.type === 'reply' && e.command === 'JOIN')) throw new Error(`registration failed: ${JSON.stringify(welcome)}`);
       return { session, say };
     },
     restart(): void {
@@ -69,13 +70,14 @@ function setup(t: { teardown(fn: () => void): void }, options: Partial<ChatCoreO
   return w;
 }
 
-const last = (lines: string[]): string => lines[lines.length - 1] ?? '';
+const last = (events: ChatEvent[]): ChatEvent | undefined => events[events.length - 1];
+const joined = { type: 'reply', command: 'JOIN' };
 
 test('a room nobody spoke in is forgotten an hour after its last member left, topic or not; a room with a message stays', (t) => {
   const w = setup(t);
   const alice = w.user('alice');
   alice.say('/join #quiet');
-  t.is(last(alice.say('/topic #quiet Squatted')), 'OK TOPIC #quiet Topic of #quiet changed.');
+  t.deepEqual(last(alice.say('/topic #quiet Squatted')), ok('TOPIC', '#quiet', 'Topic of #quiet changed.'));
   alice.say('/join #talk');
   alice.say('hello');
   alice.say('/join #busy');
@@ -86,7 +88,7 @@ test('a room nobody spoke in is forgotten an hour after its last member left, to
   w.clock.advance(2 * MINUTE);
   t.deepEqual(w.rooms(), ['#busy', '#lobby', '#talk'], 'the topic did not keep #quiet; the message keeps #talk; a member keeps #busy');
   const rejoined = alice.say('/join #quiet');
-  t.is(rejoined[0], 'ROOM #quiet 1', 'the name is free again, and the old topic is gone');
+  t.deepEqual(rejoined[0], roomInfo('#quiet', 1), 'the name is free again, and the old topic is gone');
   w.clock.advance(24 * HOUR);
   t.deepEqual(w.rooms(), ['#busy', '#lobby', '#quiet', '#talk'], 'rooms with members or messages are never forgotten');
 });
@@ -158,16 +160,16 @@ test('at the room cap a new room takes the place of the one unused longest; room
   t.deepEqual(w.rooms(), ['#a', '#b', '#c', '#lobby']);
   t.is(w.logged('rooms-near-cap').length, 1, 'the operator is warned as the cap comes near');
   const bob = w.user('bob', '198.51.100.7');
-  t.is(last(bob.say('/join #d')), 'OK JOIN #d Now talking in #d.');
+  t.deepEqual(last(bob.say('/join #d')), ok('JOIN', '#d', 'Now talking in #d.'));
   t.deepEqual(w.rooms(), ['#b', '#c', '#d', '#lobby'], '#a, unused the longest, made room');
-  t.is(last(bob.say('/join #e')), 'OK JOIN #e Now talking in #e.');
+  t.deepEqual(last(bob.say('/join #e')), ok('JOIN', '#e', 'Now talking in #e.'));
   t.deepEqual(w.rooms(), ['#c', '#d', '#e', '#lobby'], 'a room with only a topic is unused too');
-  t.is(last(bob.say('/join #f')), 'ERR TOO_MANY_ROOMS The server has as many rooms as it allows, all in use; join an existing one (/rooms).');
-  t.is(last(bob.say('/join #g')), 'ERR TOO_MANY_ROOMS The server has as many rooms as it allows, all in use; join an existing one (/rooms).');
+  t.deepEqual(last(bob.say('/join #f')), err('TOO_MANY_ROOMS', 'The server has as many rooms as it allows, all in use; join an existing one (/rooms).'));
+  t.deepEqual(last(bob.say('/join #g')), err('TOO_MANY_ROOMS', 'The server has as many rooms as it allows, all in use; join an existing one (/rooms).'));
   t.is(w.logged('rooms-full').length, 1, 'refusals are logged, but not one line each');
   t.is(w.logged('rooms-near-cap').length, 1, 'and the near-cap warning came once');
   bob.say('/part #d');
-  t.is(last(bob.say('/join #f')), 'OK JOIN #f Now talking in #f.');
+  t.deepEqual(last(bob.say('/join #f')), ok('JOIN', '#f', 'Now talking in #f.'));
   t.deepEqual(w.rooms(), ['#c', '#e', '#f', '#lobby']);
   w.restart();
   t.deepEqual(w.rooms(), ['#c', '#e', '#f', '#lobby'], 'the database agrees');
@@ -178,26 +180,27 @@ test('the room-creation limit counts per IPv4 /24 and IPv6 /64, says when to ret
   const one = w.user('mallory', '192.0.2.1');
   const two = w.user('mallet', '192.0.2.200');
   for (let i = 0; i < LIMITS.maxRoomsCreatedPerHour / 2; i++) {
-    t.regex(last(one.say(`/join #m${i}`)), /^OK JOIN/);
-    t.regex(last(two.say(`/join #n${i}`)), /^OK JOIN/);
+    t.like(last(one.say(`/join #m${i}`)), joined);
+    t.like(last(two.say(`/join #n${i}`)), joined);
   }
-  const refusal = `ERR TOO_MANY_ROOMS Your network can create ${LIMITS.maxRoomsCreatedPerHour} rooms an hour; join an existing one (/rooms) or try again in 60 minutes.`;
-  t.is(last(one.say('/join #more')), refusal, 'two addresses of one /24 share the allowance');
-  t.regex(last(one.say('/join #n3')), /^OK JOIN/, 'joining existing rooms is not limited');
+  const refusal = (minutes: number): ChatEvent =>
+    err('TOO_MANY_ROOMS', `Your network can create ${LIMITS.maxRoomsCreatedPerHour} rooms an hour; join an existing one (/rooms) or try again in ${minutes} minutes.`);
+  t.deepEqual(last(one.say('/join #more')), refusal(60), 'two addresses of one /24 share the allowance');
+  t.like(last(one.say('/join #n3')), joined, 'joining existing rooms is not limited');
   const carol = w.user('carol', '192.0.3.1');
-  t.regex(last(carol.say('/join #carol')), /^OK JOIN/, 'the next /24 has its own allowance');
+  t.like(last(carol.say('/join #carol')), joined, 'the next /24 has its own allowance');
   const v6 = w.user('six', '2001:db8::1');
   const v6b = w.user('sixb', '2001:db8::ffff:1');
   const v6other = w.user('sixc', '2001:db8:0:1::1');
   for (let i = 0; i < LIMITS.maxRoomsCreatedPerHour - 1; i++) v6.say(`/join #six${i}`);
-  t.regex(last(v6b.say('/join #sixlast')), /^OK JOIN/);
-  t.regex(last(v6b.say('/join #sixover')), /^ERR TOO_MANY_ROOMS/, 'one IPv6 /64 is one allowance');
-  t.regex(last(v6other.say('/join #sixother')), /^OK JOIN/, 'the next /64 has its own');
+  t.like(last(v6b.say('/join #sixlast')), joined);
+  t.is(codeOf(last(v6b.say('/join #sixover'))), 'TOO_MANY_ROOMS', 'one IPv6 /64 is one allowance');
+  t.like(last(v6other.say('/join #sixother')), joined, 'the next /64 has its own');
 
   w.clock.advance(10 * MINUTE);
   w.restart();
   const again = w.user('mallory', '192.0.2.77');
-  t.is(last(again.say('/join #after')), refusal.replace('60 minutes', '50 minutes'), 'the count survived the restart');
+  t.deepEqual(last(again.say('/join #after')), refusal(50), 'the count survived the restart');
   w.clock.advance(50 * MINUTE);
-  t.regex(last(again.say('/join #after')), /^OK JOIN/, 'and the hour ends as it would have');
+  t.like(last(again.say('/join #after')), joined, 'and the hour ends as it would have');
 });

@@ -1,56 +1,19 @@
 import test from 'ava';
 import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
+import type { ChatEvent } from '../../lib/core/events';
 import type { Session } from '../../lib/core/session';
-import type { ClientSink } from '../../lib/core/sink';
 import { LIMITS } from '../../lib/protocol/limits';
 import type { InputLine } from '../../lib/protocol/line-decoder';
 import { FakeClock } from '../helpers/fake-clock';
-
-// ---- fakes ----
-
-/** A sink that records every Buffer it is given and every close. */
-class FakeSink implements ClientSink {
-  readonly buffers: Buffer[] = [];
-  readonly closes: string[] = [];
-  private read = 0;
-
-  send(line: Buffer): void {
-    this.buffers.push(line);
-  }
-
-  close(reason: string): void {
-    this.closes.push(reason);
-  }
-
-  /** Every line received so far, without CRLF. */
-  get lines(): string[] {
-    return this.buffers.map((b) => {
-      const s = b.toString('utf8');
-      if (!s.endsWith('\r\n') || s.indexOf('\r\n') !== s.length - 2) throw new Error(`not one CRLF line: ${JSON.stringify(s)}`);
-      return s.slice(0, -2);
-    });
-  }
-
-  /** Lines received since the last call. */
-  take(): string[] {
-    const all = this.lines;
-    const fresh = all.slice(this.read);
-    this.read = all.length;
-    return fresh;
-  }
-
-  get closed(): boolean {
-    return this.closes.length > 0;
-  }
-}
+import { action, codeOf, err, EventSink, msg, names, notice, ok, privmsg, roomInfo, textOf } from '../helpers/event-sink';
 
 interface Client {
   session: Session;
-  sink: FakeSink;
+  sink: EventSink;
   /** Sends one input line as the decoder would deliver it. */
   say(line: string): void;
-  /** Lines received since the last take. */
-  take(): string[];
+  /** Events received since the last take (without their time). */
+  take(): ChatEvent[];
 }
 
 interface World {
@@ -65,7 +28,7 @@ function world(options: Partial<ChatCoreOptions> = {}): World {
   const clock = new FakeClock();
   const core = new ChatCore({ clock, ...options });
   const connect = (): Client => {
-    const sink = new FakeSink();
+    const sink = new EventSink();
     const session = core.connect(sink, '192.0.2.1');
     if (!session) throw new Error('connection refused');
     return {
@@ -79,7 +42,7 @@ function world(options: Partial<ChatCoreOptions> = {}): World {
     const c = connect();
     c.say(nick);
     const lines = c.take();
-    if (!lines.some((l) => l.startsWith(`OK NICK ${nick} `))) throw new Error(`registration of ${nick} failed: ${lines.join(' | ')}`);
+    if (!lines.some((e) => e.type === 'reply' && e.command === 'NICK' && e.subject === nick)) throw new Error(`registration of ${nick} failed: ${JSON.stringify(lines)}`);
     return c;
   };
   return { core, clock, connect, user };
@@ -88,7 +51,6 @@ function world(options: Partial<ChatCoreOptions> = {}): World {
 /** Drains the pending lines of every client. */
 const drain = (...clients: Client[]): void => clients.forEach((c) => c.take());
 
-const errCode = (line: string | undefined): string | undefined => (line?.startsWith('ERR ') ? line.split(' ')[1] : undefined);
 
 // ---- registration ----
 
@@ -97,13 +59,14 @@ test('a newcomer is greeted with HELLO and registers by typing a nickname as a p
   const c = w.connect();
   const hello = c.take();
   t.is(hello.length, 1);
-  t.regex(hello[0]!, /^HELLO mychatd\/1\.2\.3 Welcome to testnet!/);
+  t.like(hello[0], { type: 'hello', server: 'mychatd/1.2.3' });
+  t.regex(textOf(hello[0]), /^Welcome to testnet!/);
   c.say('Alice');
   t.deepEqual(c.take(), [
-    'OK NICK Alice Welcome, Alice! Type /help for commands; plain lines go to your current room.',
-    'ROOM #lobby 1',
-    'NAMES #lobby Alice',
-    'OK JOIN #lobby Now talking in #lobby.',
+    ok('NICK', 'Alice', 'Welcome, Alice! Type /help for commands; plain lines go to your current room.'),
+    roomInfo('#lobby', 1),
+    names('#lobby', 'Alice'),
+    ok('JOIN', '#lobby', 'Now talking in #lobby.'),
   ]);
   t.is(c.session.state, 'registered');
 });
@@ -114,8 +77,9 @@ test('a newcomer can also register with /nick', (t) => {
   c.take();
   c.say('/nick Bob');
   const lines = c.take();
-  t.regex(lines[0]!, /^OK NICK Bob Welcome, Bob!/);
-  t.true(lines.includes('OK JOIN #lobby Now talking in #lobby.'));
+  t.like(lines[0], { type: 'reply', command: 'NICK', subject: 'Bob' });
+  t.regex(textOf(lines[0]), /^Welcome, Bob!/);
+  t.deepEqual(lines[lines.length - 1], ok('JOIN', '#lobby', 'Now talking in #lobby.'));
 });
 
 test('the message of the day follows the welcome, one NOTICE per non-blank line, neutralised', (t) => {
@@ -124,7 +88,7 @@ test('the message of the day follows the welcome, one NOTICE per non-blank line,
   c.take();
   c.say('Alice');
   const lines = c.take();
-  t.deepEqual(lines.filter((l) => l.startsWith('NOTICE')), ['NOTICE Be nice.', 'NOTICE ␛[31mRules␛[0m apply']);
+  t.deepEqual(lines.filter((e) => e.type === 'notice'), [notice('Be nice.'), notice('␛[31mRules␛[0m apply')]);
 });
 
 test('an invalid nickname is refused with NICK_INVALID and the user stays unregistered', (t) => {
@@ -133,10 +97,10 @@ test('an invalid nickname is refused with NICK_INVALID and the user stays unregi
   c.take();
   c.say('9lives');
   const [line] = c.take();
-  t.is(errCode(line), 'NICK_INVALID');
+  t.is(codeOf(line), 'NICK_INVALID');
   t.is(c.session.state, 'awaiting-nick');
   c.say('two words');
-  t.is(errCode(c.take()[0]), 'NICK_INVALID');
+  t.is(codeOf(c.take()[0]), 'NICK_INVALID');
 });
 
 test('nicknames are unique ignoring case: alice is refused while Alice is online', (t) => {
@@ -145,9 +109,9 @@ test('nicknames are unique ignoring case: alice is refused while Alice is online
   const c = w.connect();
   c.take();
   c.say('alice');
-  t.deepEqual(c.take(), ['ERR NICK_IN_USE The nickname alice is taken; pick another.']);
+  t.deepEqual(c.take(), [err('NICK_IN_USE', 'The nickname alice is taken; pick another.')]);
   c.say('ALICE');
-  t.is(errCode(c.take()[0]), 'NICK_IN_USE');
+  t.is(codeOf(c.take()[0]), 'NICK_IN_USE');
   t.is(c.session.state, 'awaiting-nick');
 });
 
@@ -157,7 +121,7 @@ test('nicknames are unique across Unicode normalisation forms', (t) => {
   const c = w.connect();
   c.take();
   c.say('Zoe\u0308');
-  t.is(errCode(c.take()[0]), 'NICK_IN_USE');
+  t.is(codeOf(c.take()[0]), 'NICK_IN_USE');
 });
 
 test('a nickname is free again right after its holder disconnects', (t) => {
@@ -167,7 +131,9 @@ test('a nickname is free again right after its holder disconnects', (t) => {
   const again = w.connect();
   again.take();
   again.say('alice');
-  t.regex(again.take()[0]!, /^OK NICK alice Welcome/);
+  const [welcome] = again.take();
+  t.like(welcome, { type: 'reply', command: 'NICK', subject: 'alice' });
+  t.regex(textOf(welcome), /^Welcome/);
 });
 
 test('a nickname is free again after /quit and after a nick change', (t) => {
@@ -188,8 +154,8 @@ test('commands that need a nickname answer NICK_REQUIRED before registration', (
   for (const line of ['/join #x', '/msg bob hi', '/rooms', '/who', '/whois bob', '/me waves', '/part', '/topic #lobby']) {
     c.say(line);
     const [reply] = c.take();
-    t.is(errCode(reply), 'NICK_REQUIRED', line);
-    t.regex(reply!, /Pick a nickname before using \/\w+/);
+    t.is(codeOf(reply), 'NICK_REQUIRED', line);
+    t.regex(textOf(reply), /Pick a nickname before using \/\w+/);
   }
   t.is(c.session.state, 'awaiting-nick');
 });
@@ -199,13 +165,13 @@ test('/help, /ping and /quit work before registration', (t) => {
   const c = w.connect();
   c.take();
   c.say('/ping abc');
-  t.deepEqual(c.take(), ['PONG abc']);
+  t.deepEqual(c.take(), [{ type: 'pong', token: 'abc' }]);
   c.say('/help');
   const help = c.take();
   t.true(help.length > 5);
-  t.regex(help[help.length - 1]!, /^OK HELP \*/);
+  t.like(help[help.length - 1], { type: 'reply', command: 'HELP', subject: '*' });
   c.say('/quit');
-  t.deepEqual(c.take(), ['BYE Goodbye!']);
+  t.deepEqual(c.take(), [{ type: 'bye', text: 'Goodbye!' }]);
   t.true(c.sink.closed);
 });
 
@@ -217,7 +183,7 @@ test('the registration timeout closes a silent connection with BYE after the con
   t.false(c.sink.closed);
   t.deepEqual(c.take(), []);
   w.clock.advance(1);
-  t.deepEqual(c.take(), ['BYE No nickname chosen in time']);
+  t.deepEqual(c.take(), [{ type: 'bye', text: 'No nickname chosen in time' }]);
   t.true(c.sink.closed);
   t.is(w.core.sessionCount, 0);
 });
@@ -238,10 +204,10 @@ test('a connection beyond maxClients is refused with ERR SERVER_FULL, BYE and a 
   const w = world({ maxClients: 2 });
   w.connect();
   w.connect();
-  const sink = new FakeSink();
+  const sink = new EventSink();
   t.is(w.core.connect(sink, '192.0.2.9'), undefined);
-  t.is(errCode(sink.lines[0]), 'SERVER_FULL');
-  t.is(sink.lines[1], 'BYE Server full');
+  t.is(codeOf(sink.events[0]), 'SERVER_FULL');
+  t.deepEqual(sink.events[1], { type: 'bye', text: 'Server full' });
   t.true(sink.closed);
   t.is(w.core.sessionCount, 2);
 });
@@ -265,9 +231,9 @@ test('a nick change is told once to each peer sharing a room, even when they sha
   carol.say('/part #lobby');
   drain(alice, bob, carol);
   alice.say('/nick Alicia');
-  t.deepEqual(bob.take(), ['NICK Alice Alicia']);
+  t.deepEqual(bob.take(), [{ type: 'nick', from: 'Alice', to: 'Alicia' }]);
   t.deepEqual(carol.take(), []);
-  t.deepEqual(alice.take(), ['OK NICK Alicia You are now known as Alicia.']);
+  t.deepEqual(alice.take(), [ok('NICK', 'Alicia', 'You are now known as Alicia.')]);
 });
 
 test('a nick change to a different case of the same name is allowed', (t) => {
@@ -276,8 +242,8 @@ test('a nick change to a different case of the same name is allowed', (t) => {
   const bob = w.user('Bob');
   drain(alice, bob);
   alice.say('/nick Alice');
-  t.deepEqual(alice.take(), ['OK NICK Alice You are now known as Alice.']);
-  t.deepEqual(bob.take(), ['NICK alice Alice']);
+  t.deepEqual(alice.take(), [ok('NICK', 'Alice', 'You are now known as Alice.')]);
+  t.deepEqual(bob.take(), [{ type: 'nick', from: 'alice', to: 'Alice' }]);
 });
 
 test('changing to a nickname someone else holds is NICK_IN_USE and changes nothing', (t) => {
@@ -286,7 +252,7 @@ test('changing to a nickname someone else holds is NICK_IN_USE and changes nothi
   const bob = w.user('Bob');
   drain(alice, bob);
   alice.say('/nick BOB');
-  t.is(errCode(alice.take()[0]), 'NICK_IN_USE');
+  t.is(codeOf(alice.take()[0]), 'NICK_IN_USE');
   t.deepEqual(bob.take(), []);
   t.is(alice.session.nick, 'Alice');
 });
@@ -301,9 +267,9 @@ test('JOIN is told to the room members, not the joiner or outsiders; the joiner 
   alice.say('/join #rust');
   drain(alice, bob, carol);
   bob.say('/join #Rust');
-  t.deepEqual(alice.take(), ['JOIN #rust Bob']);
+  t.deepEqual(alice.take(), [{ type: 'join', room: '#rust', nick: 'Bob' }]);
   t.deepEqual(carol.take(), []);
-  t.deepEqual(bob.take(), ['ROOM #rust 2', 'NAMES #rust Alice Bob', 'OK JOIN #rust Now talking in #rust.']);
+  t.deepEqual(bob.take(), [roomInfo('#rust', 2), names('#rust', 'Alice', 'Bob'), ok('JOIN', '#rust', 'Now talking in #rust.')]);
 });
 
 test('a room message goes to the other members of the current room only', (t) => {
@@ -315,7 +281,7 @@ test('a room message goes to the other members of the current room only', (t) =>
   bob.say('/join #x');
   drain(alice, bob, carol);
   alice.say('hello x');
-  t.deepEqual(bob.take(), ['MSG #x Alice hello x']);
+  t.deepEqual(bob.take(), [msg('#x', 'Alice', 'hello x')]);
   t.deepEqual(alice.take(), []);
   t.deepEqual(carol.take(), []);
 });
@@ -326,7 +292,7 @@ test('message text is neutralised before it reaches anyone', (t) => {
   const bob = w.user('Bob');
   drain(alice, bob);
   alice.say('look \x1b]52;c;SGVsbG8=\x07 \u202egnp.exe');
-  t.deepEqual(bob.take(), ['MSG #lobby Alice look ␛]52;c;SGVsbG8=␇ \ufffdgnp.exe']);
+  t.deepEqual(bob.take(), [msg('#lobby', 'Alice', 'look ␛]52;c;SGVsbG8=␇ �gnp.exe')]);
 });
 
 test('"//text" sends a message that starts with a slash', (t) => {
@@ -335,7 +301,7 @@ test('"//text" sends a message that starts with a slash', (t) => {
   const bob = w.user('Bob');
   drain(alice, bob);
   alice.say('//join is a command');
-  t.deepEqual(bob.take(), ['MSG #lobby Alice /join is a command']);
+  t.deepEqual(bob.take(), [msg('#lobby', 'Alice', '/join is a command')]);
 });
 
 test('/me sends ACTION to the other room members only', (t) => {
@@ -346,7 +312,7 @@ test('/me sends ACTION to the other room members only', (t) => {
   carol.say('/part');
   drain(alice, bob, carol);
   alice.say('/me waves');
-  t.deepEqual(bob.take(), ['ACTION #lobby Alice waves']);
+  t.deepEqual(bob.take(), [action('#lobby', 'Alice', 'waves')]);
   t.deepEqual(alice.take(), []);
   t.deepEqual(carol.take(), []);
 });
@@ -358,8 +324,8 @@ test('/msg reaches only the addressee (nick matched ignoring case), and the send
   const carol = w.user('Carol');
   drain(alice, bob, carol);
   alice.say('/msg bob psst, a secret');
-  t.deepEqual(bob.take(), ['PRIVMSG Alice psst, a secret']);
-  t.deepEqual(alice.take(), ['OK MSG Bob Message sent to Bob.']);
+  t.deepEqual(bob.take(), [privmsg('Alice', 'psst, a secret')]);
+  t.deepEqual(alice.take(), [ok('MSG', 'Bob', 'Message sent to Bob.')]);
   t.deepEqual(carol.take(), []);
 });
 
@@ -367,7 +333,7 @@ test('/msg to nobody is NO_SUCH_NICK', (t) => {
   const w = world();
   const alice = w.user('Alice');
   alice.say('/msg ghost boo');
-  t.is(errCode(alice.take()[0]), 'NO_SUCH_NICK');
+  t.is(codeOf(alice.take()[0]), 'NO_SUCH_NICK');
 });
 
 test('PART is told to the remaining members with the reason; the parter gets OK and outsiders nothing', (t) => {
@@ -379,9 +345,9 @@ test('PART is told to the remaining members with the reason; the parter gets OK 
   bob.say('/join #x');
   drain(alice, bob, carol);
   bob.say('/part #x see you all');
-  t.deepEqual(alice.take(), ['PART #x Bob see you all']);
+  t.deepEqual(alice.take(), [{ type: 'part', room: '#x', nick: 'Bob', reason: 'see you all' }]);
   t.deepEqual(carol.take(), []);
-  t.deepEqual(bob.take(), ['OK PART #x Left #x; now talking in #lobby.']);
+  t.deepEqual(bob.take(), [ok('PART', '#x', 'Left #x; now talking in #lobby.')]);
 });
 
 test('/part falls back to the room used before, and /part with only a reason leaves the current room', (t) => {
@@ -393,22 +359,22 @@ test('/part falls back to the room used before, and /part with only a reason lea
   alice.say('/join #a'); // #a current again; order is lobby, b, a
   drain(alice, bob);
   alice.say('/part bye all');
-  t.deepEqual(alice.take(), ['OK PART #a Left #a; now talking in #b.']);
+  t.deepEqual(alice.take(), [ok('PART', '#a', 'Left #a; now talking in #b.')]);
   alice.say('/part');
-  t.deepEqual(alice.take(), ['OK PART #b Left #b; now talking in #lobby.']);
+  t.deepEqual(alice.take(), [ok('PART', '#b', 'Left #b; now talking in #lobby.')]);
   alice.say('back in the lobby');
-  t.deepEqual(bob.take(), ['MSG #lobby Alice back in the lobby']);
+  t.deepEqual(bob.take(), [msg('#lobby', 'Alice', 'back in the lobby')]);
 });
 
 test('with no room left, a plain line is NO_CURRENT_ROOM and /part is NO_CURRENT_ROOM', (t) => {
   const w = world();
   const alice = w.user('Alice');
   alice.say('/part');
-  t.deepEqual(alice.take(), ['OK PART #lobby Left #lobby; you are in no room now (/join #ROOM).']);
+  t.deepEqual(alice.take(), [ok('PART', '#lobby', 'Left #lobby; you are in no room now (/join #ROOM).')]);
   alice.say('anyone?');
-  t.is(errCode(alice.take()[0]), 'NO_CURRENT_ROOM');
+  t.is(codeOf(alice.take()[0]), 'NO_CURRENT_ROOM');
   alice.say('/part');
-  t.is(errCode(alice.take()[0]), 'NO_CURRENT_ROOM');
+  t.is(codeOf(alice.take()[0]), 'NO_CURRENT_ROOM');
 });
 
 test('/part of a room you are not in is NOT_IN_ROOM; of a missing room NO_SUCH_ROOM', (t) => {
@@ -418,9 +384,9 @@ test('/part of a room you are not in is NOT_IN_ROOM; of a missing room NO_SUCH_R
   bob.say('/join #bobs');
   alice.take();
   alice.say('/part #bobs');
-  t.is(errCode(alice.take()[0]), 'NOT_IN_ROOM');
+  t.is(codeOf(alice.take()[0]), 'NOT_IN_ROOM');
   alice.say('/part #nowhere');
-  t.is(errCode(alice.take()[0]), 'NO_SUCH_ROOM');
+  t.is(codeOf(alice.take()[0]), 'NO_SUCH_ROOM');
 });
 
 test('QUIT is told once to every peer with the reason, not to strangers', (t) => {
@@ -433,9 +399,9 @@ test('QUIT is told once to every peer with the reason, not to strangers', (t) =>
   carol.say('/part');
   drain(alice, bob, carol);
   alice.say('/quit off to bed');
-  t.deepEqual(alice.take(), ['BYE Goodbye!']);
+  t.deepEqual(alice.take(), [{ type: 'bye', text: 'Goodbye!' }]);
   t.true(alice.sink.closed);
-  t.deepEqual(bob.take(), ['QUIT Alice Quit: off to bed']);
+  t.deepEqual(bob.take(), [{ type: 'quit', nick: 'Alice', reason: 'Quit: off to bed' }]);
   t.deepEqual(carol.take(), []);
 });
 
@@ -446,7 +412,7 @@ test('a lost connection is told to peers as QUIT with the adapter reason; an unr
   const lurker = w.connect();
   drain(alice, bob);
   w.core.disconnect(bob.session, 'Connection lost');
-  t.deepEqual(alice.take(), ['QUIT Bob Connection lost']);
+  t.deepEqual(alice.take(), [{ type: 'quit', nick: 'Bob', reason: 'Connection lost' }]);
   w.core.disconnect(lurker.session, 'Connection closed');
   t.deepEqual(alice.take(), []);
   // Disconnecting twice is harmless.
@@ -460,7 +426,7 @@ test('after a disconnect the session gets nothing more and its input is ignored'
   const bob = w.user('Bob');
   drain(alice, bob);
   w.core.disconnect(bob.session, 'Connection lost');
-  t.deepEqual(alice.take(), ['QUIT Bob Connection lost']);
+  t.deepEqual(alice.take(), [{ type: 'quit', nick: 'Bob', reason: 'Connection lost' }]);
   alice.say('still there?');
   bob.say('/who');
   t.deepEqual(bob.take(), []);
@@ -476,27 +442,28 @@ test('TOPIC: members set it, everyone else in the room is told, outsiders can re
   bob.say('/join #x');
   drain(alice, bob, carol);
   alice.say('/topic #x Release on Friday');
-  t.deepEqual(bob.take(), ['TOPIC #x Alice Release on Friday']);
-  t.deepEqual(alice.take(), ['OK TOPIC #x Topic of #x changed.']);
+  t.deepEqual(bob.take(), [{ type: 'topic', room: '#x', by: 'Alice', text: 'Release on Friday' }]);
+  t.deepEqual(alice.take(), [ok('TOPIC', '#x', 'Topic of #x changed.')]);
   t.deepEqual(carol.take(), []);
   carol.say('/topic #x');
   const shown = carol.take();
-  t.is(shown[0], 'ROOM #x 2 Release on Friday');
-  t.regex(shown[1]!, /^OK TOPIC #x Topic set by Alice at \d{4}-/);
+  t.deepEqual(shown[0], roomInfo('#x', 2, 'Release on Friday'));
+  t.like(shown[1], { type: 'reply', command: 'TOPIC', subject: '#x' });
+  t.regex(textOf(shown[1]), /^Topic set by Alice at \d{4}-/);
   carol.say('/topic #x mine now');
-  t.is(errCode(carol.take()[0]), 'NOT_IN_ROOM');
+  t.is(codeOf(carol.take()[0]), 'NOT_IN_ROOM');
   alice.say('/topic #x -');
-  t.deepEqual(bob.take(), ['TOPIC #x Alice']);
-  t.deepEqual(alice.take(), ['OK TOPIC #x Topic of #x cleared.']);
+  t.deepEqual(bob.take(), [{ type: 'topic', room: '#x', by: 'Alice', text: '' }]);
+  t.deepEqual(alice.take(), [ok('TOPIC', '#x', 'Topic of #x cleared.')]);
 });
 
 test('a topic longer than the limit is TEXT_TOO_LONG', (t) => {
   const w = world();
   const alice = w.user('Alice');
   alice.say('/topic #lobby ' + 'x'.repeat(LIMITS.maxTopicLength + 1));
-  t.is(errCode(alice.take()[0]), 'TEXT_TOO_LONG');
+  t.is(codeOf(alice.take()[0]), 'TEXT_TOO_LONG');
   alice.say('/topic #lobby ' + '😀'.repeat(LIMITS.maxTopicLength));
-  t.is(alice.take()[0], 'OK TOPIC #lobby Topic of #lobby changed.');
+  t.deepEqual(alice.take()[0], ok('TOPIC', '#lobby', 'Topic of #lobby changed.'));
 });
 
 test('#lobby survives empty while other empty rooms vanish from /rooms', (t) => {
@@ -511,27 +478,28 @@ test('#lobby survives empty while other empty rooms vanish from /rooms', (t) => 
   alice.say('/part #lobby');
   drain(alice, bob);
   alice.say('/rooms');
-  t.deepEqual(alice.take(), ['ROOM #keep 2', 'ROOM #lobby 0', 'OK ROOMS 2 2 rooms.']);
+  t.deepEqual(alice.take(), [roomInfo('#keep', 2), roomInfo('#lobby', 0), ok('ROOMS', '2', '2 rooms.')]);
   // The vanished room really is gone.
   alice.say('/who #temp');
-  t.is(errCode(alice.take()[0]), 'NO_SUCH_ROOM');
+  t.is(codeOf(alice.take()[0]), 'NO_SUCH_ROOM');
 });
 
-test('a broadcast line is encoded once: every member gets the very same Buffer', (t) => {
+test('a broadcast hands every member the very same event object, so each codec encodes it once', (t) => {
   const w = world();
   const alice = w.user('Alice');
   const bob = w.user('Bob');
   const carol = w.user('Carol');
   const dave = w.user('Dave');
   const recipients = [bob, carol, dave];
-  const last = (c: Client): Buffer => c.sink.buffers[c.sink.buffers.length - 1]!;
+  const last = (c: Client): ChatEvent => c.sink.events[c.sink.events.length - 1]!;
   alice.say('hi everyone');
-  t.is(last(bob).toString(), 'MSG #lobby Alice hi everyone\r\n');
+  t.deepEqual(last(bob), { type: 'message', room: '#lobby', from: 'Alice', text: 'hi everyone', at: w.clock.now() });
   for (const c of recipients) t.is(last(c), last(bob));
   alice.say('/nick Alicia');
+  t.deepEqual(last(bob), { type: 'nick', from: 'Alice', to: 'Alicia' });
   for (const c of recipients) t.is(last(c), last(bob));
   alice.say('/quit');
-  t.is(last(bob).toString(), 'QUIT Alicia Quit\r\n');
+  t.deepEqual(last(bob), { type: 'quit', nick: 'Alicia', reason: 'Quit' });
   for (const c of recipients) t.is(last(c), last(bob));
 });
 
@@ -543,7 +511,7 @@ test('shutdown sends BYE to everyone, registered or not, and closes every sink',
   drain(alice, bob, lurker);
   w.core.shutdown();
   for (const c of [alice, bob, lurker]) {
-    t.deepEqual(c.take(), ['BYE Server shutting down']);
+    t.deepEqual(c.take(), [{ type: 'bye', text: 'Server shutting down' }]);
     t.is(c.sink.closes.length, 1);
   }
   t.is(w.core.sessionCount, 0);
@@ -560,10 +528,8 @@ test('whois shows rooms, connect time and idle seconds from the injected clock',
   drain(alice, bob);
   alice.say('/whois BOB');
   t.deepEqual(alice.take(), [
-    'WHOIS Bob rooms #lobby #x',
-    `WHOIS Bob connected ${new Date(start).toISOString()}`,
-    'WHOIS Bob idle 42',
-    'OK WHOIS Bob End of WHOIS for Bob.',
+    { type: 'whois', nick: 'Bob', rooms: ['#lobby', '#x'], connectedAt: start, idleSeconds: 42 },
+    ok('WHOIS', 'Bob', 'End of WHOIS for Bob.'),
   ]);
 });
 
@@ -576,7 +542,7 @@ test('whois idle time restarts when the user chats in a room', (t) => {
   w.clock.advance(5_000);
   drain(alice, bob);
   alice.say('/whois Bob');
-  t.is(alice.take().find((l) => l.startsWith('WHOIS Bob idle')), 'WHOIS Bob idle 5');
+  t.like(alice.take().find((e) => e.type === 'whois'), { nick: 'Bob', idleSeconds: 5 });
 });
 
 test('/ping does not count as activity for whois idle time', (t) => {
@@ -588,27 +554,27 @@ test('/ping does not count as activity for whois idle time', (t) => {
   bob.say('/ping keepalive');
   drain(alice, bob);
   alice.say('/whois Bob');
-  t.is(alice.take().find((l) => l.startsWith('WHOIS Bob idle')), 'WHOIS Bob idle 30');
+  t.like(alice.take().find((e) => e.type === 'whois'), { nick: 'Bob', idleSeconds: 30 });
 });
 
 test('BAD_ARGS replies include the usage', (t) => {
   const w = world();
   const alice = w.user('Alice');
   alice.say('/join');
-  t.deepEqual(alice.take(), ['ERR BAD_ARGS Usage: /join #ROOM']);
+  t.deepEqual(alice.take(), [err('BAD_ARGS', 'Usage: /join #ROOM')]);
   alice.say('/msg Bob');
-  t.deepEqual(alice.take(), ['ERR BAD_ARGS Usage: /msg NICK TEXT']);
+  t.deepEqual(alice.take(), [err('BAD_ARGS', 'Usage: /msg NICK TEXT')]);
 });
 
 test('UNKNOWN_COMMAND replies point to /help, including for "/" alone', (t) => {
   const w = world();
   const alice = w.user('Alice');
   alice.say('/frobnicate now');
-  t.deepEqual(alice.take(), ['ERR UNKNOWN_COMMAND Unknown command /frobnicate. Type /help for the list.']);
+  t.deepEqual(alice.take(), [err('UNKNOWN_COMMAND', 'Unknown command /frobnicate. Type /help for the list.')]);
   alice.say('/');
   const [line] = alice.take();
-  t.is(errCode(line), 'UNKNOWN_COMMAND');
-  t.true(line!.includes('/help'));
+  t.is(codeOf(line), 'UNKNOWN_COMMAND');
+  t.true(textOf(line).includes('/help'));
 });
 
 test('an unknown command name with control characters is echoed neutralised', (t) => {
@@ -616,8 +582,8 @@ test('an unknown command name with control characters is echoed neutralised', (t
   const alice = w.user('Alice');
   alice.say('/x\x1b[2J');
   const [line] = alice.take();
-  t.false(line!.includes('\x1b'));
-  t.true(line!.includes('␛'));
+  t.false(textOf(line).includes('\x1b'));
+  t.true(textOf(line).includes('␛'));
 });
 
 test('/help COMMAND explains one command, with its usage', (t) => {
@@ -625,11 +591,11 @@ test('/help COMMAND explains one command, with its usage', (t) => {
   const alice = w.user('Alice');
   alice.say('/help /PART');
   const lines = alice.take();
-  t.is(lines[0], 'HELP part Usage: /part [#ROOM] [REASON]');
-  t.true(lines.includes('HELP part Aliases: /leave'));
-  t.is(lines[lines.length - 1], 'OK HELP part Needs a nickname.');
+  t.deepEqual(lines[0], { type: 'help', command: 'part', text: 'Usage: /part [#ROOM] [REASON]' });
+  t.true(lines.some((e) => e.type === 'help' && e.command === 'part' && e.text === 'Aliases: /leave'));
+  t.deepEqual(lines[lines.length - 1], ok('HELP', 'part', 'Needs a nickname.'));
   alice.say('/help nosuch');
-  t.is(errCode(alice.take()[0]), 'UNKNOWN_COMMAND');
+  t.is(codeOf(alice.take()[0]), 'UNKNOWN_COMMAND');
 });
 
 test('TOO_MANY_ROOMS after 50 rooms (the lobby counts); rejoining a room you are in is fine', (t) => {
@@ -641,15 +607,15 @@ test('TOO_MANY_ROOMS after 50 rooms (the lobby counts); rejoining a room you are
     alice.say(`/join #r${i}`);
   }
   t.is(alice.session.rooms.length, LIMITS.maxRoomsPerUser);
-  t.false(alice.take().some((l) => l.startsWith('ERR')));
+  t.false(alice.take().some((e) => e.type === 'failure'));
   alice.say('/join #onemore');
-  t.is(errCode(alice.take()[0]), 'TOO_MANY_ROOMS');
+  t.is(codeOf(alice.take()[0]), 'TOO_MANY_ROOMS');
   alice.say('/join #r7');
-  t.deepEqual(alice.take().slice(-1), ['OK JOIN #r7 Now talking in #r7.']);
+  t.deepEqual(alice.take().slice(-1), [ok('JOIN', '#r7', 'Now talking in #r7.')]);
   alice.say('/part #r1');
   alice.take();
   alice.say('/join #onemore');
-  t.deepEqual(alice.take().slice(-1), ['OK JOIN #onemore Now talking in #onemore.']);
+  t.deepEqual(alice.take().slice(-1), [ok('JOIN', '#onemore', 'Now talking in #onemore.')]);
 });
 
 test('one address can create only so many rooms an hour; joining existing rooms stays possible', (t) => {
@@ -659,23 +625,23 @@ test('one address can create only so many rooms an hour; joining existing rooms 
   for (let i = 0; i < LIMITS.maxRoomsCreatedPerHour; i++) alice.say(`/join #c${i}`);
   alice.take();
   alice.say('/join #toomany');
-  t.is(errCode(alice.take()[0]), 'TOO_MANY_ROOMS');
+  t.is(codeOf(alice.take()[0]), 'TOO_MANY_ROOMS');
   bob.say('/join #also-too-many');
-  t.is(errCode(bob.take().pop()), 'TOO_MANY_ROOMS', 'the limit is per address, not per connection');
+  t.is(codeOf(bob.take().pop()), 'TOO_MANY_ROOMS', 'the limit is per address, not per connection');
   bob.say('/join #c3');
-  t.deepEqual(bob.take().slice(-1), ['OK JOIN #c3 Now talking in #c3.']);
+  t.deepEqual(bob.take().slice(-1), [ok('JOIN', '#c3', 'Now talking in #c3.')]);
   w.clock.advance(3_600_000);
   alice.say('/join #toomany');
-  t.deepEqual(alice.take().slice(-1), ['OK JOIN #toomany Now talking in #toomany.']);
+  t.deepEqual(alice.take().slice(-1), [ok('JOIN', '#toomany', 'Now talking in #toomany.')]);
 });
 
 test('an invalid room name is ROOM_INVALID', (t) => {
   const w = world();
   const alice = w.user('Alice');
   alice.say('/join lobby');
-  t.is(errCode(alice.take()[0]), 'ROOM_INVALID');
+  t.is(codeOf(alice.take()[0]), 'ROOM_INVALID');
   alice.say('/join #' + 'x'.repeat(LIMITS.maxRoomNameLength + 1));
-  t.is(errCode(alice.take()[0]), 'ROOM_INVALID');
+  t.is(codeOf(alice.take()[0]), 'ROOM_INVALID');
 });
 
 test('rejected input lines are answered with LINE_TOO_LONG / BAD_UTF8 and nothing is sent to others', (t) => {
@@ -688,8 +654,8 @@ test('rejected input lines are answered with LINE_TOO_LONG / BAD_UTF8 and nothin
   w.core.handleInput(alice.session, tooLong);
   w.core.handleInput(alice.session, bad);
   const lines = alice.take();
-  t.deepEqual(lines.map(errCode), ['LINE_TOO_LONG', 'BAD_UTF8']);
-  t.true(lines[0]!.includes(String(LIMITS.maxLineBytes)));
+  t.deepEqual(lines.map(codeOf), ['LINE_TOO_LONG', 'BAD_UTF8']);
+  t.true(textOf(lines[0]).includes(String(LIMITS.maxLineBytes)));
   t.deepEqual(bob.take(), []);
 });
 
@@ -701,9 +667,9 @@ test('/who lists a room\'s members, /who alone everyone online', (t) => {
   bob.say('/join #x');
   drain(alice, bob);
   alice.say('/who');
-  t.deepEqual(alice.take(), ['NAMES * Alice Bob', 'OK WHO * 2 online.']);
+  t.deepEqual(alice.take(), [names('*', 'Alice', 'Bob'), ok('WHO', '*', '2 online.')]);
   alice.say('/who #X');
-  t.deepEqual(alice.take(), ['NAMES #x Bob', 'OK WHO #x 1 in #x.']);
+  t.deepEqual(alice.take(), [names('#x', 'Bob'), ok('WHO', '#x', '1 in #x.')]);
 });
 
 test('NAMES for a big room is split into bounded lines that together list everyone', (t) => {
@@ -711,10 +677,10 @@ test('NAMES for a big room is split into bounded lines that together list everyo
   const users = Array.from({ length: 45 }, (_, i) => w.user(`u${i}`));
   const last = users[users.length - 1]!;
   last.say('/who #lobby');
-  const names = last.take().filter((l) => l.startsWith('NAMES #lobby '));
-  t.true(names.length >= 2, 'more than one NAMES line');
-  for (const line of names) t.true(line.split(' ').length - 2 <= 40, line);
-  const listed = names.flatMap((l) => l.split(' ').slice(2));
+  const batches = last.take().flatMap((e) => (e.type === 'names' && e.label === '#lobby' ? [e] : []));
+  t.true(batches.length >= 2, 'more than one names event');
+  for (const batch of batches) t.true(batch.nicks.length <= 40, batch.nicks.join(' '));
+  const listed = batches.flatMap((batch) => batch.nicks);
   t.deepEqual(listed.sort(), users.map((u) => u.session.nick).sort());
 });
 
@@ -724,5 +690,5 @@ test('a /part or /quit reason is cut to the documented length', (t) => {
   const bob = w.user('Bob');
   drain(alice, bob);
   alice.say('/quit ' + 'é'.repeat(LIMITS.maxReasonLength + 50));
-  t.deepEqual(bob.take(), ['QUIT Alice Quit: ' + 'é'.repeat(LIMITS.maxReasonLength)]);
+  t.deepEqual(bob.take(), [{ type: 'quit', nick: 'Alice', reason: 'Quit: ' + 'é'.repeat(LIMITS.maxReasonLength) }]);
 });

@@ -32,6 +32,28 @@ test('the layer check catches a forbidden import, type-only ones included, and a
   t.regex(layerViolations([edge('lib/elsewhere/x.ts', 'lib/protocol/limits.ts')])[0]!, /no layer rule/);
 });
 
+test('the core may not import the mychat line format, and a codec sees only the events, the ports and the protocol', (t) => {
+  // The real graph: the core emits events and only the mychat codec formats lines.
+  t.false(edges.some((e) => e.from.startsWith('lib/core/') && e.to === 'lib/protocol/server-lines.ts'));
+  t.true(edges.some((e) => e.from === 'lib/codec/mychat-codec.ts' && e.to === 'lib/protocol/server-lines.ts'));
+  t.deepEqual(layerViolations([edge('lib/core/chat-core.ts', 'lib/protocol/server-lines.ts'), edge('lib/core/commands/info-commands.ts', 'lib/protocol/server-lines.ts', true)]), [
+    'lib/core/chat-core.ts -> lib/protocol/server-lines.ts',
+    'lib/core/commands/info-commands.ts -> lib/protocol/server-lines.ts',
+  ]);
+  t.deepEqual(layerViolations([edge('lib/core/chat-core.ts', 'lib/protocol/text-hygiene.ts')]), []);
+  t.deepEqual(
+    layerViolations([
+      edge('lib/codec/json-codec.ts', 'lib/core/events.ts', true),
+      edge('lib/codec/json-codec.ts', 'lib/core/ports/client-sink.ts', true),
+      edge('lib/codec/mychat-codec.ts', 'lib/protocol/server-lines.ts'),
+      edge('lib/codec/json-codec.ts', 'lib/core/chat-core.ts'),
+      edge('lib/codec/json-codec.ts', 'lib/core/session.ts', true),
+      edge('lib/codec/json-codec.ts', 'lib/log.ts'),
+    ]),
+    ['lib/codec/json-codec.ts -> lib/core/chat-core.ts', 'lib/codec/json-codec.ts -> lib/core/session.ts', 'lib/codec/json-codec.ts -> lib/log.ts'],
+  );
+});
+
 test('the cycle check finds a cycle through type-only imports and reports its files in order', (t) => {
   const cycles = findCycles([edge('lib/core/a.ts', 'lib/core/b.ts'), edge('lib/core/b.ts', 'lib/core/c.ts', true), edge('lib/core/c.ts', 'lib/core/a.ts')]);
   t.deepEqual(cycles, [['lib/core/a.ts', 'lib/core/b.ts', 'lib/core/c.ts', 'lib/core/a.ts']]);

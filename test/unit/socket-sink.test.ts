@@ -152,3 +152,15 @@ test('nothing is written or ended after a drop', (t) => {
   scheduler.flushAll();
   t.deepEqual(socket.calls, ['destroy']);
 });
+
+test('deliver encodes an event with the connection codec (mychat by default) and queues it like any line; the codec can be switched', (t) => {
+  const { socket, sink, scheduler } = make();
+  sink.deliver({ type: 'notice', text: 'hello' });
+  scheduler.flushAll();
+  t.is(socket.text, 'NOTICE hello\r\n');
+  sink.codec = { name: 'test', encode: (event) => Buffer.from(`<${event.type}>\n`) };
+  sink.deliver({ type: 'pong', token: 'x' });
+  sink.send(Buffer.from('raw\r\n'));
+  scheduler.flushAll();
+  t.is(socket.text, 'NOTICE hello\r\n<pong>\nraw\r\n');
+});

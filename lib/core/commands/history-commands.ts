@@ -1,8 +1,9 @@
 import { DEFAULT_HISTORY_PAGE } from '../../protocol/command-catalogue';
 import { LIMITS } from '../../protocol/limits';
-import { encodeLine } from '../../protocol/server-lines';
 import type { CommandHandlers } from '../command-table';
-import { byteLength, historyLines } from '../history-lines';
+import { eventSize } from '../event-size';
+import { historyEnd, historyEvent } from '../history-lines';
+import { reply } from '../replies';
 import { ChatError } from '../../protocol/errors';
 
 function plural(n: number, one: string, many: string): string {
@@ -29,22 +30,22 @@ export const historyHandlers = {
       const page = args.ID === undefined ? reader.recent(room.key, count) : reader.before(room.key, Number(args.ID), count);
       return page.then(({ entries, more }) => {
         // The newest entries that fit the reply size limit; the pointer to older ones starts before them.
-        const lines = entries.map((entry) => historyLines(room, entry));
+        const events = entries.map((entry) => historyEvent(room, entry));
         let bytes = 0;
-        let first = lines.length;
-        while (first > 0 && bytes + byteLength(lines[first - 1]!) <= LIMITS.maxReplyBytes) bytes += byteLength(lines[--first]!);
+        let first = events.length;
+        while (first > 0 && bytes + eventSize(events[first - 1]!) <= LIMITS.maxReplyBytes) bytes += eventSize(events[--first]!);
         const shown = entries.slice(first);
         const oldest = shown[0];
         const cut = first > 0;
-        for (const line of lines.slice(first).flat()) session.send(line);
+        for (const event of events.slice(first)) session.deliver(event);
         const end =
           oldest === undefined
             ? 'Start of history.'
             : more || cut
               ? `${cut ? `Reply size limit reached (${LIMITS.maxReplyBytes / 1024} KiB). ` : ''}Older: /history ${room.name} ${count} before ${oldest.id}`
               : 'Start of history.';
-        session.send(encodeLine('HISTEND', [room.name, String(shown.length)], end));
-        session.send(encodeLine('OK', ['HISTORY', room.name], `${plural(shown.length, 'stored message', 'stored messages')}.`));
+        session.deliver(historyEnd(room, shown.length, end));
+        session.deliver(reply('HISTORY', room.name, `${plural(shown.length, 'stored message', 'stored messages')}.`));
       });
     },
   search: ({ core, session }, args) => {
@@ -57,10 +58,11 @@ export const historyHandlers = {
         let bytes = 0;
         let shown = 0;
         for (const entry of entries) {
-          const lines = historyLines(room, entry);
-          if (bytes + byteLength(lines) > LIMITS.maxReplyBytes) break;
-          bytes += byteLength(lines);
-          for (const line of lines) session.send(line);
+          const event = historyEvent(room, entry);
+          const size = eventSize(event);
+          if (bytes + size > LIMITS.maxReplyBytes) break;
+          bytes += size;
+          session.deliver(event);
           shown++;
         }
         const matches = plural(shown, 'match', 'matches');
@@ -70,14 +72,14 @@ export const historyHandlers = {
             : shown === LIMITS.maxSearchResults
               ? `The newest ${matches}; refine the words to see older ones.`
               : `${matches}, newest first.`;
-        session.send(encodeLine('HISTEND', [room.name, String(shown)], end));
-        session.send(encodeLine('OK', ['SEARCH', room.name], `${matches}.`));
+        session.deliver(historyEnd(room, shown, end));
+        session.deliver(reply('SEARCH', room.name, `${matches}.`));
       });
     },
   replay: ({ session }, args) => {
       const value = args['on|off']?.toLowerCase();
       if (value !== undefined && value !== 'on' && value !== 'off') throw new ChatError('BAD_ARGS', 'Usage: /replay [on|off]');
       if (value !== undefined) session.replay = value === 'on';
-      session.send(encodeLine('OK', ['REPLAY', session.replay ? 'on' : 'off'], session.replay ? 'Joining a room replays its recent history.' : 'Joining a room replays no history.'));
+      session.deliver(reply('REPLAY', session.replay ? 'on' : 'off', session.replay ? 'Joining a room replays its recent history.' : 'Joining a room replays no history.'));
     },
 } satisfies Partial<CommandHandlers>;

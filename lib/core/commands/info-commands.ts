@@ -1,13 +1,8 @@
 import { LIMITS } from '../../protocol/limits';
-import { encodeLine } from '../../protocol/server-lines';
 import { nameKey } from '../../protocol/text-hygiene';
 import type { CommandHandlers } from '../command-table';
-import type { Room } from '../session';
-
-/** The ROOM line that describes a room in /rooms and /join. */
-function roomInfoLine(room: Room): Buffer {
-  return encodeLine('ROOM', [room.name, String(room.members.size)], room.topic);
-}
+import { eventSize } from '../event-size';
+import { reply, roomInfo } from '../replies';
 
 /** Handlers of the commands that show who and what is on the server. */
 export const infoHandlers = {
@@ -29,10 +24,11 @@ export const infoHandlers = {
       let bytes = 0;
       let shown = 0;
       for (const room of rooms) {
-        const line = roomInfoLine(room);
-        if (bytes + line.length > LIMITS.maxReplyBytes) break;
-        bytes += line.length;
-        session.send(line);
+        const event = roomInfo(room);
+        const size = eventSize(event);
+        if (bytes + size > LIMITS.maxReplyBytes) break;
+        bytes += size;
+        session.deliver(event);
         shown++;
       }
       const text =
@@ -41,24 +37,28 @@ export const infoHandlers = {
           : total === 1
             ? '1 room.'
             : `${total} rooms.`;
-      session.send(encodeLine('OK', ['ROOMS', String(shown)], text));
+      session.deliver(reply('ROOMS', String(shown), text));
     },
   who: ({ core, session }, args) => {
       if (args['#ROOM'] === undefined) {
         core.sendNames(session, '*', core.registered());
-        session.send(encodeLine('OK', ['WHO', '*'], `${core.userCount} online.`));
+        session.deliver(reply('WHO', '*', `${core.userCount} online.`));
         return;
       }
       const room = core.findRoom(args['#ROOM']);
       core.sendNames(session, room.name, room.members);
-      session.send(encodeLine('OK', ['WHO', room.name], `${room.members.size} in ${room.name}.`));
+      session.deliver(reply('WHO', room.name, `${room.members.size} in ${room.name}.`));
     },
   whois: ({ core, session }, args) => {
       const target = core.findNick(args.NICK!);
       const now = core.options.clock.now();
-      session.send(encodeLine('WHOIS', [target.nick, 'rooms'], target.rooms.map((room) => room.name).join(' ')));
-      session.send(encodeLine('WHOIS', [target.nick, 'connected'], new Date(target.connectedAt).toISOString()));
-      session.send(encodeLine('WHOIS', [target.nick, 'idle'], String(Math.floor((now - target.lastActive) / 1000))));
-      session.send(encodeLine('OK', ['WHOIS', target.nick], `End of WHOIS for ${target.nick}.`));
+      session.deliver({
+        type: 'whois',
+        nick: target.nick,
+        rooms: target.rooms.map((room) => room.name),
+        connectedAt: target.connectedAt,
+        idleSeconds: Math.floor((now - target.lastActive) / 1000),
+      });
+      session.deliver(reply('WHOIS', target.nick, `End of WHOIS for ${target.nick}.`));
     },
 } satisfies Partial<CommandHandlers>;

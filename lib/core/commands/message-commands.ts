@@ -1,7 +1,7 @@
-import { encodeLine } from '../../protocol/server-lines';
 import type { CommandHandlers } from '../command-table';
 import { ChatError } from '../../protocol/errors';
 import { PasteBlock } from '../paste-block';
+import { reply } from '../replies';
 
 /** Handlers of the commands that send text to other people. */
 export const messageHandlers = {
@@ -12,10 +12,10 @@ export const messageHandlers = {
       if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room, so there is nowhere to paste: /join #ROOM first.');
       if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `Join ${room.name} to paste into it.`);
       session.paste = new PasteBlock(room);
-      session.send(
-        encodeLine(
-          'OK',
-          ['PASTE', room.name],
+      session.deliver(
+        reply(
+          'PASTE',
+          room.name,
           'Send the lines, then a line holding only "." to end; a line starting with "." is sent with one more "." in front. Commands are not read until then.',
         ),
       );

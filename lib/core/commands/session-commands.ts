@@ -1,8 +1,8 @@
 import { LIMITS } from '../../protocol/limits';
-import { encodeLine } from '../../protocol/server-lines';
 import { codePoints, neutralise } from '../../protocol/text-hygiene';
 import { usageOf, type CommandHandlers } from '../command-table';
 import { ChatError } from '../../protocol/errors';
+import { reply } from '../replies';
 
 /** Handlers of the commands about the connection itself: nickname, help, liveness, leaving. */
 export const sessionHandlers = {
@@ -10,23 +10,23 @@ export const sessionHandlers = {
   help: ({ session, table }, args) => {
       if (args.COMMAND === undefined) {
         for (const spec of table.commands) {
-          session.send(encodeLine('HELP', [spec.name], `${usageOf(spec)} - ${spec.help}`));
+          session.deliver({ type: 'help', command: spec.name, text: `${usageOf(spec)} - ${spec.help}` });
         }
-        session.send(encodeLine('OK', ['HELP', '*'], 'Plain lines go to your current room; //text sends a line starting with /. /help COMMAND for details.'));
+        session.deliver(reply('HELP', '*', 'Plain lines go to your current room; //text sends a line starting with /. /help COMMAND for details.'));
         return;
       }
       const name = args.COMMAND.replace(/^\//, '').toLowerCase();
       const spec = table.lookup(name);
       if (spec === undefined) throw new ChatError('UNKNOWN_COMMAND', `Unknown command /${neutralise(name)}. Type /help for the list.`);
-      session.send(encodeLine('HELP', [spec.name], `Usage: ${usageOf(spec)}`));
-      session.send(encodeLine('HELP', [spec.name], spec.help));
-      if (spec.aliases?.length) session.send(encodeLine('HELP', [spec.name], `Aliases: ${spec.aliases.map((a) => '/' + a).join(' ')}`));
-      session.send(encodeLine('OK', ['HELP', spec.name], spec.states.includes('awaiting-nick') ? 'Usable before picking a nickname.' : 'Needs a nickname.'));
+      session.deliver({ type: 'help', command: spec.name, text: `Usage: ${usageOf(spec)}` });
+      session.deliver({ type: 'help', command: spec.name, text: spec.help });
+      if (spec.aliases?.length) session.deliver({ type: 'help', command: spec.name, text: `Aliases: ${spec.aliases.map((a) => '/' + a).join(' ')}` });
+      session.deliver(reply('HELP', spec.name, spec.states.includes('awaiting-nick') ? 'Usable before picking a nickname.' : 'Needs a nickname.'));
     },
   ping: ({ session }, args) => {
       const token = neutralise(args.TOKEN ?? '');
       if (codePoints(token) > LIMITS.maxPingToken) throw new ChatError('TEXT_TOO_LONG', `A ping token has at most ${LIMITS.maxPingToken} characters.`);
-      session.send(encodeLine('PONG', [], token));
+      session.deliver({ type: 'pong', token });
     },
   quit: ({ core, session }, args) => core.quit(session, args.REASON),
 } satisfies Partial<CommandHandlers>;

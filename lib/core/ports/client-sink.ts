@@ -1,0 +1,12 @@
+import type { ChatEvent } from '../events';
+
+/**
+ * What the chat core knows of a connection: it can hand it an event and ask for it to be closed. The
+ * adapter behind it (TCP, TLS, WebSocket) picks the codec that turns events into bytes.
+ */
+export interface ClientSink {
+  /** Queues one event for the connection. The same event object may be handed to many sinks: never change it. */
+  deliver(event: ChatEvent): void;
+  /** Flushes what is queued and closes the connection; `reason` is for the adapter's log. */
+  close(reason: string): void;
+}
