@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Codec } from '../codec/codec';
 import { MYCHAT_CODEC } from '../codec/mychat-codec';
+import { codecFor } from '../codec/codecs';
+import type { WireFormat } from '../protocol/wire-formats';
 import type { ChatEvent } from '../core/events';
 import type { ClientSink } from '../core/ports/client-sink';
 
@@ -77,6 +79,11 @@ export class SocketSink implements ClientSink {
   deliver(event: ChatEvent): void {
     if (this.closing) return;
     this.send(this.codec.encode(event));
+  }
+
+  /** Switches the codec for every later event (/format). */
+  switchFormat(format: WireFormat): void {
+    this.codec = codecFor(format);
   }
 
   /** Queues bytes as they are (transport-level output such as telnet replies), counted against the cap. */

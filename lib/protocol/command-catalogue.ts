@@ -168,6 +168,12 @@ export const COMMAND_CATALOGUE = [
     states: BOTH,
   },
   {
+    name: 'format',
+    args: [{ name: 'mychat|json', kind: 'word' }],
+    help: 'Switch this connection to mychat lines or to JSON objects, one per line (JSON mode, for bots); in JSON mode commands may also be sent as JSON objects.',
+    states: BOTH,
+  },
+  {
     name: 'quit',
     aliases: ['exit', 'bye'],
     args: [{ name: 'REASON', kind: 'text', optional: true }],

@@ -1,5 +1,6 @@
 import type { ChatEvent, FailureEvent, NamesEvent, NoticeEvent, ReplyEvent, RoomInfoEvent } from '../../lib/core/events';
 import type { ClientSink } from '../../lib/core/ports/client-sink';
+import type { WireFormat } from '../../lib/protocol/wire-formats';
 
 /**
  * A ClientSink for unit tests of the core: records every event object it is handed, in order, and every
@@ -13,6 +14,13 @@ export class EventSink implements ClientSink {
 
   deliver(event: ChatEvent): void {
     this.events.push(event);
+  }
+
+  /** The wire format the core last asked for (/format). */
+  format: WireFormat = 'mychat';
+
+  switchFormat(format: WireFormat): void {
+    this.format = format;
   }
 
   close(reason: string): void {

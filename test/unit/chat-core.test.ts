@@ -175,6 +175,23 @@ test('/help, /ping and /quit work before registration', (t) => {
   t.true(c.sink.closed);
 });
 
+test('/format switches the connection before its reply, in any state; an unknown format is BAD_ARGS and changes nothing', (t) => {
+  const w = world();
+  const c = w.connect();
+  c.take();
+  c.say('/format xml');
+  t.is(codeOf(c.take()[0]), 'BAD_ARGS');
+  t.is(c.sink.format, 'mychat');
+  c.say('/format JSON');
+  t.is(c.sink.format, 'json', 'switched before registration, names matched ignoring case');
+  t.like(c.take()[0], { type: 'reply', command: 'FORMAT', subject: 'json' });
+  c.say('Alice');
+  t.like(c.take()[0], { type: 'reply', command: 'NICK', subject: 'Alice' });
+  c.say('/format mychat');
+  t.is(c.sink.format, 'mychat');
+  t.deepEqual(c.take(), [ok('FORMAT', 'mychat', 'mychat lines from now on.')]);
+});
+
 test('the registration timeout closes a silent connection with BYE after the configured time, not before', (t) => {
   const w = world({ registrationTimeoutMs: 30_000 });
   const c = w.connect();

@@ -80,6 +80,7 @@ class EncodingSink implements ClientSink {
   deliver(event: ChatEvent): void {
     this.written.push(this.codec.encode(event));
   }
+  switchFormat(): void {}
   close(): void {}
 }
 

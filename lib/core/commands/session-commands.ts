@@ -3,6 +3,7 @@ import { codePoints, neutralise } from '../../protocol/text-hygiene';
 import { usageOf, type CommandHandlers } from '../command-table';
 import { ChatError } from '../../protocol/errors';
 import { reply } from '../replies';
+import { isWireFormat, WIRE_FORMATS } from '../../protocol/wire-formats';
 
 /** Handlers of the commands about the connection itself: nickname, help, liveness, leaving. */
 export const sessionHandlers = {
@@ -27,6 +28,20 @@ export const sessionHandlers = {
       const token = neutralise(args.TOKEN ?? '');
       if (codePoints(token) > LIMITS.maxPingToken) throw new ChatError('TEXT_TOO_LONG', `A ping token has at most ${LIMITS.maxPingToken} characters.`);
       session.deliver({ type: 'pong', token });
+    },
+  format: ({ session }, args) => {
+      const format = args['mychat|json']!.toLowerCase();
+      if (!isWireFormat(format)) throw new ChatError('BAD_ARGS', `Usage: /format ${WIRE_FORMATS.join('|')}`);
+      session.sink.switchFormat(format);
+      session.deliver(
+        reply(
+          'FORMAT',
+          format,
+          format === 'json'
+            ? 'JSON mode: one JSON object per event; send commands as JSON objects or as lines (/format mychat to go back).'
+            : 'mychat lines from now on.',
+        ),
+      );
     },
   quit: ({ core, session }, args) => core.quit(session, args.REASON),
 } satisfies Partial<CommandHandlers>;

@@ -1,3 +1,4 @@
+import type { WireFormat } from '../../protocol/wire-formats';
 import type { ChatEvent } from '../events';
 
 /**
@@ -7,6 +8,11 @@ import type { ChatEvent } from '../events';
 export interface ClientSink {
   /** Queues one event for the connection. The same event object may be handed to many sinks: never change it. */
   deliver(event: ChatEvent): void;
+  /**
+   * Makes every later event go out in `format` (/format): the event delivered next, the reply to /format
+   * itself, is already in the new format.
+   */
+  switchFormat(format: WireFormat): void;
   /** Flushes what is queued and closes the connection; `reason` is for the adapter's log. */
   close(reason: string): void;
 }
