@@ -19,6 +19,7 @@ import { silentLogger } from '../log';
 import { CommandTable, parseArgs, type CommandCore } from './command-table';
 import { ChatError, type ErrorCode } from '../protocol/errors';
 import { PASTE_END } from './paste-block';
+import { QUIT_REASONS } from '../protocol/quit-reasons';
 import { Room, Session } from './session';
 import { ROOM_CREATION_WINDOW_MS, type HistoryEntry, type HistoryKind, type HistoryStore, type NewHistoryEntry, type RetentionPolicy } from './ports/history-store';
 import type { HistoryPage, HistoryQueries } from './ports/history-queries';
@@ -123,16 +124,14 @@ const ROOM_WARNING_SHARE = 0.9;
 /** Most nicknames on one NAMES line, so that a large room never makes an unbounded line. */
 const NAMES_PER_LINE = 40;
 
-/** Why a session ended, as shown to others in QUIT lines. */
-export const QUIT_REASONS = {
-  closed: 'Connection closed',
-  lost: 'Connection lost',
-  timedOut: 'Timed out',
-  idle: 'Idle timeout',
-  sendQueue: 'Send queue exceeded',
-  shutdown: 'Server shutting down',
-  internal: 'Internal error',
-} as const;
+/** Why a session ended, as shown to others in QUIT lines (defined in the protocol so transports share it). */
+export { QUIT_REASONS };
+
+/**
+ * Default of ChatCoreOptions.maxPerAddress and of the daemon's --max-per-address: enough for a household or
+ * an office behind one NAT, too few for one host to take every slot.
+ */
+export const DEFAULT_MAX_PER_ADDRESS = 100;
 
 /**
  * The chat core: sessions, nicknames and rooms, and every rule about who is told what. It never sees a
@@ -163,7 +162,7 @@ export class ChatCore implements CommandCore {
       version: '0.0.0',
       motd: '',
       maxClients: 10_000,
-      maxPerAddress: 0,
+      maxPerAddress: DEFAULT_MAX_PER_ADDRESS,
       registrationTimeoutMs: 60_000,
       clock: systemClock,
       log: silentLogger,
@@ -467,7 +466,7 @@ export class ChatCore implements CommandCore {
   private releaseAfterReplay(session: Session, replay: readonly ChatEvent[]): void {
     const overflow = session.heldOverflow;
     session.release(overflow ? [] : replay);
-    if (overflow) this.end(session, QUIT_REASONS.sendQueue, 'Send queue exceeded');
+    if (overflow) this.end(session, QUIT_REASONS.sendQueue);
   }
 
   /** Leaves a room (the current one by default), telling its members. */
