@@ -1,6 +1,6 @@
 import { LIMITS } from '../protocol/limits';
 import type { InputLine } from '../protocol/line-decoder';
-import { parseInput } from '../protocol/parse-input';
+import { parseInput, type ParsedInput } from '../protocol/parse-input';
 import { neutralise } from '../protocol/text-hygiene';
 import { addressPrefix } from './address-prefix';
 import type { Logger } from '../log';
@@ -232,20 +232,7 @@ export class ChatCore implements CommandCore {
       if (parsed === undefined) return undefined;
       // Idle time (shown by /whois) restarts on anything the user says or does, but not on /ping.
       if (parsed.kind === 'text' || parsed.name !== 'ping') session.lastActive = this.options.clock.now();
-      if (parsed.kind === 'text') {
-        if (session.state === 'awaiting-nick') return setNick({ core: this, session }, parsed.text);
-        sayToRoom(this, session, parsed.text, 'MSG');
-        return undefined;
-      }
-      const spec = this.table.lookup(parsed.name);
-      if (spec === undefined) {
-        throw new ChatError('UNKNOWN_COMMAND', `Unknown command /${neutralise(parsed.name)}. Type /help for the list.`);
-      }
-      if (!spec.states.includes(session.state)) {
-        throw new ChatError('NICK_REQUIRED', `Pick a nickname before using /${spec.name}: type it and press Enter.`);
-      }
-      const args = parseArgs(spec, parsed.args);
-      const result = spec.run({ core: this, session, table: this.table }, args);
+      const result = this.dispatch(session, parsed);
       if (!(result instanceof Promise)) return undefined;
       return result.catch((error: unknown) => {
         if (!(error instanceof ChatError)) throw error;
@@ -256,6 +243,23 @@ export class ChatCore implements CommandCore {
       this.refuse(session, error.code, error.message);
       return undefined;
     }
+  }
+
+  /** Runs a parsed line: a plain line is a nickname before registration and a room message after it; a command goes to its handler. */
+  private dispatch(session: Session, parsed: ParsedInput): void | Promise<void> {
+    const context = { core: this, session, table: this.table };
+    if (parsed.kind === 'text') {
+      if (session.state === 'awaiting-nick') return setNick(context, parsed.text);
+      return sayToRoom(this, session, parsed.text, 'MSG');
+    }
+    const spec = this.table.lookup(parsed.name);
+    if (spec === undefined) {
+      throw new ChatError('UNKNOWN_COMMAND', `Unknown command /${neutralise(parsed.name)}. Type /help for the list.`);
+    }
+    if (!spec.states.includes(session.state)) {
+      throw new ChatError('NICK_REQUIRED', `Pick a nickname before using /${spec.name}: type it and press Enter.`);
+    }
+    return spec.run(context, parseArgs(spec, parsed.args));
   }
 
   /**
