@@ -3,93 +3,28 @@ import type { InputLine } from '../protocol/line-decoder';
 import { parseInput, type ParsedInput } from '../protocol/parse-input';
 import { neutralise } from '../protocol/text-hygiene';
 import { addressPrefix } from './address-prefix';
-import type { Logger } from '../log';
-import { silentLogger } from '../log';
 import { CommandTable, parseArgs, type CommandCore } from './command-table';
 import { ChatError, type ErrorCode } from '../protocol/errors';
 import { PASTE_END } from './paste-block';
 import { QUIT_REASONS } from '../protocol/quit-reasons';
 import { Session, type Room } from './session';
-import type { HistoryStore, NewHistoryEntry, RetentionPolicy } from './ports/history-store';
-import type { HistoryQueries } from './ports/history-queries';
+import type { NewHistoryEntry, RetentionPolicy } from './ports/history-store';
 import type { ChatEvent } from './events';
 import { failure, notice } from './replies';
 import type { ClientSink } from './ports/client-sink';
-import { systemClock, type Clock } from './ports/clock';
 import { memberDelivery, type RoomBus } from './ports/room-bus';
 import type { NickRegistry } from './ports/nick-registry';
 import { LocalNickRegistry } from './nick-registry';
 import { peersOf, RoomDirectory } from './room-directory';
 import { HistoryFeed } from './history-feed';
 import { defaultCommands } from './commands';
+import { defaultCoreOptions, type ChatCoreOptions } from './core-options';
 import { endPaste, sayToRoom } from './commands/message-commands';
 import { setNick } from './commands/session-commands';
 
-/** Settings of the chat core; the daemon fills them from its options. */
-export interface ChatCoreOptions {
-  serverName: string;
-  version: string;
-  /** Message of the day, shown after registration, one NOTICE per line. */
-  motd: string;
-  maxClients: number;
-  /** Most simultaneous connections from one address (0: no limit), so one host cannot take every slot. */
-  maxPerAddress: number;
-  /** How long a connection may take to pick a nickname. */
-  registrationTimeoutMs: number;
-  clock: Clock;
-  log: Logger;
-  /** Where room events are published (default: delivery to the members in this process). */
-  bus?: RoomBus;
-  /** Who holds which nickname (default: this process's LocalNickRegistry). */
-  nicks?: NickRegistry<Session>;
-  /** Where room history is kept; without one, nothing is stored and /history answers NO_HISTORY. */
-  history?: HistoryStore;
-  /** Reads of that history (replay, /history, /search), answered off the event loop; required for reads. */
-  historyQueries?: HistoryQueries;
-  /** Entries replayed when joining a room (0: none). */
-  historyReplay: number;
-  /** Nicknames no one may take, nor anything that looks like them (compared by lookKeys). */
-  reservedNicks: readonly string[];
-  /**
-   * How long the nickname of a registered user who went away without /quit stays held for them (0: not
-   * at all); meanwhile only a connection from the same address (addressPrefix) can take it.
-   */
-  nickHoldMs: number;
-  /** Most rooms on the server, #lobby included; at the cap a new room reuses the slot of an unused one. */
-  maxRooms: number;
-  /** How long a room without members and without a stored message is kept after it was last left. */
-  roomUnusedMs: number;
-  /** A registered user who sends no line for this long is disconnected (0: never). */
-  idleTimeoutMs: number;
-}
-
-/** Nicknames reserved when the daemon is not told otherwise (--reserved-nicks). */
-export const DEFAULT_RESERVED_NICKS: readonly string[] = [
-  'server',
-  'admin',
-  'administrator',
-  'root',
-  'mychat',
-  'mychatd',
-  'operator',
-  'nickserv',
-  'chanserv',
-  'system',
-  'sysop',
-  'moderator',
-];
-
-/** Default of ChatCoreOptions.roomUnusedMs: rooms nobody spoke in are forgotten an hour after the last one left. */
-export const DEFAULT_ROOM_UNUSED_MS = 3_600_000;
-
-/** Why a session ended, as shown to others in QUIT lines (defined in the protocol so transports share it). */
+// Re-exported so that the daemon, the adapters and the tests keep importing them from the core's entry point.
+export { DEFAULT_MAX_PER_ADDRESS, DEFAULT_RESERVED_NICKS, DEFAULT_ROOM_UNUSED_MS, type ChatCoreOptions } from './core-options';
 export { QUIT_REASONS };
-
-/**
- * Default of ChatCoreOptions.maxPerAddress and of the daemon's --max-per-address: enough for a household or
- * an office behind one NAT, too few for one host to take every slot.
- */
-export const DEFAULT_MAX_PER_ADDRESS = 100;
 
 /** Most idle users disconnected, or registered users looked at, in one housekeeping step: each step stays short. */
 const SWEEP_END_STEP = 100;
@@ -106,9 +41,13 @@ const SWEEP_PAUSE_MS = 10;
 export class ChatCore implements CommandCore {
   readonly options: ChatCoreOptions;
   readonly table: CommandTable;
+  /** Who has which nickname (options.nicks, or this process's LocalNickRegistry). */
   readonly nicks: NickRegistry<Session>;
+  /** The rooms and their members. */
   readonly rooms: RoomDirectory;
+  /** Storing, reading and replaying room history. */
   readonly feed: HistoryFeed;
+  /** Where every room event is published (options.bus, or delivery to this process's members). */
   readonly bus: RoomBus;
   private readonly sessions = new Set<Session>();
   /** Open connections per remote address (entries vanish at zero, so the map is bounded by connections). */
@@ -124,23 +63,7 @@ export class ChatCore implements CommandCore {
   private sweepStopped = false;
 
   constructor(options: Partial<ChatCoreOptions> = {}, table: CommandTable = new CommandTable(defaultCommands)) {
-    this.options = {
-      serverName: 'mychat',
-      version: '0.0.0',
-      motd: '',
-      maxClients: 10_000,
-      maxPerAddress: DEFAULT_MAX_PER_ADDRESS,
-      registrationTimeoutMs: 60_000,
-      clock: systemClock,
-      log: silentLogger,
-      historyReplay: 20,
-      reservedNicks: DEFAULT_RESERVED_NICKS,
-      nickHoldMs: 60_000,
-      maxRooms: LIMITS.maxRooms,
-      roomUnusedMs: DEFAULT_ROOM_UNUSED_MS,
-      idleTimeoutMs: 0,
-      ...options,
-    };
+    this.options = { ...defaultCoreOptions(), ...options };
     this.table = table;
     // The parts read this.options when they need a setting, so reconfigure reaches them too.
     this.bus = this.options.bus ?? memberDelivery;
