@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import net from 'node:net';
 import { ChatCore } from '../lib/core/chat-core';
+import { LocalRoomBus } from '../lib/cluster/local-bus';
 import { WorkerHistoryReader } from '../lib/history/history-reader';
 import { startRetention } from './retention';
 import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
@@ -115,6 +116,8 @@ function main(): void {
     historyReplay: options.historyReplay,
     reservedNicks: nickList(options.reservedNicks),
     nickHoldMs: options.nickHold * 1000,
+    // One process: room events reach this process's members (a cluster bus would reach other servers too).
+    bus: new LocalRoomBus(),
   });
   const stopRetention = startRetention(core, {
     maxMessagesPerRoom: options.historyMaxMessages,

@@ -5,7 +5,7 @@ import { ConfigFileError, parseConfigText } from '../lib/config-file';
 import { LOG_LEVELS, type LogLevel } from '../lib/log';
 import { DEFAULT_FLOOD } from '../lib/net/flood';
 import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/net/tcp-listener';
-import { DEFAULT_RESERVED_NICKS } from '../lib/core/chat-core';
+import { DEFAULT_MAX_PER_ADDRESS, DEFAULT_RESERVED_NICKS } from '../lib/core/chat-core';
 import { nickProblem, normaliseName } from '../lib/protocol/text-hygiene';
 import { LIMITS } from '../lib/protocol/limits';
 
@@ -151,7 +151,7 @@ const SPECS: Record<string, OptionSpec> = {
   'max-per-address': {
     field: 'maxPerAddress',
     type: 'number',
-    default: 100,
+    default: DEFAULT_MAX_PER_ADDRESS,
     describe: 'Most simultaneous connections from one address (0: no limit)',
     range: [0, 1_000_000],
     reload: true,

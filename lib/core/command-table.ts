@@ -1,33 +1,45 @@
 import { matchArgs, usageOf, type Args, type CommandInfo, type CommandName } from '../protocol/command-catalogue';
 import { ChatError } from '../protocol/errors';
-import type { HistoryQueries } from './ports/history-queries';
-import type { Room, Session } from './session';
+import { neutralise } from '../protocol/text-hygiene';
+import type { Logger } from '../log';
+import type { HistoryFeed } from './history-feed';
+import type { NickRegistry } from './ports/nick-registry';
+import type { RoomBus } from './ports/room-bus';
+import type { RoomDirectory } from './room-directory';
+import type { Session } from './session';
 import type { Clock } from './ports/clock';
 
 export type { ArgKind, ArgSpec, Args } from '../protocol/command-catalogue';
 export { usageOf } from '../protocol/command-catalogue';
 
 /**
- * The part of the chat core that command handlers call. ChatCore implements it; declaring it here (rather
- * than importing ChatCore) keeps the core free of an import cycle between the dispatcher and its handlers.
+ * What command handlers reach of the chat core: its parts (nicknames, rooms, history, the bus) to call
+ * directly, and the few session-lifecycle steps only the core may take. ChatCore implements it; declaring
+ * it here (rather than importing ChatCore) keeps the dispatcher and its handlers free of an import cycle.
  */
 export interface CommandCore {
-  readonly options: { readonly clock: Clock };
-  readonly userCount: number;
-  setNick(session: Session, raw: string): Promise<void> | undefined;
-  join(session: Session, rawName: string): Promise<void> | undefined;
-  part(session: Session, rawName: string | undefined, rawReason: string | undefined): void;
-  sayToRoom(session: Session, rawText: string, keyword: 'MSG' | 'ACTION'): void;
-  privateMessage(session: Session, rawNick: string, rawText: string): void;
-  topic(session: Session, rawName: string, rawText: string | undefined): void;
-  quit(session: Session, rawReason: string | undefined): void;
-  historyReader(): HistoryQueries;
-  findRoom(rawName: string): Room;
-  findNick(rawNick: string): Session;
-  allRooms(): readonly Room[];
-  busiestRooms(limit: number): readonly Room[];
-  registered(): IterableIterator<Session>;
-  sendNames(session: Session, label: string, members: Iterable<Session>): void;
+  readonly options: { readonly clock: Clock; readonly log: Logger; readonly motd: string };
+  /** Who has which nickname. */
+  readonly nicks: NickRegistry<Session>;
+  /** The rooms and their members. */
+  readonly rooms: RoomDirectory;
+  /** Storing, reading and replaying room history. */
+  readonly feed: HistoryFeed;
+  /** Where every room event is published. */
+  readonly bus: RoomBus;
+  /** Makes a session whose nickname was just claimed a registered user (stops its nickname timer, starts its idle clock). */
+  admit(session: Session): void;
+  /** Ends a session: BYE `byeText`, QUIT `reason` to its peers, close; `holdNick` false gives the nickname up at once. */
+  end(session: Session, reason: string, byeText?: string, holdNick?: boolean): void;
+  /** The id of a new /paste block (its PASTE lines share it). */
+  pasteId(): string;
+}
+
+/** The online user called `rawNick` (ignoring case), or NO_SUCH_NICK. */
+export function findOnline(core: CommandCore, rawNick: string): Session {
+  const target = core.nicks.find(rawNick);
+  if (target === undefined) throw new ChatError('NO_SUCH_NICK', `No one called ${neutralise(rawNick)} is online.`);
+  return target;
 }
 
 /** What a handler gets: the core, the session that sent the command, and the table (for /help). */

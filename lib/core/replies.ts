@@ -1,5 +1,7 @@
 import type { ErrorCode } from '../protocol/errors';
-import type { FailureEvent, NoticeEvent, ReplyEvent, RoomInfoEvent } from './events';
+import { LIMITS } from '../protocol/limits';
+import { codePoints, neutralise } from '../protocol/text-hygiene';
+import type { FailureEvent, NamesEvent, NoticeEvent, ReplyEvent, RoomInfoEvent } from './events';
 import type { Room } from './session';
 
 /** The reply to a command of yours that succeeded: `command` its upper-case name, `subject` what it was about. */
@@ -20,4 +22,29 @@ export function notice(text: string): NoticeEvent {
 /** A room's name, member count and topic, as /join, /topic and /rooms show it. */
 export function roomInfo(room: Room): RoomInfoEvent {
   return { type: 'room', room: room.name, members: room.members.size, topic: room.topic };
+}
+
+/** Most nicknames in one names event, so that a large room never makes an unbounded line. */
+const NAMES_PER_EVENT = 40;
+
+/** Names events listing the nicknames of `members` under `label`, a bounded number per event. */
+export function namesEvents(label: string, members: Iterable<{ readonly nick: string }>): NamesEvent[] {
+  const events: NamesEvent[] = [];
+  let batch: string[] = [];
+  for (const member of members) {
+    batch.push(member.nick);
+    if (batch.length === NAMES_PER_EVENT) {
+      events.push({ type: 'names', label, nicks: batch });
+      batch = [];
+    }
+  }
+  if (batch.length > 0) events.push({ type: 'names', label, nicks: batch });
+  return events;
+}
+
+/** A /part or /quit reason as shown to others: neutralised and cut to LIMITS.maxReasonLength. */
+export function reasonText(raw: string | undefined): string {
+  if (raw === undefined) return '';
+  const text = neutralise(raw);
+  return codePoints(text) > LIMITS.maxReasonLength ? [...text].slice(0, LIMITS.maxReasonLength).join('') : text;
 }

@@ -14,7 +14,6 @@ export const MAX_HELD_BYTES = 1024 * 1024;
 export class Session {
   state: SessionState = 'awaiting-nick';
   nick = '';
-  nickKey = '';
   /**
    * Rooms this session is in (the other half of the two-way index), in the order they were last made
    * current: the last one is the current room, so parting it falls back to the one used before.

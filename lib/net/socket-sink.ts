@@ -5,6 +5,7 @@ import { codecFor } from '../codec/codecs';
 import type { WireFormat } from '../protocol/wire-formats';
 import type { ChatEvent } from '../core/events';
 import type { ClientSink } from '../core/ports/client-sink';
+import { QUIT_REASONS } from '../protocol/quit-reasons';
 
 /**
  * Collects every sink that queued output during the current event-loop turn and flushes them all in one
@@ -90,7 +91,7 @@ export class SocketSink implements ClientSink {
   send(line: Buffer): void {
     if (this.closing) return;
     if (this.queuedBytes + line.length > this.maxQueueBytes) {
-      this.drop('Send queue exceeded');
+      this.drop(QUIT_REASONS.sendQueue);
       return;
     }
     this.pending.push(line);

@@ -1,8 +1,9 @@
 import test from 'ava';
-import { ChatCore, type ChatCoreOptions } from '../../lib/core/chat-core';
+import { ChatCore, DEFAULT_MAX_PER_ADDRESS, type ChatCoreOptions } from '../../lib/core/chat-core';
+import { parseOptions } from '../../daemon/options';
 import type { Session } from '../../lib/core/session';
 import { FakeClock } from '../helpers/fake-clock';
-import { err, EventSink } from '../helpers/event-sink';
+import { codeOf, err, EventSink } from '../helpers/event-sink';
 
 function setup(options: Partial<ChatCoreOptions> = {}) {
   const clock = new FakeClock();
@@ -79,7 +80,8 @@ test('a reload that turns the idle timeout on applies to users already connected
 });
 
 test('many users timing out at once are disconnected in bounded steps, not in one long pass', (t) => {
-  const w = setup({ idleTimeoutMs: 60 * SECOND });
+  // 250 users from one test address: lift the per-address cap (default DEFAULT_MAX_PER_ADDRESS, 100).
+  const w = setup({ idleTimeoutMs: 60 * SECOND, maxPerAddress: 0 });
   const users = Array.from({ length: 250 }, (_, i) => w.user(`u${i}`));
   w.clock.advance(60 * SECOND);
   const closed = (): number => users.filter((u) => u.sink.closed).length;
@@ -102,4 +104,15 @@ test('refusals for a full server or a busy address say when to try again', (t) =
     err('SERVER_FULL', 'The server is full (2 connections); try again in a minute: a place frees up whenever someone leaves.'),
     { type: 'bye', text: 'Server full' },
   ]);
+});
+
+test('the core and the daemon share one per-address default: the 101st connection from one address is refused', (t) => {
+  const w = setup();
+  t.is(w.core.options.maxPerAddress, DEFAULT_MAX_PER_ADDRESS);
+  t.is(parseOptions([], '0.0.0').maxPerAddress, DEFAULT_MAX_PER_ADDRESS, 'the daemon without --max-per-address');
+  const clients = Array.from({ length: DEFAULT_MAX_PER_ADDRESS }, () => w.connect('192.0.2.7'));
+  t.true(clients.every((c) => !c.sink.closed));
+  const extra = w.connect('192.0.2.7');
+  t.true(extra.sink.closed, 'over the default cap');
+  t.is(codeOf(extra.sink.events[0]), 'TOO_MANY_CONNECTIONS');
 });

@@ -1,20 +1,20 @@
 import { LIMITS } from '../../protocol/limits';
 import { nameKey } from '../../protocol/text-hygiene';
-import type { CommandHandlers } from '../command-table';
+import { findOnline, type CommandHandlers } from '../command-table';
 import { eventSize } from '../event-size';
-import { reply, roomInfo } from '../replies';
+import { namesEvents, reply, roomInfo } from '../replies';
 
 /** Handlers of the commands that show who and what is on the server. */
 export const infoHandlers = {
   rooms: ({ core, session }, args) => {
       const filter = args.WORD === undefined ? undefined : nameKey(args.WORD.replace(/^#/, ''));
-      const all = core.allRooms();
+      const all = core.rooms.all();
       const matching = filter === undefined ? all : all.filter((room) => room.key.includes(filter));
       const total = matching.length;
       // Listing every room could pass the asker's send-queue cap: above the limit, show the busiest.
       let rooms = matching;
       if (total > LIMITS.maxRoomsListed) {
-        if (filter === undefined) rooms = core.busiestRooms(LIMITS.maxRoomsListed);
+        if (filter === undefined) rooms = core.rooms.busiest(LIMITS.maxRoomsListed);
         else {
           const busiest = new Set([...matching].sort((a, b) => b.members.size - a.members.size).slice(0, LIMITS.maxRoomsListed));
           rooms = matching.filter((room) => busiest.has(room));
@@ -41,16 +41,16 @@ export const infoHandlers = {
     },
   who: ({ core, session }, args) => {
       if (args['#ROOM'] === undefined) {
-        core.sendNames(session, '*', core.registered());
-        session.deliver(reply('WHO', '*', `${core.userCount} online.`));
+        for (const event of namesEvents('*', core.nicks.owners())) session.deliver(event);
+        session.deliver(reply('WHO', '*', `${core.nicks.size} online.`));
         return;
       }
-      const room = core.findRoom(args['#ROOM']);
-      core.sendNames(session, room.name, room.members);
+      const room = core.rooms.find(args['#ROOM']);
+      for (const event of namesEvents(room.name, room.members)) session.deliver(event);
       session.deliver(reply('WHO', room.name, `${room.members.size} in ${room.name}.`));
     },
   whois: ({ core, session }, args) => {
-      const target = core.findNick(args.NICK!);
+      const target = findOnline(core, args.NICK!);
       const now = core.options.clock.now();
       session.deliver({
         type: 'whois',

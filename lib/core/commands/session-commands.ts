@@ -1,13 +1,56 @@
-import { LIMITS } from '../../protocol/limits';
-import { codePoints, neutralise } from '../../protocol/text-hygiene';
-import { usageOf, type CommandHandlers } from '../command-table';
+import { LIMITS, LOBBY } from '../../protocol/limits';
+import { codePoints, neutralise, nickShapeProblem, normaliseName } from '../../protocol/text-hygiene';
+import { usageOf, type CommandContext, type CommandHandlers } from '../command-table';
 import { ChatError } from '../../protocol/errors';
-import { reply } from '../replies';
 import { isWireFormat, WIRE_FORMATS } from '../../protocol/wire-formats';
+import { notice, reasonText, reply } from '../replies';
+import { peersOf } from '../room-directory';
+import { joinRoom } from './room-commands';
+
+/**
+ * Picks a nickname (registering: the Promise is the automatic join's replay) or changes it. The registry
+ * judges clashes and look-alikes; it may answer later (a cluster registry), and then so does this.
+ */
+export function setNick(ctx: Pick<CommandContext, 'core' | 'session'>, raw: string): Promise<void> | undefined {
+  const { core, session } = ctx;
+  const nick = normaliseName(raw.trim());
+  const shape = nickShapeProblem(nick);
+  if (shape !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${shape}.`);
+  const claimed = core.nicks.claim(nick, session);
+  const done = (): Promise<void> | undefined => {
+    // The connection may have gone while an asynchronous registry answered: give the name back.
+    if (session.state === 'closing') {
+      core.nicks.release(nick, session, false);
+      return undefined;
+    }
+    if (session.state === 'awaiting-nick') {
+      session.nick = nick;
+      core.admit(session);
+      session.deliver(reply('NICK', nick, `Welcome, ${nick}! Type /help for commands; plain lines go to your current room.`));
+      for (const line of core.options.motd.split(/\r?\n/)) {
+        if (line.trim().length > 0) session.deliver(notice(neutralise(line)));
+      }
+      core.options.log.log('info', 'register', { id: session.id, nick });
+      return joinRoom(ctx, LOBBY);
+    }
+    const old = session.nick;
+    if (old === nick) {
+      session.deliver(reply('NICK', nick, `You are already ${nick}.`));
+      return undefined;
+    }
+    session.nick = nick;
+    const event = { type: 'nick', from: old, to: nick } as const;
+    for (const peer of peersOf(session)) peer.deliver(event);
+    session.deliver(reply('NICK', nick, `You are now known as ${nick}.`));
+    core.options.log.log('info', 'nick', { id: session.id, from: old, to: nick });
+    return undefined;
+  };
+  return claimed instanceof Promise ? claimed.then(done) : done();
+}
 
 /** Handlers of the commands about the connection itself: nickname, help, liveness, leaving. */
 export const sessionHandlers = {
-  nick: ({ core, session }, args) => core.setNick(session, args.NAME!),
+  nick: (ctx, args) => setNick(ctx, args.NAME!),
   help: ({ session, table }, args) => {
       if (args.COMMAND === undefined) {
         for (const spec of table.commands) {
@@ -43,5 +86,9 @@ export const sessionHandlers = {
         ),
       );
     },
-  quit: ({ core, session }, args) => core.quit(session, args.REASON),
+  quit: ({ core, session }, args) => {
+    const reason = reasonText(args.REASON);
+    // Leaving on purpose gives the nickname up at once: only abrupt ends hold it.
+    core.end(session, reason ? `Quit: ${reason}` : 'Quit', 'Goodbye!', false);
+  },
 } satisfies Partial<CommandHandlers>;

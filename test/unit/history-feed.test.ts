@@ -1,0 +1,173 @@
+import test from 'ava';
+import { HistoryFeed, type HistoryFeedOptions } from '../../lib/core/history-feed';
+import type { ChatEvent } from '../../lib/core/events';
+import type { HistoryPage, HistoryQueries } from '../../lib/core/ports/history-queries';
+import type { HistoryEntry, HistoryStore, NewHistoryEntry, PruneResult } from '../../lib/core/ports/history-store';
+import { Room, Session } from '../../lib/core/session';
+import { silentLogger } from '../../lib/log';
+import { ChatError } from '../../lib/protocol/errors';
+import { FakeClock } from '../helpers/fake-clock';
+import { EventSink, notice } from '../helpers/event-sink';
+
+/** An in-memory HistoryStore: entries get ids on commit; `healthy` and the next prune result are set by the test. */
+class MemoryStore implements HistoryStore {
+  healthy = true;
+  queued: NewHistoryEntry[] = [];
+  committed: HistoryEntry[] = [];
+  commits = 0;
+  nextPrune: PruneResult = { deletedMessages: 0, unusedRooms: [], done: true };
+  loadRooms = () => [];
+  loadRoomCreations = () => [];
+  saveRoom = () => undefined;
+  forgetRoom = () => undefined;
+  close = () => undefined;
+  append(entry: NewHistoryEntry): void {
+    this.queued.push(entry);
+  }
+  commit(): void {
+    this.commits++;
+    for (const entry of this.queued.splice(0)) this.committed.push({ id: this.committed.length + 1, ...entry });
+  }
+  lastMessageId(): number {
+    return this.committed.length;
+  }
+  recent(roomKey: string, limit: number): HistoryEntry[] {
+    return this.committed.filter((e) => e.roomKey === roomKey).slice(-limit);
+  }
+  before = (): HistoryEntry[] => [];
+  search = (): HistoryEntry[] => [];
+  prune(): PruneResult {
+    return this.nextPrune;
+  }
+}
+
+/** Queries whose answers wait until the test calls answer(), so the test sees what happens meanwhile. */
+class HeldQueries implements HistoryQueries {
+  reads = 0;
+  private waiting: (() => void)[] = [];
+  constructor(private readonly store: MemoryStore) {}
+  recent(roomKey: string, limit: number, uptoId = Infinity): Promise<HistoryPage> {
+    this.reads++;
+    return new Promise((resolve) => {
+      this.waiting.push(() => resolve({ entries: this.store.recent(roomKey, limit).filter((e) => e.id <= uptoId), more: false }));
+    });
+  }
+  before = (): Promise<HistoryPage> => Promise.resolve({ entries: [], more: false });
+  search = (): Promise<HistoryEntry[]> => Promise.resolve([]);
+  close = (): Promise<void> => Promise.resolve();
+  answer(): void {
+    for (const go of this.waiting.splice(0)) go();
+  }
+}
+
+function setup(overrides: Partial<HistoryFeedOptions> = {}) {
+  const clock = new FakeClock();
+  const store = new MemoryStore();
+  const queries = new HeldQueries(store);
+  const feed = new HistoryFeed({ clock, log: silentLogger, history: store, historyQueries: queries, historyReplay: 2, ...overrides });
+  const room = new Room('#r', '#r');
+  let id = 1;
+  const user = (nick: string) => {
+    const sink = new EventSink();
+    const session = new Session(id++, sink, '192.0.2.1', clock.now());
+    session.nick = nick;
+    session.state = 'registered';
+    room.members.add(session);
+    return { session, sink };
+  };
+  return { clock, store, queries, feed, room, user };
+}
+
+const ok: ChatEvent = { type: 'reply', command: 'JOIN', subject: '#r', text: 'Now talking in #r.' };
+
+test('record queues the entry with the clock time, makes the room persistent, and only messages make it used', (t) => {
+  const w = setup();
+  const alice = w.user('alice');
+  t.is(w.feed.record(alice.session, w.room, 'TOPIC', 'hello'), w.clock.now());
+  t.deepEqual([w.room.persistent, w.room.used], [true, false], 'a topic alone does not make a room used');
+  w.clock.advance(5);
+  t.is(w.feed.record(alice.session, w.room, 'MSG', 'hi'), w.clock.now());
+  t.true(w.room.used);
+  t.deepEqual(w.store.queued.map((e) => [e.nick, e.kind, e.text]), [['alice', 'TOPIC', 'hello'], ['alice', 'MSG', 'hi']]);
+});
+
+test('without a store nothing is kept and the reader answers NO_HISTORY', (t) => {
+  const w = setup({ history: undefined });
+  const alice = w.user('alice');
+  w.feed.record(alice.session, w.room, 'MSG', 'hi');
+  t.false(w.room.persistent);
+  t.is(t.throws(() => w.feed.reader(), { instanceOf: ChatError })!.code, 'NO_HISTORY');
+});
+
+test('during an outage each sender is told once; a new outage tells them again', (t) => {
+  const w = setup();
+  const alice = w.user('alice');
+  const bob = w.user('bob');
+  const outageNotice = notice('History cannot be saved right now (storage error): your messages are delivered live but may not be kept.');
+  const unsaved = [alice, alice, bob].map((u) => ({ roomKey: '#r', roomName: '#r', at: 0, nick: u.session.nick, kind: 'MSG' as const, text: 'x' }));
+  const byNick = (nick: string) => [alice, bob].find((u) => u.session.nick === nick)?.session;
+  w.feed.outage(unsaved, byNick);
+  t.deepEqual(alice.sink.take(), [outageNotice]);
+  t.deepEqual(bob.sink.take(), [outageNotice]);
+  w.store.healthy = false;
+  w.feed.record(alice.session, w.room, 'MSG', 'still down');
+  t.deepEqual(alice.sink.take(), [], 'already told about this outage');
+  w.feed.outage(unsaved.slice(0, 1), byNick);
+  t.deepEqual(alice.sink.take(), [outageNotice], 'a new outage is news');
+});
+
+test('a join replay commits first, holds live events until the page is read, then sends replay, the reply, and what was held', async (t) => {
+  const w = setup();
+  const alice = w.user('alice');
+  for (const text of ['one', 'two', 'three']) w.feed.record(alice.session, w.room, 'MSG', text);
+  w.room.used = true;
+  const bob = w.user('bob');
+  const done = w.feed.replay(bob.session, w.room, ok, () => t.fail('no overflow'));
+  t.truthy(done);
+  t.is(w.store.committed.length, 3, 'what was said before the join is committed before it is read');
+  bob.session.deliver({ type: 'message', room: '#r', from: 'alice', text: 'live', at: 1 });
+  t.deepEqual(bob.sink.take(), [], 'held while the page is read');
+  w.queries.answer();
+  await done;
+  const got = bob.sink.take();
+  t.deepEqual(got.map((e) => e.type), ['history', 'history', 'history-end', 'reply', 'message']);
+  t.deepEqual(got.flatMap((e) => (e.type === 'history' ? [e.text] : [])), ['two', 'three'], 'the last historyReplay entries');
+});
+
+test('joiners of one room within a second share one read; none is made with replay off or for an unused room', async (t) => {
+  const w = setup();
+  const alice = w.user('alice');
+  w.feed.record(alice.session, w.room, 'MSG', 'one');
+  const joins = ['b', 'c', 'd'].map((nick) => w.feed.replay(w.user(nick).session, w.room, ok, () => undefined));
+  w.queries.answer();
+  await Promise.all(joins);
+  t.is(w.queries.reads, 1);
+  const quiet = w.user('quiet');
+  quiet.session.replay = false;
+  t.is(w.feed.replay(quiet.session, w.room, ok, () => undefined), undefined);
+  const empty = new Room('#empty', '#empty');
+  empty.persistent = true;
+  t.is(w.feed.replay(w.user('e').session, empty, ok, () => undefined), undefined, 'nothing was ever said there');
+});
+
+test('a joiner that fell too far behind during the replay is handed to the overflow callback and sent nothing more', async (t) => {
+  const w = setup();
+  const alice = w.user('alice');
+  w.feed.record(alice.session, w.room, 'MSG', 'one');
+  const bob = w.user('bob');
+  const over: Session[] = [];
+  const done = w.feed.replay(bob.session, w.room, ok, (s) => over.push(s));
+  const big = 'x'.repeat(4000);
+  for (let i = 0; i < 300; i++) bob.session.deliver({ type: 'message', room: '#r', from: 'alice', text: big, at: i });
+  w.queries.answer();
+  await done;
+  t.deepEqual(over, [bob.session]);
+  t.deepEqual(bob.sink.take(), []);
+});
+
+test('prune passes the store result on, and is a no-op without a store', (t) => {
+  const w = setup();
+  w.store.nextPrune = { deletedMessages: 4, unusedRooms: ['#r'], done: false };
+  t.deepEqual(w.feed.prune({ maxMessagesPerRoom: 1, maxAgeMs: 1 }), { deletedMessages: 4, unusedRooms: ['#r'], done: false });
+  t.is(setup({ history: undefined }).feed.prune({ maxMessagesPerRoom: 1, maxAgeMs: 1 }), undefined);
+});
