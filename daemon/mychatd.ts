@@ -5,8 +5,9 @@ import { WorkerHistoryReader } from '../lib/history/history-reader';
 import { startRetention } from './retention';
 import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
 import { createLogger, stormGuard, type Logger } from '../lib/log';
-import type { FloodSettings } from '../lib/net/flood';
-import { ChatListener } from '../lib/net/tcp-listener';
+import type { FloodSettings } from '../lib/transport/flood';
+import { OutputTurn } from '../lib/transport/output-turn';
+import { ChatListener } from '../lib/transport/tcp/tcp-listener';
 import { packageVersion } from '../lib/version';
 import { changedOptions, nickList, parseOptions, reloadedOptions, tlsPortOf, UsageError, type DaemonOptions } from './options';
 import { notifySystemd, takeNamedListenFds, TLS_FD_NAME } from './systemd';
@@ -120,9 +121,11 @@ function main(): void {
     maxMessagesPerRoom: options.historyMaxMessages,
     maxAgeMs: options.historyMaxDays * 86_400_000,
   });
-  const listener = new ChatListener(core, { maxSendQueueBytes: options.maxSendQueue, floodBurst: options.floodBurst, floodRate: options.floodRate, flood: floodOf(options), log });
-  // Store a turn's messages before any of its output leaves: what someone has seen is on disk.
-  listener.scheduler.beforeFlush = () => history.commit();
+  // One output turn for every door: a turn's messages are stored before any of its output leaves, whatever
+  // the transport, so what someone has seen is on disk.
+  const turn = new OutputTurn();
+  turn.beforeFlush = () => history.commit();
+  const listener = new ChatListener(core, { maxSendQueueBytes: options.maxSendQueue, floodBurst: options.floodBurst, floodRate: options.floodRate, flood: floodOf(options), log }, turn);
 
   // Socket activation may pass several listening sockets (one per ListenStream=); the first is the
   // listener's own server, the others feed the same listener.

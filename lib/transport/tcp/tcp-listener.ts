@@ -1,12 +1,13 @@
 import net from 'node:net';
-import type { ChatCore } from '../core/chat-core';
-import { QUIT_REASONS } from '../core/chat-core';
-import type { Session } from '../core/session';
-import { encodeLine } from '../protocol/server-lines';
-import type { Logger } from '../log';
-import { FlushScheduler, SocketSink } from './socket-sink';
-import { ClientConnection, type ConnectionContext } from './client-connection';
-import { AddressBudgets, ConnectRateLimiter, DEFAULT_FLOOD, type FloodSettings } from './flood';
+import type { ChatCore } from '../../core/chat-core';
+import { QUIT_REASONS } from '../../core/chat-core';
+import type { Session } from '../../core/session';
+import { encodeLine } from '../../protocol/server-lines';
+import type { Logger } from '../../log';
+import { OutputTurn } from '../output-turn';
+import { SocketSink } from '../socket-sink';
+import { Connection, type ConnectionContext, type OutputChannel } from '../connection';
+import { AddressBudgets, ConnectRateLimiter, DEFAULT_FLOOD, type FloodSettings } from '../flood';
 
 /** Settings of the TCP adapter. */
 export interface ListenerOptions {
@@ -45,8 +46,8 @@ function floodSettings(options: ListenerOptions): FloodSettings {
 export class ChatListener {
   readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  /** Batches output per event-loop turn; its beforeFlush hook lets the daemon commit history first. */
-  readonly scheduler = new FlushScheduler();
+  /** The process's output turn (shared with the other doors); its beforeFlush hook lets the daemon commit history first. */
+  readonly scheduler: OutputTurn;
   private flood: FloodSettings;
   private readonly addressBudgets: AddressBudgets;
   private readonly connectLimiter: ConnectRateLimiter;
@@ -55,7 +56,9 @@ export class ChatListener {
   constructor(
     private readonly core: ChatCore,
     private readonly options: ListenerOptions,
+    turn: OutputTurn = new OutputTurn(),
   ) {
+    this.scheduler = turn;
     this.flood = floodSettings(options);
     this.addressBudgets = new AddressBudgets(this.flood);
     this.connectLimiter = new ConnectRateLimiter(this.flood.connectRate);
@@ -64,7 +67,7 @@ export class ChatListener {
       log: options.log,
       addressBudgets: this.addressBudgets,
       flood: this.flood,
-      onClosed: (socket) => this.sockets.delete(socket),
+      sniff: true,
       onFault: (session, error) => this.fault(session, error),
       refuseHttp: (session, sink, address) => this.refuseHttp(session, sink, address),
     };
@@ -105,7 +108,14 @@ export class ChatListener {
       socket.on('close', () => this.sockets.delete(socket));
       return;
     }
-    new ClientConnection(socket, session, sink, address, this.context);
+    const connection = new Connection(socket, session, sink, address, this.context);
+    socket.on('error', (error: NodeJS.ErrnoException) => connection.error(error));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      connection.closed();
+    });
+    socket.on('data', (chunk: Buffer) => connection.data(chunk));
+    socket.on('end', () => connection.end());
   }
 
   /** Stops accepting new connections. */
@@ -143,7 +153,7 @@ export class ChatListener {
     setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
   }
 
-  private refuseHttp(session: Session, sink: SocketSink, address: string): void {
+  private refuseHttp(session: Session, sink: OutputChannel, address: string): void {
     this.options.log.log('info', 'wrong-protocol', { id: session.id, addr: address, protocol: 'http' });
     sink.send(encodeLine('ERR', ['NOT_CHAT'], 'This is a mychat chat server, not a web server: connect with nc or telnet to this port.'));
     this.core.end(session, 'HTTP request on chat port', 'Not a chat client');
