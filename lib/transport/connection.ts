@@ -2,7 +2,8 @@ import type { ChatCore } from '../core/chat-core';
 import { QUIT_REASONS } from '../core/chat-core';
 import type { Session } from '../core/session';
 import { LIMITS } from '../protocol/limits';
-import { createLineDecoder, type InputLine, type LineDecoder } from '../protocol/line-decoder';
+import type { InputLine } from '../protocol/line-decoder';
+import { LineFramer, type FramedInput } from '../protocol/line-framer';
 import type { Logger } from '../log';
 import { INPUT_BURST_SECONDS, UNREGISTERED_INPUT_BURST, UNREGISTERED_INPUT_SHARE, UNREGISTERED_LINES, type AddressBudget, type AddressBudgets, type FloodSettings } from './flood';
 import { Budget } from './budget';
@@ -76,8 +77,8 @@ function plural(n: number, one: string, many: string): string {
  * once: what is still waiting for flood control is discarded rather than posted after its sender has gone.
  * The door feeds it through `data`, `end`, `error` and `closed`.
  */
-export class Connection {
-  private readonly decoder: LineDecoder;
+export class Connection implements FramedInput {
+  private readonly framer: LineFramer;
   private readonly backlog: InputLine[] = [];
   private backlogBytes = 0;
   /** Byte size of each backlog line (same order), so it is measured once, not again when the line leaves. */
@@ -115,14 +116,19 @@ export class Connection {
     this.bytes = flood.inputRate > 0 ? new Budget(UNREGISTERED_INPUT_BURST, Math.max(1, flood.inputRate * UNREGISTERED_INPUT_SHARE), now) : undefined;
     this.lines = flood.lineRate > 0 ? new Budget(Math.min(UNREGISTERED_LINES.burst, flood.lineBurst), Math.min(UNREGISTERED_LINES.rate, flood.lineRate), now) : undefined;
     this.shared = ctx.addressBudgets.acquire(address, now);
-    this.decoder = createLineDecoder((bytes) => sink.send(bytes));
-    this.decoder.output.on('data', (line: InputLine) => this.onLine(line));
-    this.decoder.output.on('end', () => this.onEnd());
+    this.framer = new LineFramer(this);
   }
 
   /** The peer sent end of input (EOF, or a WebSocket close frame). */
   end(): void {
-    this.decoder.input.end();
+    this.framer.end();
+    this.ended = true;
+    this.pump();
+  }
+
+  /** Sends the framer's telnet refusals back to the peer (part of FramedInput). */
+  telnetReply(bytes: Buffer): void {
+    this.sink.send(bytes);
   }
 
   /** The transport failed; remembered so the quit reason can say how the connection was lost. */
@@ -156,25 +162,25 @@ export class Connection {
     const allowed = this.byteAllowance(now);
     if (allowed >= chunk.length) {
       this.chargeBytes(now, chunk.length);
-      this.decoder.input.write(chunk);
+      this.framer.push(chunk);
       return;
     }
     // Over the byte budget: pass on what the budget allows, discard the rest without framing it (that
     // work is what a flood costs us), and read on slowly so that EOF or a reset is still seen soon.
     if (allowed > 0) {
       this.chargeBytes(now, allowed);
-      this.decoder.input.write(chunk.subarray(0, allowed));
+      this.framer.push(chunk.subarray(0, allowed));
     }
     const discarded = chunk.subarray(allowed);
     let newlines = 0;
     for (let at = discarded.indexOf(10); at >= 0; at = discarded.indexOf(10, at + 1)) newlines++;
     // The line being received lost bytes: it is dropped, not spliced. If the discarded bytes ended it,
     // end it here, and the line they started is broken too unless they stopped exactly at a line end.
-    this.decoder.dropCurrentLine();
+    this.framer.dropCurrentLine();
     if (newlines > 0) {
       newlines--;
-      this.decoder.input.write(LINE_END);
-      if (discarded[discarded.length - 1] !== 10) this.decoder.dropCurrentLine();
+      this.framer.push(LINE_END);
+      if (discarded[discarded.length - 1] !== 10) this.framer.dropCurrentLine();
     }
     this.noteDropped(newlines, discarded.length, now);
     if (!this.readPaused && !this.isClosed) {
@@ -200,7 +206,8 @@ export class Connection {
     this.shared.bytes?.charge(now, n);
   }
 
-  private onLine(line: InputLine): void {
+  /** One framed line (part of FramedInput): queued for the core, or dropped by flood control. */
+  framedLine(line: InputLine): void {
     if (this.isClosed || this.session.state === 'closing') return;
     if (!line.ok && line.code === 'DROPPED') {
       // Already counted as discarded bytes; a line cut by flood control is never posted.
@@ -225,11 +232,6 @@ export class Connection {
     this.backlog.push(line);
     this.backlogBytes += size;
     this.backlogSizes.push(size);
-    this.pump();
-  }
-
-  private onEnd(): void {
-    this.ended = true;
     this.pump();
   }
 

@@ -31,6 +31,26 @@ const KEEPALIVE_MS = 60_000;
 /** How long a refused connection may take to read its refusal before it is cut. */
 const REFUSAL_GRACE_MS = 2000;
 
+/** Where a socket's Connection is kept: on the socket itself, so the event handlers can be shared. */
+const CONNECTION = Symbol('connection');
+
+/** An accepted socket with its Connection. */
+type ServedSocket = net.Socket & { [CONNECTION]?: Connection };
+
+// Socket event handlers shared by every connection (`this` is the socket): closures made per socket cost
+// about 80 B each, eight of them per connection.
+function onSocketData(this: ServedSocket, chunk: Buffer): void {
+  this[CONNECTION]!.data(chunk);
+}
+
+function onSocketEnd(this: ServedSocket): void {
+  this[CONNECTION]!.end();
+}
+
+function onSocketError(this: ServedSocket, error: NodeJS.ErrnoException): void {
+  this[CONNECTION]!.error(error);
+}
+
 /** The flood settings in force for `options`. */
 function floodSettings(options: ListenerOptions): FloodSettings {
   const merged: FloodSettings = { ...DEFAULT_FLOOD, ...options.flood, lineBurst: options.floodBurst, lineRate: options.floodRate };
@@ -52,6 +72,8 @@ export class ChatListener {
   private readonly addressBudgets: AddressBudgets;
   private readonly connectLimiter: ConnectRateLimiter;
   private readonly context: ConnectionContext;
+  /** The one close handler of this listener's sockets (`this` is the socket). */
+  private readonly onSocketClose: (this: ServedSocket) => void;
 
   constructor(
     private readonly core: ChatCore,
@@ -59,6 +81,11 @@ export class ChatListener {
     turn: OutputTurn = new OutputTurn(),
   ) {
     this.scheduler = turn;
+    const sockets = this.sockets;
+    this.onSocketClose = function (this: ServedSocket) {
+      sockets.delete(this);
+      this[CONNECTION]!.closed();
+    };
     this.flood = floodSettings(options);
     this.addressBudgets = new AddressBudgets(this.flood);
     this.connectLimiter = new ConnectRateLimiter(this.flood.connectRate);
@@ -108,14 +135,11 @@ export class ChatListener {
       socket.on('close', () => this.sockets.delete(socket));
       return;
     }
-    const connection = new Connection(socket, session, sink, address, this.context);
-    socket.on('error', (error: NodeJS.ErrnoException) => connection.error(error));
-    socket.on('close', () => {
-      this.sockets.delete(socket);
-      connection.closed();
-    });
-    socket.on('data', (chunk: Buffer) => connection.data(chunk));
-    socket.on('end', () => connection.end());
+    (socket as ServedSocket)[CONNECTION] = new Connection(socket, session, sink, address, this.context);
+    socket.on('error', onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
   }
 
   /** Stops accepting new connections. */
