@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'FLOODING',
   'CONNECT_RATE',
   'PASTE_TOO_LONG',
+  'BAD_FRAME',
 ] as const;
 
 /** One stable error code. */

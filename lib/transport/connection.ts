@@ -26,6 +26,16 @@ const DROP_NOTICE_DELAY_MS = 1000;
 /** Time without any discarded input after which a flood episode counts as over. */
 const EXCESS_QUIET_MS = 10_000;
 
+/** Input a door refused before framing (a WebSocket frame that is not one text line): answered with ERR in turn, never posted. */
+export interface DoorRefusal {
+  ok: false;
+  code: 'BAD_FRAME';
+  text: string;
+}
+
+/** A line waiting for the core, or a door's refusal waiting its turn (flood control paces both). */
+type PendingInput = InputLine | DoorRefusal;
+
 /** Where a connection's bytes come from: the door's socket or WebSocket, paused while flood control discards. */
 export interface ByteSource {
   pause(): unknown;
@@ -79,7 +89,7 @@ function plural(n: number, one: string, many: string): string {
  */
 export class Connection implements FramedInput {
   private readonly framer: LineFramer;
-  private readonly backlog: InputLine[] = [];
+  private readonly backlog: PendingInput[] = [];
   private backlogBytes = 0;
   /** Byte size of each backlog line (same order), so it is measured once, not again when the line leaves. */
   private readonly backlogSizes: number[] = [];
@@ -137,8 +147,12 @@ export class Connection implements FramedInput {
     this.ctx.log.log('debug', 'socket-error', { addr: this.address, error: error.code ?? error.message });
   }
 
-  /** The transport has closed: the session ends and the connection's budgets are released. */
-  closed(): void {
+  /**
+   * The transport has closed: the session ends and the connection's budgets are released. `byPeer` says
+   * the peer closed it cleanly (a WebSocket close frame), which reads as a normal quit, not a lost connection.
+   */
+  closed(byPeer = false): void {
+    if (byPeer) this.ended = true;
     this.isClosed = true;
     this.clearTimers();
     this.clearBacklog();
@@ -206,8 +220,23 @@ export class Connection implements FramedInput {
     this.shared.bytes?.charge(now, n);
   }
 
+  /**
+   * Input the door refused before framing (`bytes` long): it costs the byte and line budgets like a line,
+   * and its ERR is sent in turn, so a stream of bad frames is paced like any other input.
+   */
+  refuseInput(code: DoorRefusal['code'], text: string, bytes: number): void {
+    if (this.isClosed || this.session.state === 'closing') return;
+    const now = Date.now();
+    if (this.byteAllowance(now) < bytes) {
+      this.noteDropped(1, bytes, now);
+      return;
+    }
+    this.chargeBytes(now, bytes);
+    this.framedLine({ ok: false, code, text });
+  }
+
   /** One framed line (part of FramedInput): queued for the core, or dropped by flood control. */
-  framedLine(line: InputLine): void {
+  framedLine(line: PendingInput): void {
     if (this.isClosed || this.session.state === 'closing') return;
     if (!line.ok && line.code === 'DROPPED') {
       // Already counted as discarded bytes; a line cut by flood control is never posted.
@@ -300,8 +329,12 @@ export class Connection implements FramedInput {
   }
 
   /** Runs one line through the core; a handler fault costs this connection only. */
-  private handle(line: InputLine): Promise<void> | undefined {
+  private handle(line: PendingInput): Promise<void> | undefined {
     try {
+      if (!line.ok && line.code === 'BAD_FRAME') {
+        this.ctx.core.refuse(this.session, line.code, line.text);
+        return undefined;
+      }
       const result = this.ctx.core.handleInput(this.session, line);
       if (result === undefined) return undefined;
       return result.catch((error: unknown) => this.ctx.onFault(this.session, error));

@@ -5,8 +5,8 @@ import type { Session } from '../../core/session';
 import { encodeLine } from '../../protocol/server-lines';
 import type { Logger } from '../../log';
 import { OutputTurn } from '../output-turn';
-import { SocketSink } from '../socket-sink';
-import { Connection, type ConnectionContext, type OutputChannel } from '../connection';
+import { SocketSink, type ByteChannel } from '../socket-sink';
+import { Connection, type ByteSource, type ConnectionContext, type OutputChannel } from '../connection';
 import { AddressBudgets, ConnectRateLimiter, DEFAULT_FLOOD, type FloodSettings } from '../flood';
 
 /** Settings of the TCP adapter. */
@@ -72,6 +72,8 @@ export class ChatListener {
   private readonly addressBudgets: AddressBudgets;
   private readonly connectLimiter: ConnectRateLimiter;
   private readonly context: ConnectionContext;
+  /** The same, for doors whose input is always chat (no protocol sniffing): the WebSocket door. */
+  private readonly chatOnlyContext: ConnectionContext;
   /** The one close handler of this listener's sockets (`this` is the socket). */
   private readonly onSocketClose: (this: ServedSocket) => void;
 
@@ -98,6 +100,7 @@ export class ChatListener {
       onFault: (session, error) => this.fault(session, error),
       refuseHttp: (session, sink, address) => this.refuseHttp(session, sink, address),
     };
+    this.chatOnlyContext = { ...this.context, sniff: false };
     // Half-open: after a client's EOF we still finish its last lines (those within budget) and say goodbye.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.options.log.log('error', 'listener-error', { error: error.message }));
@@ -110,6 +113,7 @@ export class ChatListener {
     this.addressBudgets.reconfigure(this.flood);
     this.connectLimiter.reconfigure(this.flood.connectRate);
     this.context.flood = this.flood;
+    this.chatOnlyContext.flood = this.flood;
   }
 
   /** Number of open client sockets. */
@@ -140,6 +144,27 @@ export class ChatListener {
     socket.on('close', this.onSocketClose);
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
+  }
+
+  /**
+   * Serves a connection from another door (the WebSocket door) with the same budgets, connection rate,
+   * per-address caps, send-queue cap and output turn as TCP. The door feeds the returned Connection and
+   * tells it when the transport closes; undefined when the connection was refused (and is being closed).
+   */
+  acceptChannel(source: ByteSource, channel: ByteChannel, address: string): { connection: Connection; sink: SocketSink } | undefined {
+    const wait = this.connectLimiter.admit(address, Date.now());
+    if (wait > 0) {
+      const seconds = Math.max(1, Math.ceil(wait / 1000));
+      this.options.log.log('info', 'refused', { addr: address, reason: 'connection rate' });
+      channel.write(encodeLine('ERR', ['CONNECT_RATE'], `Your address is opening connections too fast; try again in ${seconds} s.`));
+      channel.write(encodeLine('BYE', [], 'Connection rate'));
+      channel.end();
+      return undefined;
+    }
+    const sink = new SocketSink(channel, this.options.maxSendQueueBytes, this.scheduler);
+    const session = this.core.connect(sink, address);
+    if (session === undefined) return undefined;
+    return { connection: new Connection(source, session, sink, address, this.chatOnlyContext), sink };
   }
 
   /** Stops accepting new connections. */
