@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import test from 'ava';
 import WebSocket from 'ws';
 import { ChatCore } from '../../lib/core/chat-core';
@@ -8,7 +8,7 @@ import { createLogger } from '../../lib/log';
 import { ChatListener } from '../../lib/transport/tcp/tcp-listener';
 import { WebSocketDoor } from '../../lib/transport/websocket/websocket-door';
 import { register } from '../helpers/client';
-import { startDaemon, type Daemon } from '../helpers/daemon';
+import { DAEMON_JS, daemonEnv, scratchDir, startDaemon, waitForText, type Daemon } from '../helpers/daemon';
 import { pollUntil, requireBinaries } from '../helpers/terminal';
 
 /*
@@ -294,4 +294,53 @@ test('keepalive: a client that stops answering pings is closed, one that answers
     door.cut();
     await door.close();
   }
+});
+
+/** Two ports that were free a moment ago on 127.0.0.1. */
+async function freePorts(): Promise<number[]> {
+  const servers = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<net.Server>((resolve) => {
+          const server = net.createServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+test('socket activation: a socket passed with FileDescriptorName=web is served as the WebSocket port, the other as plain', async (t) => {
+  requireBinaries('systemd-socket-activate');
+  let activated: { ports: number[]; stderr: () => string } | undefined;
+  // Another process may take a port between freePorts and the bind; a few fresh attempts settle that.
+  for (let attempt = 1; activated === undefined; attempt++) {
+    const ports = await freePorts();
+    const proc = spawn(
+      'systemd-socket-activate',
+      [...ports.flatMap((port) => ['-l', `127.0.0.1:${port}`]), '--fdname=mychatd.socket:web', process.execPath, DAEMON_JS, '--config', '', '--data-dir', scratchDir()],
+      { env: daemonEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(proc);
+    let err = '';
+    proc.stderr!.setEncoding('utf8').on('data', (text: string) => (err += text));
+    const exited = new Promise<string>((resolve) => proc.on('exit', (code) => resolve(`exited with ${code}`)));
+    const outcome = await Promise.race([waitForText(() => err, new RegExp(`Listening on 127\\.0\\.0\\.1:${ports[1]} as 4`)).then(() => 'ready'), exited]);
+    if (outcome === 'ready') activated = { ports, stderr: () => err };
+    else if (attempt === 3) throw new Error(`systemd-socket-activate failed: ${err}`);
+  }
+  const [plainPort, webPort] = activated.ports as [number, number];
+  // The first connection (WebSocket) starts the daemon; its upgrade request waits in the queue meanwhile.
+  const web = await wsRegister(webPort, 'webact');
+  const pat = await register(plainPort, 'plainpat');
+  await web.waitForLine('JOIN #lobby plainpat');
+  pat.send('hello over the plain socket');
+  await web.waitForLine('MSG #lobby plainpat hello over the plain socket');
+  web.send('hello over the web socket');
+  await pat.waitForLine('MSG #lobby webact hello over the web socket', T);
+  const { line } = await waitForText(activated.stderr, / listening .*web=true/);
+  t.regex(line, new RegExp(`port=${webPort} web=true fd=4 activation=systemd`));
+  pat.end();
 });
