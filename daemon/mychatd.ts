@@ -145,6 +145,7 @@ function main(): void {
       new WebSocketDoor((source, channel, address) => listener.acceptChannel(source, channel, address), {
         origins: webOriginList(options.webOrigins),
         chatPort: () => describeAddress(listener.server).port,
+        maxConnections: options.maxClients,
         log,
       }),
   );
@@ -230,6 +231,7 @@ function main(): void {
     });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
     if (tlsDoors.length > 0) reloadTls(tlsDoors, next);
+    for (const door of webDoors) door.setMaxConnections(next.maxClients);
     // Restart-only settings keep describing what is running, so a later reload warns about them again.
     options = reloadedOptions(options, next);
     // Confirmed at the level in force when the signal came, so lowering the level still shows that it worked.

@@ -43,6 +43,8 @@ export interface WebDoorOptions {
   /** Codecs beyond mychat; without it only mychat.v1 is served. */
   codecs?: CodecSwitch;
   log: Logger;
+  /** Most connections the port holds at once, HTTP requests and upgrades included (follows --max-clients). */
+  maxConnections?: number;
   /** Ping interval; tests may shorten it. */
   pingIntervalMs?: number;
 }
@@ -166,6 +168,7 @@ export class WebSocketDoor {
       perMessageDeflate: false,
       handleProtocols: (offered) => this.choose([...offered]) ?? false,
     });
+    if (options.maxConnections !== undefined) this.server.maxConnections = options.maxConnections;
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.server.on('error', (error) => options.log.log('error', 'listener-error', { error: error.message, web: true }));
     this.pinger = setInterval(() => this.ping(), options.pingIntervalMs ?? WEB_PING_INTERVAL_MS);
@@ -175,6 +178,11 @@ export class WebSocketDoor {
   /** Number of open WebSockets. */
   get connectionCount(): number {
     return this.wss.clients.size;
+  }
+
+  /** Bounds the connections the port holds at once (follows --max-clients on reload). */
+  setMaxConnections(maxConnections: number): void {
+    this.server.maxConnections = maxConnections;
   }
 
   /** Stops accepting; resolves once the HTTP server has closed. */
