@@ -271,23 +271,28 @@ test('a ws client that stops reading is dropped at its send-queue cap while the 
 });
 
 test('keepalive: a client that stops answering pings is closed, one that answers stays', async (t) => {
-  // In process, with a 100 ms ping interval instead of the daemon's 30 s.
+  // In process, with a 250 ms ping interval instead of the daemon's 30 s.
   const log: string[] = [];
   const core = new ChatCore({ log: createLogger('info', (line) => log.push(line), false) });
   const listener = new ChatListener(core, { maxSendQueueBytes: 1 << 20, floodBurst: 10, floodRate: 0, log: core.options.log });
-  const door = new WebSocketDoor((source, channel, address) => listener.acceptChannel(source, channel, address), { origins: [], chatPort: () => 0, log: core.options.log, pingIntervalMs: 100 });
+  const door = new WebSocketDoor((source, channel, address) => listener.acceptChannel(source, channel, address), { origins: [], chatPort: () => 0, log: core.options.log, pingIntervalMs: 250 });
   await new Promise<void>((resolve) => door.server.listen(0, '127.0.0.1', resolve));
   const port = (door.server.address() as net.AddressInfo).port;
+  /** Rejects after T ms, so a missing event fails the test instead of hanging it. */
+  const bounded = <V>(promise: Promise<V>, what: string): Promise<V> =>
+    Promise.race([promise, new Promise<V>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), T).unref())]);
   try {
-    const mute = new WsClient(new WebSocket(`ws://127.0.0.1:${port}/`, 'mychat.v1', { autoPong: false }));
-    sockets.push(mute.ws);
     const alive = await wsOpen(port);
     let pings = 0;
-    const pinged = new Promise<void>((resolve) => alive.ws.on('ping', () => ++pings === 5 && resolve()));
-    await mute.waitForLine(/^HELLO /);
-    t.is(await mute.closed, 1006, 'closed without a close handshake');
-    await pinged;
-    t.is(alive.ws.readyState, WebSocket.OPEN, 'the client that answers is still connected after 5 pings');
+    const pinged = new Promise<void>((resolve, reject) => {
+      alive.ws.on('ping', () => ++pings === 4 && resolve());
+      void alive.closed.then((code) => reject(new Error(`the client that answers pings was closed (${code}) after ${pings} pings`)));
+    });
+    const mute = new WsClient(new WebSocket(`ws://127.0.0.1:${port}/`, 'mychat.v1', { autoPong: false }));
+    sockets.push(mute.ws);
+    t.is(await bounded(mute.closed, 'the mute client was not closed'), 1006, 'closed without a close handshake');
+    await bounded(pinged, 'four pings');
+    t.is(alive.ws.readyState, WebSocket.OPEN, 'the client that answers is still connected after 4 pings');
     t.true(log.some((line) => / ping-timeout /.test(line)));
   } finally {
     core.shutdown();
