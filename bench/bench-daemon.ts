@@ -26,10 +26,11 @@ export function startBenchDaemon(extra: string[]): Promise<BenchDaemon> {
 /**
  * Starts mychatd on 127.0.0.1, a port of its choosing and no configuration file, with `args` and
  * otherwise its defaults (the hostile benchmark needs the default flood settings); resolves once it listens.
+ * `how` may add Node options and name another compiled daemon (to compare builds).
  */
-export async function spawnDaemon(args: string[]): Promise<BenchDaemon> {
+export async function spawnDaemon(args: string[], how: { nodeArgs?: string[]; daemon?: string } = {}): Promise<BenchDaemon> {
   const started = Date.now();
-  const proc = spawn(process.execPath, [DAEMON, '--host', '127.0.0.1', '--port', '0', '--config', '', ...args], {
+  const proc = spawn(process.execPath, [...(how.nodeArgs ?? []), how.daemon ?? DAEMON, '--host', '127.0.0.1', '--port', '0', '--config', '', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

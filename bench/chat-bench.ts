@@ -1,7 +1,7 @@
 /*
  * npm run bench: starts the real daemon (compiled) and drives it over loopback, printing figures:
  *  1. fan-out: messages delivered per second when S senders talk in a room of M members;
- *  2. memory: the daemon's RSS with N idle registered connections, and per connection.
+ * (memory per idle connection is measured by memory-bench.ts, after forced GCs, the settled way).
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time. Figures are for this machine
  * (2 shared cores: the generator runs here too, so its CPU use is printed next to each figure).
  */
@@ -122,29 +122,6 @@ async function fanOut(members: number, senders: number, messagesEach: number): P
   await daemon.stop();
 }
 
-async function idleMemory(connections: number): Promise<void> {
-  const daemon = await startBenchDaemon([]);
-  await new Promise((r) => setTimeout(r, 300));
-  const baseline = rssKiB(daemon.pid);
-  const clients: BenchClient[] = [];
-  const started = Date.now();
-  // Spread source addresses over 127.0.0.x to stay clear of the ephemeral-port range per address.
-  for (let i = 0; i < connections && Date.now() - started < HARD_DEADLINE_MS; i += 100) {
-    const batch: Promise<BenchClient>[] = [];
-    for (let k = i; k < Math.min(i + 100, connections); k++) batch.push(registered(daemon.port, `idle${k}`, undefined, `127.0.0.${1 + (k % 8)}`));
-    clients.push(...(await Promise.all(batch)));
-  }
-  const connectSeconds = (Date.now() - started) / 1000;
-  await new Promise((r) => setTimeout(r, 500));
-  const after = rssKiB(daemon.pid);
-  console.log(
-    `memory   idle registered connections=${clients.length} (connected in ${connectSeconds.toFixed(1)} s)  ` +
-      `daemon RSS ${(baseline / 1024).toFixed(1)} -> ${(after / 1024).toFixed(1)} MiB  = ${((after - baseline) / clients.length).toFixed(1)} KiB per connection`,
-  );
-  for (const c of clients) c.socket.destroy();
-  await daemon.stop();
-}
-
 async function main(): Promise<void> {
   const killer = setTimeout(() => {
     console.error('bench: hard deadline reached');
@@ -155,7 +132,6 @@ async function main(): Promise<void> {
   await fanOut(100, 1, 20_000);
   await fanOut(100, 10, 2_000);
   await fanOut(500, 5, 1_000);
-  await idleMemory(5_000);
 }
 
 void main().catch((error: unknown) => {

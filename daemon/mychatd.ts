@@ -6,11 +6,13 @@ import { WorkerHistoryReader } from '../lib/history/history-reader';
 import { startRetention } from './retention';
 import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
 import { createLogger, stormGuard, type Logger } from '../lib/log';
-import type { FloodSettings } from '../lib/net/flood';
-import { ChatListener } from '../lib/net/tcp-listener';
+import type { FloodSettings } from '../lib/transport/flood';
+import { OutputTurn } from '../lib/transport/output-turn';
+import { ChatListener } from '../lib/transport/tcp/tcp-listener';
 import { packageVersion } from '../lib/version';
-import { changedOptions, nickList, parseOptions, reloadedOptions, tlsPortOf, UsageError, type DaemonOptions } from './options';
-import { notifySystemd, takeNamedListenFds, TLS_FD_NAME } from './systemd';
+import { WebSocketDoor } from '../lib/transport/websocket/websocket-door';
+import { changedOptions, nickList, parseOptions, reloadedOptions, tlsPortOf, UsageError, webOriginList, webPortOf, type DaemonOptions } from './options';
+import { notifySystemd, takeNamedListenFds, TLS_FD_NAME, WEB_FD_NAME } from './systemd';
 import { loadTlsCredentials, TlsCredentialsError, TlsDoor, type TlsCredentials } from './tls-door';
 
 /** How long shutdown waits for clients to take their goodbye before cutting them off. */
@@ -82,7 +84,8 @@ function main(): void {
   // Read before anything can spawn a child, so none inherits the variables. Sockets named "tls"
   // (FileDescriptorName=tls) are TLS ports; the others are plain.
   const inherited = takeNamedListenFds();
-  const inheritedFds = inherited.filter((s) => s.name !== TLS_FD_NAME).map((s) => s.fd);
+  const inheritedFds = inherited.filter((s) => s.name !== TLS_FD_NAME && s.name !== WEB_FD_NAME).map((s) => s.fd);
+  const inheritedWebFds = inherited.filter((s) => s.name === WEB_FD_NAME).map((s) => s.fd);
   const inheritedTlsFds = inherited.filter((s) => s.name === TLS_FD_NAME).map((s) => s.fd);
   const tlsCredentials = tlsCredentialsOrExit(options, inheritedTlsFds);
 
@@ -123,9 +126,11 @@ function main(): void {
     maxMessagesPerRoom: options.historyMaxMessages,
     maxAgeMs: options.historyMaxDays * 86_400_000,
   });
-  const listener = new ChatListener(core, { maxSendQueueBytes: options.maxSendQueue, floodBurst: options.floodBurst, floodRate: options.floodRate, flood: floodOf(options), log });
-  // Store a turn's messages before any of its output leaves: what someone has seen is on disk.
-  listener.scheduler.beforeFlush = () => history.commit();
+  // One output turn for every door: a turn's messages are stored before any of its output leaves, whatever
+  // the transport, so what someone has seen is on disk.
+  const turn = new OutputTurn();
+  turn.beforeFlush = () => history.commit();
+  const listener = new ChatListener(core, { maxSendQueueBytes: options.maxSendQueue, floodBurst: options.floodBurst, floodRate: options.floodRate, flood: floodOf(options), log }, turn);
 
   // Socket activation may pass several listening sockets (one per ListenStream=); the first is the
   // listener's own server, the others feed the same listener.
@@ -135,7 +140,36 @@ function main(): void {
   // systemd passed, else one on --tls-port.
   const tlsFds: Array<number | undefined> = !tlsCredentials ? [] : inheritedTlsFds.length > 0 ? inheritedTlsFds : [undefined];
   const tlsDoors = tlsFds.map(() => new TlsDoor(tlsCredentials!, (socket) => listener.accept(socket), log, options.maxClients));
-  let pending = servers.length + tlsDoors.length;
+  // The WebSocket doors: one per socket systemd passed under the name "web", else one on --web-port. Their
+  // connections go through the listener too (same budgets, caps and output turn).
+  const webFds: Array<number | undefined> = inheritedWebFds.length > 0 ? inheritedWebFds : webPortOf(options) !== undefined ? [undefined] : [];
+  const webDoors = webFds.map(
+    () =>
+      new WebSocketDoor((source, channel, address) => listener.acceptChannel(source, channel, address), {
+        origins: webOriginList(options.webOrigins),
+        chatPort: () => describeAddress(listener.server).port,
+        maxConnections: options.maxClients,
+        log,
+      }),
+  );
+  let pending = servers.length + tlsDoors.length + webDoors.length;
+  const listenWeb = (): void => {
+    webDoors.forEach((door, i) => {
+      const fd = webFds[i];
+      door.server.once('error', (error: NodeJS.ErrnoException) => {
+        const where = fd === undefined ? { host: options.host || '*', port: webPortOf(options) } : { fd };
+        log.log('error', 'listen-failed', { ...where, web: true, error: error.code ?? error.message });
+        process.exit(1);
+      });
+      const onListening = (): void => {
+        const { host, port } = describeAddress(door.server);
+        log.log('info', 'listening', { host, port, web: true, fd, activation: fd === undefined ? undefined : 'systemd' });
+        if (--pending === 0) notifySystemd(log, ['--ready', `--status=Listening on port ${describeAddress(listener.server).port}, WebSocket port ${port}`]);
+      };
+      if (fd === undefined) door.server.listen({ host: options.host || undefined, port: webPortOf(options), backlog: LISTEN_BACKLOG }, onListening);
+      else door.server.listen({ fd }, LISTEN_BACKLOG, onListening);
+    });
+  };
   const listenTls = (): void => {
     tlsDoors.forEach((door, i) => {
       const fd = tlsFds[i];
@@ -165,7 +199,10 @@ function main(): void {
       const { host, port } = describeAddress(server);
       log.log('info', 'listening', { host, port, fd, activation: fd === undefined ? undefined : 'systemd', version, config: options.configFile });
       // The TLS port is logged after the plain one, so "the first listening line" stays the plain port.
-      if (server === listener.server) listenTls();
+      if (server === listener.server) {
+        listenTls();
+        listenWeb();
+      }
       if (--pending === 0) notifySystemd(log, ['--ready', `--status=Listening on port ${port}`]);
     };
     if (fd === undefined) server.listen({ host: options.host || undefined, port: options.port, backlog: LISTEN_BACKLOG }, onListening);
@@ -197,6 +234,7 @@ function main(): void {
     });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
     if (tlsDoors.length > 0) reloadTls(tlsDoors, next);
+    for (const door of webDoors) door.setMaxConnections(next.maxClients);
     // Restart-only settings keep describing what is running, so a later reload warns about them again.
     options = reloadedOptions(options, next);
     // Confirmed at the level in force when the signal came, so lowering the level still shows that it worked.
@@ -227,10 +265,19 @@ function main(): void {
     stopping = true;
     log.log('info', 'shutting-down', { signal, clients: listener.connectionCount });
     void (async () => {
-      const closed = Promise.all([listener.stopAccepting(), ...extraServers.map((s) => new Promise((r) => s.close(r))), ...tlsDoors.map((door) => door.close())]);
+      const closed = Promise.all([
+        listener.stopAccepting(),
+        ...extraServers.map((s) => new Promise((r) => s.close(r))),
+        ...tlsDoors.map((door) => door.close()),
+        ...webDoors.map((door) => door.close()),
+      ]);
       core.shutdown();
       await listener.drain(SHUTDOWN_GRACE_MS);
       for (const door of tlsDoors) door.cutHandshakes();
+      // WebSocket clients were told goodbye by core.shutdown(); give their close handshakes the same grace.
+      const webDeadline = Date.now() + SHUTDOWN_GRACE_MS;
+      while (webDoors.some((door) => door.connectionCount > 0) && Date.now() < webDeadline) await new Promise((r) => setTimeout(r, 20));
+      for (const door of webDoors) door.cut();
       await closed;
       stopRetention();
       await reader.close();

@@ -3,8 +3,8 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { ConfigFileError, parseConfigText } from '../lib/config-file';
 import { LOG_LEVELS, type LogLevel } from '../lib/log';
-import { DEFAULT_FLOOD } from '../lib/net/flood';
-import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/net/tcp-listener';
+import { DEFAULT_FLOOD } from '../lib/transport/flood';
+import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/transport/tcp/tcp-listener';
 import { DEFAULT_MAX_PER_ADDRESS, DEFAULT_RESERVED_NICKS } from '../lib/core/chat-core';
 import { nickProblem, normaliseName } from '../lib/protocol/text-hygiene';
 import { LIMITS } from '../lib/protocol/limits';
@@ -25,6 +25,10 @@ export interface DaemonOptions {
   tlsCert: string;
   /** PEM file holding the TLS private key; re-read on reload. */
   tlsKey: string;
+  /** TCP port of the WebSocket door as text: '' when it is off, else 0 to 65535 (0: any free port). */
+  webPort: string;
+  /** Origins allowed to open a WebSocket, comma-separated; '' allows only same-origin pages. */
+  webOrigins: string;
   maxClients: number;
   /** Most simultaneous connections from one address; 0 means no limit. */
   maxPerAddress: number;
@@ -119,6 +123,38 @@ function tlsPortProblem(value: string | number): string | undefined {
   return Number.isInteger(n) && n <= 65535 ? undefined : `must be empty (no TLS) or a whole number from 0 to 65535 (got ${JSON.stringify(text)})`;
 }
 
+/** Why a --web-port value is wrong: empty (off) or a port number. */
+function webPortProblem(value: string | number): string | undefined {
+  return tlsPortProblem(value)?.replace('(no TLS)', '(no WebSocket door)');
+}
+
+/** Why a --web-origins value is wrong: each entry must be an origin, scheme://host[:port]. */
+function webOriginsProblem(value: string | number): string | undefined {
+  for (const origin of webOriginList(String(value))) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || parsed.origin !== origin) return `must be a comma-separated list of origins such as https://chat.example.org (got ${JSON.stringify(origin)})`;
+  }
+  return undefined;
+}
+
+/** The --web-origins list (empty: same-origin only). */
+export function webOriginList(value: string): string[] {
+  return value
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+}
+
+/** The WebSocket port to listen on, or undefined when the door is off. */
+export function webPortOf(options: DaemonOptions): number | undefined {
+  return options.webPort === '' ? undefined : Number(options.webPort);
+}
+
 /** The TLS port to listen on, or undefined when the TLS door is off. */
 export function tlsPortOf(options: DaemonOptions): number | undefined {
   return options.tlsPort === '' ? undefined : Number(options.tlsPort);
@@ -147,6 +183,22 @@ const SPECS: Record<string, OptionSpec> = {
   },
   'tls-cert': { field: 'tlsCert', type: 'string', default: '', describe: 'PEM certificate file (chain after it) for --tls-port; re-read on reload', path: true, reload: true },
   'tls-key': { field: 'tlsKey', type: 'string', default: '', describe: 'PEM private key file for --tls-port; re-read on reload', path: true, reload: true },
+  'web-port': {
+    field: 'webPort',
+    type: 'string',
+    default: '',
+    describe: 'TCP port for WebSocket connections (subprotocol mychat.v1) and a short HTTP page (empty: off; 0: any free port)',
+    check: webPortProblem,
+    reload: false,
+  },
+  'web-origins': {
+    field: 'webOrigins',
+    type: 'string',
+    default: '',
+    describe: 'Origins whose pages may open a WebSocket, comma-separated, e.g. https://chat.example.org (empty: same-origin only)',
+    check: webOriginsProblem,
+    reload: false,
+  },
   'max-clients': { field: 'maxClients', type: 'number', default: 10000, describe: 'Most simultaneous connections', range: [1, 1_000_000], reload: true },
   'max-per-address': {
     field: 'maxPerAddress',

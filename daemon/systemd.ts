@@ -19,6 +19,9 @@ export function takeListenFds(env: NodeJS.ProcessEnv = process.env): number[] {
 /** The FileDescriptorName= that marks a passed socket as the TLS port. */
 export const TLS_FD_NAME = 'tls';
 
+/** The FileDescriptorName= that marks a passed socket as the WebSocket port. */
+export const WEB_FD_NAME = 'web';
+
 /**
  * Like takeListenFds, with each descriptor's name from LISTEN_FDNAMES (the socket unit's
  * FileDescriptorName=, by default the unit's name), so the daemon can tell its ports apart.

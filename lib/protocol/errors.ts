@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'CONNECT_RATE',
   'PASTE_TOO_LONG',
   'BAD_JSON',
+  'BAD_FRAME',
 ] as const;
 
 /** One stable error code. */

@@ -4,7 +4,7 @@ import { ChatCore } from '../../lib/core/chat-core';
 import { CommandTable } from '../../lib/core/command-table';
 import { defaultCommands } from '../../lib/core/commands';
 import { createLogger } from '../../lib/log';
-import { ChatListener } from '../../lib/net/tcp-listener';
+import { ChatListener } from '../../lib/transport/tcp/tcp-listener';
 import { connect, delay, register, TestClient } from '../helpers/client';
 import { startDaemon, type Daemon } from '../helpers/daemon';
 

@@ -8,7 +8,7 @@ const root = path.resolve(__dirname, '../..');
 const edges = importEdges(root, sourceFiles(root, ['lib', 'daemon']));
 const edge = (from: string, to: string, typeOnly = false): ImportEdge => ({ from, to, typeOnly });
 
-test('every import in lib/ and daemon/ follows the layering: protocol <- core <- history/net <- daemon, client -> protocol', (t) => {
+test('every import in lib/ and daemon/ follows the layering: protocol <- core <- history/transport <- daemon, client -> protocol', (t) => {
   // The graph is real: a check that saw no imports would pass whatever the code did.
   t.true(edges.some((e) => e.from === 'lib/core/chat-core.ts' && e.to === 'lib/protocol/limits.ts'));
   t.true(edges.some((e) => e.from === 'lib/client/completion.ts' && e.to === 'lib/protocol/command-catalogue.ts'));
@@ -23,8 +23,8 @@ test('the layer check catches a forbidden import, type-only ones included, and a
   t.deepEqual(layerViolations([edge('lib/client/completion.ts', 'lib/core/commands/index.ts')]), ['lib/client/completion.ts -> lib/core/commands/index.ts']);
   t.deepEqual(layerViolations([edge('lib/protocol/limits.ts', 'lib/core/errors.ts', true)]), ['lib/protocol/limits.ts -> lib/core/errors.ts']);
   t.deepEqual(layerViolations([edge('lib/history/retention.ts', 'lib/core/chat-core.ts', true)]), ['lib/history/retention.ts -> lib/core/chat-core.ts']);
-  t.deepEqual(layerViolations([edge('lib/core/chat-core.ts', 'lib/net/flood.ts')]), ['lib/core/chat-core.ts -> lib/net/flood.ts']);
-  t.deepEqual(layerViolations([edge('lib/history/history-reader.ts', 'lib/core/ports/history-store.ts', true), edge('daemon/mychatd.ts', 'lib/net/tcp-listener.ts')]), []);
+  t.deepEqual(layerViolations([edge('lib/core/chat-core.ts', 'lib/transport/flood.ts')]), ['lib/core/chat-core.ts -> lib/transport/flood.ts']);
+  t.deepEqual(layerViolations([edge('lib/history/history-reader.ts', 'lib/core/ports/history-store.ts', true), edge('daemon/mychatd.ts', 'lib/transport/tcp/tcp-listener.ts')]), []);
   t.deepEqual(layerViolations([edge('lib/codec/json.ts', 'lib/transport/connection.ts'), edge('lib/client/render.ts', 'lib/log.ts'), edge('lib/protocol/limits.ts', 'lib/log.ts')]), [
     'lib/codec/json.ts -> lib/transport/connection.ts',
     'lib/protocol/limits.ts -> lib/log.ts',

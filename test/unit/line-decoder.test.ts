@@ -1,22 +1,17 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { REJECT_MARK, TELNET } from '../../lib/protocol/input-filter';
 import { LIMITS } from '../../lib/protocol/limits';
-import { classifyLine, createLineDecoder, type InputLine } from '../../lib/protocol/line-decoder';
+import type { InputLine } from '../../lib/protocol/line-decoder';
+import { LineFramer, TELNET } from '../../lib/protocol/line-framer';
 
-/** Writes `chunks` into a fresh decoder, ends it, and collects every InputLine and telnet reply. */
+/** Feeds `chunks` into a fresh framer, ends it, and collects every InputLine and telnet reply. */
 function decode(chunks: readonly Uint8Array[], maxLineBytes?: number): Promise<{ lines: InputLine[]; replies: Buffer[] }> {
-  return new Promise((resolve, reject) => {
-    const replies: Buffer[] = [];
-    const lines: InputLine[] = [];
-    const decoder = createLineDecoder((bytes) => replies.push(Buffer.from(bytes)), maxLineBytes);
-    decoder.output.on('data', (line: InputLine) => lines.push(line));
-    decoder.output.on('end', () => resolve({ lines, replies }));
-    decoder.output.on('error', reject);
-    decoder.input.on('error', reject);
-    for (const chunk of chunks) decoder.input.write(Buffer.from(chunk));
-    decoder.input.end();
-  });
+  const replies: Buffer[] = [];
+  const lines: InputLine[] = [];
+  const framer = new LineFramer({ framedLine: (line) => lines.push(line), telnetReply: (bytes) => replies.push(Buffer.from(bytes)) }, maxLineBytes);
+  for (const chunk of chunks) framer.push(Buffer.from(chunk));
+  framer.end();
+  return Promise.resolve({ lines, replies });
 }
 
 const text = (s: string): InputLine => ({ ok: true, text: s });
@@ -34,21 +29,6 @@ function splitAt(bytes: Buffer, cuts: readonly number[]): Buffer[] {
   chunks.push(bytes.subarray(from));
   return chunks;
 }
-
-// ---- classifyLine ----
-
-test('classifyLine: plain text is an ok line, and so is the empty line (flood control counts it)', (t) => {
-  t.deepEqual(classifyLine('hello'), text('hello'));
-  t.deepEqual(classifyLine('  '), text('  '));
-  t.deepEqual(classifyLine(''), text(''));
-});
-
-test('classifyLine: the filter reject marks become LINE_TOO_LONG and BAD_UTF8', (t) => {
-  t.deepEqual(classifyLine('aaaa' + REJECT_MARK.tooLong), TOO_LONG);
-  t.deepEqual(classifyLine(REJECT_MARK.tooLong), TOO_LONG);
-  t.deepEqual(classifyLine('ab\ufffd' + REJECT_MARK.badUtf8), BAD_UTF8);
-  t.deepEqual(classifyLine(REJECT_MARK.badUtf8), BAD_UTF8);
-});
 
 // ---- the full decoder ----
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { looksLikeHttpRequest, looksLikeTlsHandshake } from '../../lib/net/sniff';
+import { looksLikeHttpRequest, looksLikeTlsHandshake } from '../../lib/transport/tcp/sniff';
 
 test('a TLS ClientHello record prefix is detected', (t) => {
   // Record type 0x16 (handshake), version 3.1, length, then ClientHello (0x01).

@@ -1,6 +1,6 @@
 import test from 'ava';
-import type { Socket } from 'node:net';
-import { FlushScheduler, SocketSink } from '../../lib/net/socket-sink';
+import { OutputTurn } from '../../lib/transport/output-turn';
+import { SocketSink } from '../../lib/transport/socket-sink';
 
 /** A fake socket that records every call, in order. */
 class FakeSocket {
@@ -40,10 +40,10 @@ class FakeSocket {
   }
 }
 
-function make(maxQueueBytes = 1024): { socket: FakeSocket; sink: SocketSink; scheduler: FlushScheduler } {
+function make(maxQueueBytes = 1024): { socket: FakeSocket; sink: SocketSink; scheduler: OutputTurn } {
   const socket = new FakeSocket();
-  const scheduler = new FlushScheduler();
-  const sink = new SocketSink(socket as unknown as Socket, maxQueueBytes, scheduler);
+  const scheduler = new OutputTurn();
+  const sink = new SocketSink(socket, maxQueueBytes, scheduler);
   return { socket, sink, scheduler };
 }
 
@@ -83,9 +83,9 @@ test('the scheduler flushes on its own on the next turn', async (t) => {
 });
 
 test('one scheduler flushes every sink that queued output, each once', (t) => {
-  const scheduler = new FlushScheduler();
+  const scheduler = new OutputTurn();
   const sockets = [new FakeSocket(), new FakeSocket()];
-  const sinks = sockets.map((s) => new SocketSink(s as unknown as Socket, 1024, scheduler));
+  const sinks = sockets.map((s) => new SocketSink(s, 1024, scheduler));
   const shared = line('broadcast');
   for (const sink of sinks) sink.send(shared);
   scheduler.flushAll();

@@ -1,12 +1,13 @@
 import net from 'node:net';
-import type { ChatCore } from '../core/chat-core';
-import { QUIT_REASONS } from '../core/chat-core';
-import type { Session } from '../core/session';
-import { MYCHAT_CODEC } from '../codec/mychat-codec';
-import type { Logger } from '../log';
-import { FlushScheduler, SocketSink } from './socket-sink';
-import { ClientConnection, type ConnectionContext } from './client-connection';
-import { AddressBudgets, ConnectRateLimiter, DEFAULT_FLOOD, type FloodSettings } from './flood';
+import type { ChatCore } from '../../core/chat-core';
+import { QUIT_REASONS } from '../../core/chat-core';
+import type { Session } from '../../core/session';
+import { MYCHAT_CODEC } from '../../codec/mychat-codec';
+import type { Logger } from '../../log';
+import { OutputTurn } from '../output-turn';
+import { SocketSink, type ByteChannel } from '../socket-sink';
+import { Connection, type ByteSource, type ConnectionContext, type OutputChannel } from '../connection';
+import { AddressBudgets, ConnectRateLimiter, DEFAULT_FLOOD, type FloodSettings } from '../flood';
 
 /** Settings of the TCP adapter. */
 export interface ListenerOptions {
@@ -30,6 +31,26 @@ const KEEPALIVE_MS = 60_000;
 /** How long a refused connection may take to read its refusal before it is cut. */
 const REFUSAL_GRACE_MS = 2000;
 
+/** Where a socket's Connection is kept: on the socket itself, so the event handlers can be shared. */
+const CONNECTION = Symbol('connection');
+
+/** An accepted socket with its Connection. */
+type ServedSocket = net.Socket & { [CONNECTION]?: Connection };
+
+// Socket event handlers shared by every connection (`this` is the socket): closures made per socket cost
+// about 80 B each, eight of them per connection.
+function onSocketData(this: ServedSocket, chunk: Buffer): void {
+  this[CONNECTION]!.data(chunk);
+}
+
+function onSocketEnd(this: ServedSocket): void {
+  this[CONNECTION]!.end();
+}
+
+function onSocketError(this: ServedSocket, error: NodeJS.ErrnoException): void {
+  this[CONNECTION]!.error(error);
+}
+
 /** The flood settings in force for `options`. */
 function floodSettings(options: ListenerOptions): FloodSettings {
   const merged: FloodSettings = { ...DEFAULT_FLOOD, ...options.flood, lineBurst: options.floodBurst, lineRate: options.floodRate };
@@ -45,17 +66,28 @@ function floodSettings(options: ListenerOptions): FloodSettings {
 export class ChatListener {
   readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  /** Batches output per event-loop turn; its beforeFlush hook lets the daemon commit history first. */
-  readonly scheduler = new FlushScheduler();
+  /** The process's output turn (shared with the other doors); its beforeFlush hook lets the daemon commit history first. */
+  readonly scheduler: OutputTurn;
   private flood: FloodSettings;
   private readonly addressBudgets: AddressBudgets;
   private readonly connectLimiter: ConnectRateLimiter;
   private readonly context: ConnectionContext;
+  /** The same, for doors whose input is always chat (no protocol sniffing): the WebSocket door. */
+  private readonly chatOnlyContext: ConnectionContext;
+  /** The one close handler of this listener's sockets (`this` is the socket). */
+  private readonly onSocketClose: (this: ServedSocket) => void;
 
   constructor(
     private readonly core: ChatCore,
     private readonly options: ListenerOptions,
+    turn: OutputTurn = new OutputTurn(),
   ) {
+    this.scheduler = turn;
+    const sockets = this.sockets;
+    this.onSocketClose = function (this: ServedSocket) {
+      sockets.delete(this);
+      this[CONNECTION]!.closed();
+    };
     this.flood = floodSettings(options);
     this.addressBudgets = new AddressBudgets(this.flood);
     this.connectLimiter = new ConnectRateLimiter(this.flood.connectRate);
@@ -64,10 +96,11 @@ export class ChatListener {
       log: options.log,
       addressBudgets: this.addressBudgets,
       flood: this.flood,
-      onClosed: (socket) => this.sockets.delete(socket),
+      sniff: true,
       onFault: (session, error) => this.fault(session, error),
       refuseHttp: (session, sink, address) => this.refuseHttp(session, sink, address),
     };
+    this.chatOnlyContext = { ...this.context, sniff: false };
     // Half-open: after a client's EOF we still finish its last lines (those within budget) and say goodbye.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.options.log.log('error', 'listener-error', { error: error.message }));
@@ -80,6 +113,7 @@ export class ChatListener {
     this.addressBudgets.reconfigure(this.flood);
     this.connectLimiter.reconfigure(this.flood.connectRate);
     this.context.flood = this.flood;
+    this.chatOnlyContext.flood = this.flood;
   }
 
   /** Number of open client sockets. */
@@ -105,7 +139,32 @@ export class ChatListener {
       socket.on('close', () => this.sockets.delete(socket));
       return;
     }
-    new ClientConnection(socket, session, sink, address, this.context);
+    (socket as ServedSocket)[CONNECTION] = new Connection(socket, session, sink, address, this.context);
+    socket.on('error', onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+  }
+
+  /**
+   * Serves a connection from another door (the WebSocket door) with the same budgets, connection rate,
+   * per-address caps, send-queue cap and output turn as TCP. The door feeds the returned Connection and
+   * tells it when the transport closes; undefined when the connection was refused (and is being closed).
+   */
+  acceptChannel(source: ByteSource, channel: ByteChannel, address: string): { connection: Connection; sink: SocketSink } | undefined {
+    const wait = this.connectLimiter.admit(address, Date.now());
+    if (wait > 0) {
+      const seconds = Math.max(1, Math.ceil(wait / 1000));
+      this.options.log.log('info', 'refused', { addr: address, reason: 'connection rate' });
+      channel.write(MYCHAT_CODEC.encode({ type: 'failure', code: 'CONNECT_RATE', text: `Your address is opening connections too fast; try again in ${seconds} s.` }));
+      channel.write(MYCHAT_CODEC.encode({ type: 'bye', text: 'Connection rate' }));
+      channel.end();
+      return undefined;
+    }
+    const sink = new SocketSink(channel, this.options.maxSendQueueBytes, this.scheduler);
+    const session = this.core.connect(sink, address);
+    if (session === undefined) return undefined;
+    return { connection: new Connection(source, session, sink, address, this.chatOnlyContext), sink };
   }
 
   /** Stops accepting new connections. */
@@ -146,7 +205,7 @@ export class ChatListener {
     setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
   }
 
-  private refuseHttp(session: Session, _sink: SocketSink, address: string): void {
+  private refuseHttp(session: Session, _sink: OutputChannel, address: string): void {
     this.options.log.log('info', 'wrong-protocol', { id: session.id, addr: address, protocol: 'http' });
     this.core.refuse(session, 'NOT_CHAT', 'This is a mychat chat server, not a web server: connect with nc or telnet to this port.');
     this.core.end(session, 'HTTP request on chat port', 'Not a chat client');

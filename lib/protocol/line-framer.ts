@@ -1,4 +1,5 @@
 import { LIMITS } from './limits';
+import type { InputLine } from './line-decoder';
 
 /** Telnet command bytes (RFC 854) that the filter recognises. */
 export const TELNET = {
@@ -11,16 +12,29 @@ export const TELNET = {
   SE: 0xf0,
 } as const;
 
+/** Why a line was rejected. */
+type RejectCode = Exclude<InputLine, { ok: true }>['code'];
+
+/** Where a framer's results go; a connection implements it, so no closure is made per connection. */
+export interface FramedInput {
+  /** One complete input line (an empty line too: flood control counts it). */
+  framedLine(line: InputLine): void;
+  /** Bytes to send back to the peer (telnet refusals); must not throw. */
+  telnetReply(bytes: Buffer): void;
+}
+
 /**
- * Markers the filter appends to a line it rejects. Raw NUL bytes never reach the output otherwise
- * (CR NUL ends a line, any other NUL is dropped), so a line ending in one of these is unambiguous.
+ * Scratch space for the line being assembled, shared by every framer of the process: a framer copies the
+ * bytes of an unfinished line out of it (into a buffer of their exact size) before `push` returns, so an
+ * idle connection holds no buffer at all. Safe because `push` runs to completion and calls out only
+ * between lines (framedLine) or with bytes of its own (telnetReply), never into another framer.
  */
-export const REJECT_MARK = {
-  tooLong: '\0L',
-  badUtf8: '\0U',
-  /** Part of the line was discarded by flood control (see InputFilter.dropCurrentLine). */
-  dropped: '\0D',
-} as const;
+let scratch: Buffer = Buffer.allocUnsafeSlow(LIMITS.maxLineBytes);
+
+function scratchOf(size: number): Buffer {
+  if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(size);
+  return scratch;
+}
 
 const enum Telnet {
   Data,
@@ -31,35 +45,45 @@ const enum Telnet {
 }
 
 /**
- * Byte-level input stage, run before line splitting: strips telnet commands (answering option requests
- * with refusals), turns CRLF / CR NUL / LF into LF, and checks each line's length and UTF-8 validity as
- * bytes arrive, so that no more than `maxLineBytes` of one line is ever passed on.
+ * The input framer, one pass over every byte: strips telnet commands (answering option requests with
+ * refusals), ends lines at CRLF / CR NUL / LF, drops other NULs, and checks each line's length and UTF-8
+ * validity as bytes arrive, so that no more than `maxLineBytes` of one line is ever held. Complete lines
+ * go to the FramedInput as InputLine objects; the bytes of a line not yet ended are kept in a buffer of
+ * their own size only between two chunks.
  */
-export class InputFilter {
+export class LineFramer {
   private telnet = Telnet.Data;
   private telnetVerb = 0;
   private subBytes = 0;
   private pendingCr = false;
+  /** Bytes of the current line so far (stored in the scratch buffer while it is not rejected). */
   private lineBytes = 0;
-  private rejected: string | undefined;
+  private rejected: RejectCode | undefined;
+  /** The unfinished line's bytes between two chunks. */
+  private partial: Buffer | undefined;
+  /** The scratch buffer during push/end. */
+  private buf: Buffer = scratch;
   private utf8Need = 0;
   private utf8Lo = 0x80;
   private utf8Hi = 0xbf;
 
   /**
-   * @param reply called with bytes to send back to the peer (telnet refusals); it must not throw.
+   * @param output receives the lines and the telnet replies.
    * @param maxLineBytes longest line accepted, in bytes.
    */
   constructor(
-    private readonly reply: (bytes: Buffer) => void,
+    private readonly output: FramedInput,
     private readonly maxLineBytes: number = LIMITS.maxLineBytes,
   ) {}
 
-  /** Filters one chunk of raw input and returns the bytes to hand to the line splitter. */
-  push(chunk: Uint8Array): Buffer {
-    // Worst case: every 2-byte input line becomes a 3-byte rejected line ("\0U\n").
-    const out = Buffer.allocUnsafe(chunk.length * 2 + 4);
-    let n = 0;
+  /** Bytes held for a line that has not ended yet (0 for an idle connection). */
+  get pendingBytes(): number {
+    return this.partial?.length ?? 0;
+  }
+
+  /** Frames one chunk of raw input, handing every line it completes to the output. */
+  push(chunk: Uint8Array): void {
+    this.restore();
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!;
       switch (this.telnet) {
@@ -101,9 +125,9 @@ export class InputFilter {
           else if (b === TELNET.IAC) this.telnet = Telnet.SubIac;
           continue;
       }
-      n = this.data(b, out, n);
+      this.data(b);
     }
-    return out.subarray(0, n);
+    this.keep();
   }
 
   /**
@@ -112,58 +136,73 @@ export class InputFilter {
    * already rejected keeps its first reason.
    */
   dropCurrentLine(): void {
-    this.rejected ??= REJECT_MARK.dropped;
+    this.rejected ??= 'DROPPED';
   }
 
   /** Ends the input: an unterminated last line is completed as if it had ended with a newline. */
-  end(): Buffer {
-    if (this.lineBytes === 0 && this.rejected === undefined && !this.pendingCr) return Buffer.alloc(0);
-    const out = Buffer.allocUnsafe(4);
+  end(): void {
+    if (this.lineBytes === 0 && this.rejected === undefined && !this.pendingCr) return;
+    this.restore();
     this.pendingCr = false;
-    return out.subarray(0, this.endLine(out, 0));
+    this.endLine();
   }
 
-  private data(b: number, out: Buffer, n: number): number {
+  /** Moves the unfinished line's bytes (if any) into the scratch buffer for this push. */
+  private restore(): void {
+    this.buf = scratchOf(this.maxLineBytes);
+    if (this.partial !== undefined) {
+      this.partial.copy(this.buf, 0);
+      this.partial = undefined;
+    }
+  }
+
+  /** Copies the unfinished line's bytes out of the scratch buffer, in a buffer of their exact size. */
+  private keep(): void {
+    if (this.lineBytes === 0 || this.rejected !== undefined) return;
+    // Not from Node's shared pool: a small slice of it would pin a whole 8 KiB slab while the line waits.
+    this.partial = Buffer.allocUnsafeSlow(this.lineBytes);
+    this.buf.copy(this.partial, 0, 0, this.lineBytes);
+  }
+
+  private data(b: number): void {
     if (this.pendingCr) {
       this.pendingCr = false;
-      if (b === 0x0a || b === 0x00) return this.endLine(out, n);
+      if (b === 0x0a || b === 0x00) {
+        this.endLine();
+        return;
+      }
       // A bare CR is text (neutralised later), not a line end.
-      n = this.content(0x0d, out, n);
+      this.content(0x0d);
     }
     if (b === 0x0d) {
       this.pendingCr = true;
-      return n;
+      return;
     }
-    if (b === 0x0a) return this.endLine(out, n);
-    if (b === 0x00) return n;
-    return this.content(b, out, n);
+    if (b === 0x0a) this.endLine();
+    else if (b !== 0x00) this.content(b);
   }
 
-  private content(b: number, out: Buffer, n: number): number {
-    if (this.rejected !== undefined) return n;
+  private content(b: number): void {
+    if (this.rejected !== undefined) return;
     if (++this.lineBytes > this.maxLineBytes) {
-      this.rejected = REJECT_MARK.tooLong;
-      return n;
+      this.rejected = 'LINE_TOO_LONG';
+      return;
     }
     if (!this.utf8Ok(b)) {
-      this.rejected = REJECT_MARK.badUtf8;
-      return n;
+      this.rejected = 'BAD_UTF8';
+      return;
     }
-    out[n++] = b;
-    return n;
+    this.buf[this.lineBytes - 1] = b;
   }
 
-  private endLine(out: Buffer, n: number): number {
-    if (this.rejected === undefined && this.utf8Need > 0) this.rejected = REJECT_MARK.badUtf8;
-    if (this.rejected !== undefined) {
-      out[n++] = 0x00;
-      out[n++] = this.rejected.charCodeAt(1);
-    }
-    out[n++] = 0x0a;
+  private endLine(): void {
+    if (this.rejected === undefined && this.utf8Need > 0) this.rejected = 'BAD_UTF8';
+    // The line is taken and the state reset before calling out, so the output may do anything.
+    const line: InputLine = this.rejected === undefined ? { ok: true, text: this.buf.toString('utf8', 0, this.lineBytes) } : { ok: false, code: this.rejected };
     this.rejected = undefined;
     this.lineBytes = 0;
     this.utf8Need = 0;
-    return n;
+    this.output.framedLine(line);
   }
 
   /** Incremental UTF-8 validation (Unicode table 3-7): rejects overlongs, surrogates and values past U+10FFFF. */
@@ -197,6 +236,6 @@ export class InputFilter {
     // We enable no option: refuse DO and WILL; WONT and DONT already match our state and need no answer.
     // Every request is answered, even a repeat: telnet waits for the reply to each DO TIMING-MARK it sends.
     if (verb !== TELNET.DO && verb !== TELNET.WILL) return;
-    this.reply(Buffer.from([TELNET.IAC, verb === TELNET.DO ? TELNET.WONT : TELNET.DONT, option]));
+    this.output.telnetReply(Buffer.from([TELNET.IAC, verb === TELNET.DO ? TELNET.WONT : TELNET.DONT, option]));
   }
 }

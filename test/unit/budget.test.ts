@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Budget } from '../../lib/net/token-bucket';
+import { Budget } from '../../lib/transport/budget';
 
 test('Budget.tryTake spends only what is there and says how long to wait for the rest', (t) => {
   const budget = new Budget(10, 5, 0);

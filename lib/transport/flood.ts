@@ -1,5 +1,5 @@
 import { addressPrefix } from '../core/address-prefix';
-import { Budget } from './token-bucket';
+import { Budget } from './budget';
 
 /**
  * Input budgets, all per second with a burst. Lines are paced (they wait in a bounded backlog); bytes past

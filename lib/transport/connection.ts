@@ -1,14 +1,13 @@
-import type { Socket } from 'node:net';
 import type { ChatCore } from '../core/chat-core';
 import { QUIT_REASONS } from '../core/chat-core';
 import type { Session } from '../core/session';
 import { LIMITS } from '../protocol/limits';
-import { createLineDecoder, type InputLine, type LineDecoder } from '../protocol/line-decoder';
+import type { InputLine } from '../protocol/line-decoder';
+import { LineFramer, type FramedInput } from '../protocol/line-framer';
 import type { Logger } from '../log';
 import { INPUT_BURST_SECONDS, UNREGISTERED_INPUT_BURST, UNREGISTERED_INPUT_SHARE, UNREGISTERED_LINES, type AddressBudget, type AddressBudgets, type FloodSettings } from './flood';
-import type { SocketSink } from './socket-sink';
-import { looksLikeHttpRequest, looksLikeTlsHandshake } from './sniff';
-import { Budget } from './token-bucket';
+import { Budget } from './budget';
+import { looksLikeHttpRequest, looksLikeTlsHandshake } from './tcp/sniff';
 
 const LINE_END = Buffer.from('\n');
 /** What the core is told when flood control discarded input (it matters inside a /paste block). */
@@ -27,18 +26,49 @@ const DROP_NOTICE_DELAY_MS = 1000;
 /** Time without any discarded input after which a flood episode counts as over. */
 const EXCESS_QUIET_MS = 10_000;
 
-/** What a connection needs from its listener: the core, the logger, the shared budgets and the settings. */
+/** Input a door refused before framing (a WebSocket frame that is not one text line): answered with ERR in turn, never posted. */
+export interface DoorRefusal {
+  ok: false;
+  code: 'BAD_FRAME';
+  text: string;
+}
+
+/** A line waiting for the core, or a door's refusal waiting its turn (flood control paces both). */
+type PendingInput = InputLine | DoorRefusal;
+
+/** Where a connection's bytes come from: the door's socket or WebSocket, paused while flood control discards. */
+export interface ByteSource {
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/** Where a connection's output goes: the sink the core writes to (a SocketSink), as the connection uses it. */
+export interface OutputChannel {
+  /** Queues raw transport bytes (telnet refusals). */
+  send(bytes: Buffer): void;
+  /** Flushes and closes. */
+  close(reason: string): void;
+  /** Closes at once without flushing. */
+  drop(reason: string): void;
+  /** Set when the output side dropped the connection (send queue exceeded); reported as the quit reason. */
+  readonly dropReason: string | undefined;
+}
+
+/** What a connection needs from its door: the core, the logger, the shared budgets and the settings. */
 export interface ConnectionContext {
   core: ChatCore;
   log: Logger;
   addressBudgets: AddressBudgets;
   flood: FloodSettings;
-  /** Called once when the socket has closed, to forget it. */
-  onClosed(socket: Socket): void;
-  /** Reports a fault in a handler; the listener logs it and ends the session. */
+  /**
+   * Whether to look for a wrong protocol on a byte stream (a TLS handshake or an HTTP request on the
+   * plain chat port); off for the WebSocket door, whose frames are always chat lines.
+   */
+  sniff: boolean;
+  /** Reports a fault in a handler; the door logs it and ends the session. */
   onFault(session: Session, error: unknown): void;
   /** Answers an HTTP request on the chat port. */
-  refuseHttp(session: Session, sink: SocketSink, address: string): void;
+  refuseHttp(session: Session, sink: OutputChannel, address: string): void;
 }
 
 function reasonFor(error: NodeJS.ErrnoException | undefined): string {
@@ -51,14 +81,15 @@ function plural(n: number, one: string, many: string): string {
 }
 
 /**
- * The input side of one client connection: reads bytes within the byte budget (discarding, not
- * buffering, what is over it), frames lines, queues them in a bounded backlog, and hands them to the core
- * one command at a time within the line budget. Peer EOF or reset ends the session at once: what is
- * still waiting for flood control is discarded rather than posted after its sender has gone.
+ * The input side of one client connection, whatever its door: reads bytes within the byte budget
+ * (discarding, not buffering, what is over it), frames lines, queues them in a bounded backlog, and hands
+ * them to the core one command at a time within the line budget. Peer EOF or reset ends the session at
+ * once: what is still waiting for flood control is discarded rather than posted after its sender has gone.
+ * The door feeds it through `data`, `end`, `error` and `closed`.
  */
-export class ClientConnection {
-  private readonly decoder: LineDecoder;
-  private readonly backlog: InputLine[] = [];
+export class Connection implements FramedInput {
+  private readonly framer: LineFramer;
+  private readonly backlog: PendingInput[] = [];
   private backlogBytes = 0;
   /** Byte size of each backlog line (same order), so it is measured once, not again when the line leaves. */
   private readonly backlogSizes: number[] = [];
@@ -69,7 +100,7 @@ export class ClientConnection {
   private first = true;
   private linesSeen = 0;
   private ended = false;
-  private closed = false;
+  private isClosed = false;
   private lastError: NodeJS.ErrnoException | undefined;
   private registeredBudgets = false;
   private readonly bytes: Budget | undefined;
@@ -84,9 +115,9 @@ export class ClientConnection {
   private lastExcessAt = 0;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly source: ByteSource,
     private readonly session: Session,
-    private readonly sink: SocketSink,
+    private readonly sink: OutputChannel,
     private readonly address: string,
     private readonly ctx: ConnectionContext,
   ) {
@@ -95,32 +126,46 @@ export class ClientConnection {
     this.bytes = flood.inputRate > 0 ? new Budget(UNREGISTERED_INPUT_BURST, Math.max(1, flood.inputRate * UNREGISTERED_INPUT_SHARE), now) : undefined;
     this.lines = flood.lineRate > 0 ? new Budget(Math.min(UNREGISTERED_LINES.burst, flood.lineBurst), Math.min(UNREGISTERED_LINES.rate, flood.lineRate), now) : undefined;
     this.shared = ctx.addressBudgets.acquire(address, now);
-    this.decoder = createLineDecoder((bytes) => sink.send(bytes));
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      this.lastError = error;
-      ctx.log.log('debug', 'socket-error', { addr: address, error: error.code ?? error.message });
-    });
-    socket.on('close', () => this.onClose());
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.decoder.input.end());
-    this.decoder.output.on('data', (line: InputLine) => this.onLine(line));
-    this.decoder.output.on('end', () => this.onEnd());
+    this.framer = new LineFramer(this);
   }
 
-  private onClose(): void {
-    this.closed = true;
+  /** The peer sent end of input (EOF, or a WebSocket close frame). */
+  end(): void {
+    this.framer.end();
+    this.ended = true;
+    this.pump();
+  }
+
+  /** Sends the framer's telnet refusals back to the peer (part of FramedInput). */
+  telnetReply(bytes: Buffer): void {
+    this.sink.send(bytes);
+  }
+
+  /** The transport failed; remembered so the quit reason can say how the connection was lost. */
+  error(error: NodeJS.ErrnoException): void {
+    this.lastError = error;
+    this.ctx.log.log('debug', 'socket-error', { addr: this.address, error: error.code ?? error.message });
+  }
+
+  /**
+   * The transport has closed: the session ends and the connection's budgets are released. `byPeer` says
+   * the peer closed it cleanly (a WebSocket close frame), which reads as a normal quit, not a lost connection.
+   */
+  closed(byPeer = false): void {
+    if (byPeer) this.ended = true;
+    this.isClosed = true;
     this.clearTimers();
     this.clearBacklog();
     this.ctx.addressBudgets.release(this.shared);
-    this.ctx.onClosed(this.socket);
     this.ctx.core.disconnect(this.session, this.sink.dropReason ?? (this.ended ? QUIT_REASONS.closed : reasonFor(this.lastError)));
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.closed || this.session.state === 'closing') return;
+  /** Bytes from the peer. */
+  data(chunk: Buffer): void {
+    if (this.isClosed || this.session.state === 'closing') return;
     if (this.first) {
       this.first = false;
-      if (looksLikeTlsHandshake(chunk)) {
+      if (this.ctx.sniff && looksLikeTlsHandshake(chunk)) {
         this.ctx.log.log('info', 'wrong-protocol', { id: this.session.id, addr: this.address, protocol: 'tls' });
         this.ctx.core.disconnect(this.session, 'TLS on plain port');
         this.sink.drop('TLS on plain port');
@@ -131,33 +176,33 @@ export class ClientConnection {
     const allowed = this.byteAllowance(now);
     if (allowed >= chunk.length) {
       this.chargeBytes(now, chunk.length);
-      this.decoder.input.write(chunk);
+      this.framer.push(chunk);
       return;
     }
     // Over the byte budget: pass on what the budget allows, discard the rest without framing it (that
     // work is what a flood costs us), and read on slowly so that EOF or a reset is still seen soon.
     if (allowed > 0) {
       this.chargeBytes(now, allowed);
-      this.decoder.input.write(chunk.subarray(0, allowed));
+      this.framer.push(chunk.subarray(0, allowed));
     }
     const discarded = chunk.subarray(allowed);
     let newlines = 0;
     for (let at = discarded.indexOf(10); at >= 0; at = discarded.indexOf(10, at + 1)) newlines++;
     // The line being received lost bytes: it is dropped, not spliced. If the discarded bytes ended it,
     // end it here, and the line they started is broken too unless they stopped exactly at a line end.
-    this.decoder.dropCurrentLine();
+    this.framer.dropCurrentLine();
     if (newlines > 0) {
       newlines--;
-      this.decoder.input.write(LINE_END);
-      if (discarded[discarded.length - 1] !== 10) this.decoder.dropCurrentLine();
+      this.framer.push(LINE_END);
+      if (discarded[discarded.length - 1] !== 10) this.framer.dropCurrentLine();
     }
     this.noteDropped(newlines, discarded.length, now);
-    if (!this.readPaused && !this.closed) {
+    if (!this.readPaused && !this.isClosed) {
       this.readPaused = true;
-      this.socket.pause();
+      this.source.pause();
       setTimeout(() => {
         this.readPaused = false;
-        if (!this.closed) this.socket.resume();
+        if (!this.isClosed) this.source.resume();
       }, Math.min(MAX_DISCARD_PAUSE_MS, DISCARD_PAUSE_MS * Math.max(1, this.shared.connections))).unref();
     }
   }
@@ -175,14 +220,30 @@ export class ClientConnection {
     this.shared.bytes?.charge(now, n);
   }
 
-  private onLine(line: InputLine): void {
-    if (this.closed || this.session.state === 'closing') return;
+  /**
+   * Input the door refused before framing (`bytes` long): it costs the byte and line budgets like a line,
+   * and its ERR is sent in turn, so a stream of bad frames is paced like any other input.
+   */
+  refuseInput(code: DoorRefusal['code'], text: string, bytes: number): void {
+    if (this.isClosed || this.session.state === 'closing') return;
+    const now = Date.now();
+    if (this.byteAllowance(now) < bytes) {
+      this.noteDropped(1, bytes, now);
+      return;
+    }
+    this.chargeBytes(now, bytes);
+    this.framedLine({ ok: false, code, text });
+  }
+
+  /** One framed line (part of FramedInput): queued for the core, or dropped by flood control. */
+  framedLine(line: PendingInput): void {
+    if (this.isClosed || this.session.state === 'closing') return;
     if (!line.ok && line.code === 'DROPPED') {
       // Already counted as discarded bytes; a line cut by flood control is never posted.
       this.noteDropped(1, 0, Date.now());
       return;
     }
-    if (this.linesSeen++ === 0 && line.ok && looksLikeHttpRequest(line.text)) {
+    if (this.linesSeen++ === 0 && this.ctx.sniff && line.ok && looksLikeHttpRequest(line.text)) {
       this.ctx.refuseHttp(this.session, this.sink, this.address);
       return;
     }
@@ -203,14 +264,9 @@ export class ClientConnection {
     this.pump();
   }
 
-  private onEnd(): void {
-    this.ended = true;
-    this.pump();
-  }
-
   /** Hands waiting lines to the core, one command at a time, as far as the line budgets allow. */
   private pump(): void {
-    while (!this.closed && !this.inFlight && this.paceTimer === undefined && this.backlog.length > 0) {
+    while (!this.isClosed && !this.inFlight && this.paceTimer === undefined && this.backlog.length > 0) {
       if (this.session.state === 'closing') {
         this.clearBacklog();
         break;
@@ -265,7 +321,7 @@ export class ClientConnection {
       }
     }
     if (this.backlog.length === 0) this.pacingNoticed = false;
-    if (this.ended && !this.inFlight && this.backlog.length === 0 && !this.closed) {
+    if (this.ended && !this.inFlight && this.backlog.length === 0 && !this.isClosed) {
       // The client sent EOF and every line it was owed has been handled.
       this.ctx.core.disconnect(this.session, QUIT_REASONS.closed);
       this.sink.close('eof');
@@ -273,8 +329,12 @@ export class ClientConnection {
   }
 
   /** Runs one line through the core; a handler fault costs this connection only. */
-  private handle(line: InputLine): Promise<void> | undefined {
+  private handle(line: PendingInput): Promise<void> | undefined {
     try {
+      if (!line.ok && line.code === 'BAD_FRAME') {
+        this.ctx.core.refuse(this.session, line.code, line.text);
+        return undefined;
+      }
       const result = this.ctx.core.handleInput(this.session, line);
       if (result === undefined) return undefined;
       return result.catch((error: unknown) => this.ctx.onFault(this.session, error));
@@ -296,7 +356,7 @@ export class ClientConnection {
 
   /** Counts discarded input, schedules the one NOTICE about it, and disconnects a client that never stops. */
   private noteDropped(lines: number, bytes: number, now: number): void {
-    if (this.closed || this.session.state === 'closing') return;
+    if (this.isClosed || this.session.state === 'closing') return;
     // An open /paste block that lost lines must not be posted incomplete: the core discards it (and says so).
     if (this.session.paste !== undefined) this.handle(DROPPED_LINE);
     this.droppedLines += lines;
@@ -314,9 +374,9 @@ export class ClientConnection {
 
   private sendDropNotice(): void {
     this.dropNoticeTimer = undefined;
-    if (this.closed) return;
+    if (this.isClosed) return;
     const quiet = Date.now() - this.lastExcessAt;
-    if (quiet < DROP_NOTICE_DELAY_MS && !this.closed) {
+    if (quiet < DROP_NOTICE_DELAY_MS && !this.isClosed) {
       this.dropNoticeTimer = setTimeout(() => this.sendDropNotice(), DROP_NOTICE_DELAY_MS - quiet).unref();
       return;
     }

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type { Codec } from '../codec/codec';
 import { MYCHAT_CODEC } from '../codec/mychat-codec';
 import { codecFor } from '../codec/codecs';
@@ -6,37 +5,21 @@ import type { WireFormat } from '../protocol/wire-formats';
 import type { ChatEvent } from '../core/events';
 import type { ClientSink } from '../core/ports/client-sink';
 import { QUIT_REASONS } from '../protocol/quit-reasons';
+import type { OutputTurn, TurnOutput } from './output-turn';
 
 /**
- * Collects every sink that queued output during the current event-loop turn and flushes them all in one
- * setImmediate, so the lines bound for one socket in one turn leave as a single write (writev).
+ * The part of a byte stream a sink writes to: a net.Socket or tls.TLSSocket as it is, or a door's adapter
+ * (the WebSocket door turns each line into a text frame).
  */
-export class FlushScheduler {
-  private readonly dirty = new Set<SocketSink>();
-  private scheduled = false;
-
-  /**
-   * Runs before any queued output is written: the daemon commits pending history here, so a message is
-   * stored before anyone can see it (and a PONG proves that everything before it was stored).
-   */
-  beforeFlush: (() => void) | undefined;
-
-  /** Remembers `sink` for the next flush. */
-  mark(sink: SocketSink): void {
-    this.dirty.add(sink);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flushAll());
-    }
-  }
-
-  /** Flushes every marked sink now. */
-  flushAll(): void {
-    this.scheduled = false;
-    this.beforeFlush?.();
-    for (const sink of this.dirty) sink.write();
-    this.dirty.clear();
-  }
+export interface ByteChannel {
+  write(bytes: Buffer): unknown;
+  cork(): void;
+  uncork(): void;
+  end(): unknown;
+  destroy(): unknown;
+  readonly destroyed: boolean;
+  /** Bytes handed to the channel but not yet to the kernel. */
+  readonly writableLength: number;
 }
 
 /**
@@ -49,11 +32,11 @@ const EAGER_FLUSH_BYTES = 32 * 1024;
 const CLOSE_GRACE_MS = 3000;
 
 /**
- * ClientSink over a TCP (or TLS) socket: coalesces writes per event-loop turn and enforces the send-queue
- * cap. A peer whose unsent output (ours plus Node's socket buffer) would pass the cap is disconnected at
- * once, so a client that stops reading costs at most the cap in memory.
+ * ClientSink over a byte channel (a TCP or TLS socket, or a WebSocket): coalesces writes per output turn
+ * and enforces the send-queue cap. A peer whose unsent output (ours plus the channel's buffer) would pass
+ * the cap is disconnected at once, so a client that stops reading costs at most the cap in memory.
  */
-export class SocketSink implements ClientSink {
+export class SocketSink implements ClientSink, TurnOutput {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closing = false;
@@ -65,9 +48,9 @@ export class SocketSink implements ClientSink {
    *   another format (a public field, so a connection can switch it, e.g. to JSON, while open).
    */
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: ByteChannel,
     private readonly maxQueueBytes: number,
-    private readonly scheduler: FlushScheduler,
+    private readonly scheduler: OutputTurn,
     public codec: Codec = MYCHAT_CODEC,
   ) {}
 

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { InputFilter, REJECT_MARK, TELNET } from '../../lib/protocol/input-filter';
+import { LineFramer, TELNET } from '../../lib/protocol/line-framer';
+import type { InputLine } from '../../lib/protocol/line-decoder';
 import { LIMITS } from '../../lib/protocol/limits';
 
 const { IAC, DO, DONT, WILL, WONT, SB, SE } = TELNET;
@@ -11,36 +12,42 @@ const TIMING_MARK = 6;
 const ECHO = 1;
 const NAWS = 31;
 
-/** A filter plus everything it replied to the peer. */
-function make(maxLineBytes?: number): { filter: InputFilter; replies: Buffer[] } {
+/** How a rejected line shows in these tests' output (one marker per reason, then LF). */
+const MARK = { LINE_TOO_LONG: '\0L', BAD_UTF8: '\0U', DROPPED: '\0D' } as const;
+
+/** A framer plus every line and reply it produced; lines are written out as text + LF, rejected ones as their marker + LF. */
+function make(maxLineBytes?: number): { framer: LineFramer; replies: Buffer[]; lines: InputLine[]; take(): Buffer } {
   const replies: Buffer[] = [];
-  const filter = new InputFilter((bytes) => replies.push(Buffer.from(bytes)), maxLineBytes);
-  return { filter, replies };
+  const lines: InputLine[] = [];
+  let taken = 0;
+  const framer = new LineFramer({ framedLine: (line) => lines.push(line), telnetReply: (bytes) => replies.push(Buffer.from(bytes)) }, maxLineBytes);
+  const take = (): Buffer => {
+    const out = Buffer.concat(lines.slice(taken).map((line) => Buffer.from((line.ok ? line.text : MARK[line.code]) + '\n', 'utf8')));
+    taken = lines.length;
+    return out;
+  };
+  return { framer, replies, lines, take };
 }
 
 /** Feeds chunks (strings are UTF-8, arrays are raw bytes), then end(), and returns all output bytes. */
 function run(chunks: Array<string | number[] | Buffer>, maxLineBytes?: number): { out: Buffer; replies: Buffer[] } {
-  const { filter, replies } = make(maxLineBytes);
-  const parts: Buffer[] = [];
-  for (const chunk of chunks) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
-    parts.push(Buffer.from(filter.push(bytes)));
-  }
-  parts.push(Buffer.from(filter.end()));
-  return { out: Buffer.concat(parts), replies };
+  const { framer, replies, take } = make(maxLineBytes);
+  for (const chunk of chunks) framer.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
+  framer.end();
+  return { out: take(), replies };
 }
 
-/** Output split into lines (the filter terminates every line with a single LF). */
+/** Output split into lines (every line is terminated with a single LF). */
 function lines(out: Buffer): string[] {
   const text = out.toString('latin1');
   if (text.length === 0) return [];
-  if (!text.endsWith('\n')) throw new Error(`filter output does not end with LF: ${JSON.stringify(text)}`);
+  if (!text.endsWith('\n')) throw new Error(`framer output does not end with LF: ${JSON.stringify(text)}`);
   return text.slice(0, -1).split('\n');
 }
 
 const utf8Lines = (out: Buffer): string[] => (out.length === 0 ? [] : out.toString('utf8').replace(/\n$/, '').split('\n'));
-const TOO_LONG = REJECT_MARK.tooLong;
-const BAD = REJECT_MARK.badUtf8;
+const TOO_LONG = MARK.LINE_TOO_LONG;
+const BAD = MARK.BAD_UTF8;
 
 // ---- terminators ----
 
@@ -63,22 +70,44 @@ test('a NUL that is not part of CR NUL is dropped', (t) => {
 });
 
 test('end() completes an unterminated last line', (t) => {
-  const { filter } = make();
-  t.is(filter.push(Buffer.from('no newline')).toString(), 'no newline');
-  t.is(filter.end().toString(), '\n');
+  const { framer, take } = make();
+  framer.push(Buffer.from('no newline'));
+  t.is(take().toString(), '');
+  t.is(framer.pendingBytes, 10);
+  framer.end();
+  t.is(take().toString(), 'no newline\n');
 });
 
 test('end() after a terminated line adds nothing', (t) => {
-  const { filter } = make();
-  filter.push(Buffer.from('done\n'));
-  t.is(filter.end().length, 0);
+  const { framer, take } = make();
+  framer.push(Buffer.from('done\n'));
+  t.is(take().toString(), 'done\n');
+  framer.end();
+  t.is(take().length, 0);
+});
+
+test('an idle framer holds no buffer: only the bytes of an unfinished line wait between chunks', (t) => {
+  const { framer, take } = make();
+  framer.push(Buffer.from('one\r\ntw'));
+  t.is(framer.pendingBytes, 2);
+  framer.push(Buffer.from('o\r\n'));
+  t.is(framer.pendingBytes, 0);
+  t.is(take().toString(), 'one\ntwo\n');
+});
+
+test('dropCurrentLine: the line being received ends as DROPPED, not spliced, and the next line is fine', (t) => {
+  const { framer, lines: got } = make();
+  framer.push(Buffer.from('half a li'));
+  framer.dropCurrentLine();
+  framer.push(Buffer.from('ne\nnext\n'));
+  t.deepEqual(got, [{ ok: false, code: 'DROPPED' }, { ok: true, text: 'next' }]);
 });
 
 test('end() marks an unterminated last line that is too long or truncated UTF-8', (t) => {
-  t.deepEqual(lines(run(['x'.repeat(20)], 10).out), ['x'.repeat(10) + TOO_LONG]);
+  t.deepEqual(lines(run(['x'.repeat(20)], 10).out), [TOO_LONG]);
   const truncated = lines(run([[0x61, 0xe2, 0x82]]).out);
   t.is(truncated.length, 1);
-  t.true(truncated[0]!.startsWith('a') && truncated[0]!.endsWith(BAD), JSON.stringify(truncated));
+  t.true(truncated[0]!.endsWith(BAD), JSON.stringify(truncated));
 });
 
 // ---- telnet ----
@@ -91,7 +120,7 @@ test('telnet commands without options (IP, AYT, NOP, GA) are stripped from the d
 
 test('IAC IAC (an escaped 0xFF data byte) rejects the line as bad UTF-8, and the next line is fine', (t) => {
   const { out } = run([[0x61, IAC, IAC, 0x62, 0x0a], 'ok\n']);
-  t.deepEqual(lines(out), ['a' + BAD, 'ok']);
+  t.deepEqual(lines(out), [BAD, 'ok']);
 });
 
 test('DO x is refused with IAC WONT x, and WILL x with IAC DONT x; neither leaves bytes in the data', (t) => {
@@ -161,21 +190,25 @@ test('multi-byte characters count as bytes toward the limit', (t) => {
   t.true(utf8Lines(run(['€'.repeat(1366) + '\n']).out)[0]!.endsWith(TOO_LONG));
 });
 
-test('a 1 MB line fed in chunks never passes more than 4096 bytes of that line', (t) => {
-  const { filter } = make();
+test('a 1 MB line fed in chunks never holds more than 4096 bytes of that line', (t) => {
+  const { framer, take } = make();
   const chunk = Buffer.alloc(64 * 1024, 0x61);
-  let passed = 0;
-  for (let i = 0; i < 16; i++) passed += filter.push(chunk).length;
-  t.true(passed <= LIMITS.maxLineBytes, `passed ${passed} bytes`);
-  const tail = Buffer.concat([filter.push(Buffer.from('\n')), filter.end()]);
-  t.is(tail.toString('latin1'), TOO_LONG + '\n');
-  t.is(passed, LIMITS.maxLineBytes);
-  // And the filter recovers for the next line.
-  t.is(filter.push(Buffer.from('after\n')).toString(), 'after\n');
+  let held = 0;
+  for (let i = 0; i < 16; i++) {
+    framer.push(chunk);
+    held = Math.max(held, framer.pendingBytes);
+  }
+  t.true(held <= LIMITS.maxLineBytes, `held ${held} bytes`);
+  framer.push(Buffer.from('\n'));
+  framer.end();
+  t.is(take().toString('latin1'), TOO_LONG + '\n');
+  // And the framer recovers for the next line.
+  framer.push(Buffer.from('after\n'));
+  t.is(take().toString(), 'after\n');
 });
 
 test('the line limit is configurable', (t) => {
-  t.deepEqual(lines(run(['12345\n123456\n'], 5).out), ['12345', '12345' + TOO_LONG]);
+  t.deepEqual(lines(run(['12345\n123456\n'], 5).out), ['12345', TOO_LONG]);
 });
 
 // ---- UTF-8 validation ----

@@ -1,0 +1,262 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { Codec } from '../../codec/codec';
+import type { Logger } from '../../log';
+import { LIMITS } from '../../protocol/limits';
+import type { ByteChannel, SocketSink } from '../socket-sink';
+import type { Connection } from '../connection';
+
+/** The subprotocols the door speaks, each naming the codec it selects. A client that offers none gets mychat.v1. */
+export const SUBPROTOCOL_CODECS: Readonly<Record<string, string>> = { 'mychat.v1': 'mychat', 'mychat.json.v1': 'json' };
+
+/** The codec every connection starts with (the sink's own); other codecs come from WebDoorOptions.codecs. */
+const DEFAULT_CODEC = 'mychat';
+
+/** How often the door pings each client; one that has not answered the previous ping by then is closed. */
+export const WEB_PING_INTERVAL_MS = 30_000;
+
+/** How long the HTTP side waits for a request's headers: a slow-loris client holds a socket for at most this. */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+/** Headers on every HTTP answer of the door (the page, refusals). */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Content-Security-Policy': "default-src 'self'",
+};
+
+/** How the door switches a connection to another codec (the JSON helper's): looked up by codec name. */
+export interface CodecSwitch {
+  /** The codec called `name`, or undefined when it is not available (its subprotocol is then refused). */
+  lookup(name: string): Codec | undefined;
+  /** Makes `sink` encode with `codec` from now on. */
+  use(sink: SocketSink, codec: Codec): void;
+}
+
+/** What the door needs from the daemon. */
+export interface WebDoorOptions {
+  /** Allowed Origin values (scheme://host[:port]); empty: only same-origin (Origin absent, or its host equals Host). */
+  origins: readonly string[];
+  /** Plain chat port, for the help page ("nc HOST PORT"). */
+  chatPort: () => number;
+  /** Codecs beyond mychat; without it only mychat.v1 is served. */
+  codecs?: CodecSwitch;
+  log: Logger;
+  /** Most connections the port holds at once, HTTP requests and upgrades included (follows --max-clients). */
+  maxConnections?: number;
+  /** Ping interval; tests may shorten it. */
+  pingIntervalMs?: number;
+}
+
+/** Hands an upgraded WebSocket to the daemon's shared connection machinery (budgets, caps, the core). */
+export type WebAccept = (source: WebSocket, channel: ByteChannel, address: string) => { connection: Connection; sink: SocketSink } | undefined;
+
+/** Per-WebSocket state, kept on the WebSocket itself so the event handlers can be shared. */
+const STATE = Symbol('mychat');
+interface WebState {
+  connection: Connection;
+  alive: boolean;
+}
+type ServedWebSocket = WebSocket & { [STATE]?: WebState };
+
+const LF = Buffer.from('\n');
+
+// Handlers shared by every WebSocket (`this` is the WebSocket): no closures per connection.
+function onMessage(this: ServedWebSocket, data: RawData, isBinary: boolean): void {
+  const state = this[STATE];
+  if (state === undefined) return;
+  const frame = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+  if (isBinary) {
+    state.connection.refuseInput('BAD_FRAME', 'Binary frames are not chat: send each line as one text frame. It was not sent.', frame.length);
+    return;
+  }
+  if (frame.includes(13) || frame.includes(10)) {
+    state.connection.refuseInput('BAD_FRAME', 'A text frame is one line: it must not contain CR or LF. It was not sent.', frame.length);
+    return;
+  }
+  state.connection.data(Buffer.concat([frame, LF]));
+}
+
+function onPong(this: ServedWebSocket): void {
+  const state = this[STATE];
+  if (state !== undefined) state.alive = true;
+}
+
+function onError(this: ServedWebSocket, error: NodeJS.ErrnoException): void {
+  this[STATE]?.connection.error(error);
+}
+
+function onClose(this: ServedWebSocket, code: number): void {
+  // 1000 (normal) and 1001 (going away, a closed tab) are a client leaving; anything else is a lost connection.
+  this[STATE]?.connection.closed(code === 1000 || code === 1001);
+}
+
+/** A WebSocket as the SocketSink's byte channel: each CRLF-ended line it is given leaves as one text frame. */
+class WebSocketChannel implements ByteChannel {
+  constructor(private readonly ws: WebSocket) {}
+
+  write(bytes: Buffer): void {
+    let from = 0;
+    for (let at = bytes.indexOf(10); at >= 0; at = bytes.indexOf(10, from)) {
+      const end = at > from && bytes[at - 1] === 13 ? at - 1 : at;
+      this.ws.send(bytes.subarray(from, end), { binary: false });
+      from = at + 1;
+    }
+    if (from < bytes.length) this.ws.send(bytes.subarray(from), { binary: false });
+  }
+
+  cork(): void {}
+
+  uncork(): void {}
+
+  end(): void {
+    this.ws.close(1000);
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+
+  get destroyed(): boolean {
+    return this.ws.readyState !== WebSocket.OPEN;
+  }
+
+  get writableLength(): number {
+    return this.ws.bufferedAmount;
+  }
+}
+
+/** The Origin check: an allow-listed origin, or same-origin (no Origin, or its host:port is the Host header). */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
+  if (origin === undefined) return true;
+  if (allowed.length > 0) return allowed.includes(origin);
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** Answers a raw upgrade socket with an HTTP error and closes it. */
+function refuseUpgrade(socket: Duplex, status: number, reason: string, text: string): void {
+  const headers = Object.entries({ ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', 'Content-Length': String(Buffer.byteLength(text)) });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${text}`);
+}
+
+/**
+ * The WebSocket door (--web-port): an HTTP server that upgrades to WebSocket (subprotocol mychat.v1: one
+ * text frame per line each way) and answers a plain GET with a short page. Every WebSocket becomes a
+ * Connection through the same `accept` as TCP, so flood budgets, per-address caps, the connection rate,
+ * the send-queue cap and the output turn are the same.
+ */
+export class WebSocketDoor {
+  readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(
+    private readonly accept: WebAccept,
+    private readonly options: WebDoorOptions,
+  ) {
+    this.server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: HEADERS_TIMEOUT_MS }, (req, res) => this.page(req, res));
+    // maxPayload: the protocol's line cap; a larger frame closes the connection with 1009 (message too big).
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: LIMITS.maxLineBytes,
+      clientTracking: true,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => this.choose([...offered]) ?? false,
+    });
+    if (options.maxConnections !== undefined) this.server.maxConnections = options.maxConnections;
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    this.server.on('error', (error) => options.log.log('error', 'listener-error', { error: error.message, web: true }));
+    this.pinger = setInterval(() => this.ping(), options.pingIntervalMs ?? WEB_PING_INTERVAL_MS);
+    this.pinger.unref();
+  }
+
+  /** Number of open WebSockets. */
+  get connectionCount(): number {
+    return this.wss.clients.size;
+  }
+
+  /** Bounds the connections the port holds at once (follows --max-clients on reload). */
+  setMaxConnections(maxConnections: number): void {
+    this.server.maxConnections = maxConnections;
+  }
+
+  /** Stops accepting; resolves once the HTTP server has closed. */
+  close(): Promise<void> {
+    clearInterval(this.pinger);
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Cuts what is left once the sessions were told goodbye. */
+  cut(): void {
+    for (const ws of this.wss.clients) ws.terminate();
+    this.server.closeAllConnections();
+  }
+
+  private page(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const host = (req.headers.host ?? 'this-server').replace(/:\d+$/, '');
+    const get = req.method === 'GET' || req.method === 'HEAD';
+    const text = get
+      ? `This is mychat, a plain-text chat server.\n\nConnect with nc:  nc ${host} ${this.options.chatPort()}\nor with the mychat client, or a WebSocket client (subprotocol mychat.v1) on this port.\n\nThe browser client will be here.\n`
+      : 'Only GET is served here.\n';
+    res.writeHead(get ? 200 : 405, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...(get ? {} : { Allow: 'GET, HEAD' }) });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const address = (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d)/, '');
+    if (!originAllowed(req.headers.origin, req.headers.host, this.options.origins)) {
+      this.options.log.log('info', 'refused', { addr: address, reason: 'origin', origin: req.headers.origin, web: true });
+      refuseUpgrade(socket, 403, 'Forbidden', 'This Origin may not connect (see mychatd --web-origins).\n');
+      return;
+    }
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+    const chosen = this.choose(offered);
+    if (offered.length > 0 && chosen === undefined) {
+      const known = offered.filter((p) => SUBPROTOCOL_CODECS[p] !== undefined);
+      const why = known.length > 0 ? `Subprotocol ${known.join(', ')} is not available yet; use mychat.v1.` : `Unknown subprotocol; this server speaks ${Object.keys(SUBPROTOCOL_CODECS).join(', ')}.`;
+      refuseUpgrade(socket, 400, 'Bad Request', `${why}\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws as ServedWebSocket, address, chosen));
+  }
+
+  /** The first offered subprotocol whose codec is available (undefined: none is). */
+  private choose(offered: readonly string[]): string | undefined {
+    return offered.find((p) => {
+      const codec = SUBPROTOCOL_CODECS[p];
+      return codec === DEFAULT_CODEC || (codec !== undefined && this.options.codecs?.lookup(codec) !== undefined);
+    });
+  }
+
+  private serve(ws: ServedWebSocket, address: string, subprotocol: string | undefined): void {
+    ws.on('error', onError);
+    const served = this.accept(ws, new WebSocketChannel(ws), address);
+    if (served === undefined) return;
+    const codecName = subprotocol === undefined ? DEFAULT_CODEC : SUBPROTOCOL_CODECS[subprotocol]!;
+    if (codecName !== DEFAULT_CODEC) this.options.codecs!.use(served.sink, this.options.codecs!.lookup(codecName)!);
+    ws[STATE] = { connection: served.connection, alive: true };
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('close', onClose);
+  }
+
+  private ping(): void {
+    for (const ws of this.wss.clients as Set<ServedWebSocket>) {
+      const state = ws[STATE];
+      if (state === undefined) continue;
+      if (!state.alive) {
+        this.options.log.log('info', 'ping-timeout', { web: true });
+        ws.terminate();
+        continue;
+      }
+      state.alive = false;
+      ws.ping();
+    }
+  }
+}
