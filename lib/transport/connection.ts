@@ -3,6 +3,8 @@ import { QUIT_REASONS } from '../core/chat-core';
 import type { Session } from '../core/session';
 import { LIMITS } from '../protocol/limits';
 import type { InputLine } from '../protocol/line-decoder';
+import type { ErrorCode } from '../protocol/errors';
+import { jsonInputLines } from '../codec/json-commands';
 import { LineFramer, type FramedInput } from '../protocol/line-framer';
 import type { Logger } from '../log';
 import { INPUT_BURST_SECONDS, UNREGISTERED_INPUT_BURST, UNREGISTERED_INPUT_SHARE, UNREGISTERED_LINES, type AddressBudget, type AddressBudgets, type FloodSettings } from './flood';
@@ -26,12 +28,18 @@ const DROP_NOTICE_DELAY_MS = 1000;
 /** Time without any discarded input after which a flood episode counts as over. */
 const EXCESS_QUIET_MS = 10_000;
 
-/** Input a door refused before framing (a WebSocket frame that is not one text line): answered with ERR in turn, never posted. */
+/**
+ * Input refused before the core sees it (a WebSocket frame that is not one text line, a JSON command
+ * object that does not read): answered with ERR in turn, never posted.
+ */
 export interface DoorRefusal {
   ok: false;
-  code: 'BAD_FRAME';
+  code: ErrorCode;
   text: string;
 }
+
+/** Input items made from a JSON command object, which must not be read as JSON again (one set per process, not per connection). */
+const TRANSLATED = new WeakSet<PendingInput>();
 
 /** A line waiting for the core, or a door's refusal waiting its turn (flood control paces both). */
 type PendingInput = InputLine | DoorRefusal;
@@ -52,6 +60,8 @@ export interface OutputChannel {
   drop(reason: string): void;
   /** Set when the output side dropped the connection (send queue exceeded); reported as the quit reason. */
   readonly dropReason: string | undefined;
+  /** The codec events are written with: in JSON mode, input lines starting with "{" are JSON command objects. */
+  readonly codec: { readonly name: string };
 }
 
 /** What a connection needs from its door: the core, the logger, the shared budgets and the settings. */
@@ -271,6 +281,7 @@ export class Connection implements FramedInput {
         this.clearBacklog();
         break;
       }
+      if (this.readsJson(this.backlog[0]!)) this.translateJson();
       const line = this.backlog[0]!;
       // With line pacing off (--flood-rate 0) nothing needs the cost: skip parsing the line for it.
       const paced = this.lines !== undefined || this.shared.lines !== undefined;
@@ -328,10 +339,34 @@ export class Connection implements FramedInput {
     }
   }
 
+  /**
+   * Whether `line` is a JSON command object to translate: the connection is in JSON mode when the line
+   * reaches the head of the queue (so a /format json earlier in the same read already counts), the line
+   * starts with "{", it is not itself a translation, and no /paste block is collecting lines verbatim.
+   */
+  private readsJson(line: PendingInput): line is InputLine & { ok: true } {
+    return line.ok && line.text.startsWith('{') && this.sink.codec.name === 'json' && this.session.paste === undefined && !TRANSLATED.has(line);
+  }
+
+  /**
+   * Replaces the JSON command object at the head of the queue with the mychat lines it stands for (a
+   * /paste object becomes several) or with its refusal. They are then paced and costed like typed lines,
+   * so a JSON /search costs what a typed one does.
+   */
+  private translateJson(): void {
+    const head = this.backlog[0] as InputLine & { ok: true };
+    const result = jsonInputLines(head.text);
+    const replacement: PendingInput[] = result.ok ? result.lines.map((text) => ({ ok: true, text })) : [{ ok: false, code: result.code, text: result.text }];
+    for (const item of replacement) TRANSLATED.add(item);
+    // The original line's byte size stays with the first item, so the backlog's byte count stays exact.
+    this.backlog.splice(0, 1, ...replacement);
+    this.backlogSizes.splice(1, 0, ...replacement.slice(1).map(() => 0));
+  }
+
   /** Runs one line through the core; a handler fault costs this connection only. */
   private handle(line: PendingInput): Promise<void> | undefined {
     try {
-      if (!line.ok && line.code === 'BAD_FRAME') {
+      if (!line.ok && 'text' in line) {
         this.ctx.core.refuse(this.session, line.code, line.text);
         return undefined;
       }
