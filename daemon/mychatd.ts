@@ -145,7 +145,7 @@ function main(): void {
   const webFds: Array<number | undefined> = inheritedWebFds.length > 0 ? inheritedWebFds : webPortOf(options) !== undefined ? [undefined] : [];
   const webDoors = webFds.map(
     () =>
-      new WebSocketDoor((source, channel, address) => listener.acceptChannel(source, channel, address), {
+      new WebSocketDoor((source, channel, address, codec) => listener.acceptChannel(source, channel, address, codec), {
         origins: webOriginList(options.webOrigins),
         chatPort: () => describeAddress(listener.server).port,
         maxConnections: options.maxClients,

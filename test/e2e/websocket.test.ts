@@ -8,6 +8,7 @@ import { createLogger } from '../../lib/log';
 import { ChatListener } from '../../lib/transport/tcp/tcp-listener';
 import { WebSocketDoor } from '../../lib/transport/websocket/websocket-door';
 import { register } from '../helpers/client';
+import { assertValidEvent } from '../helpers/json-schema';
 import { DAEMON_JS, daemonEnv, scratchDir, startDaemon, waitForText, type Daemon } from '../helpers/daemon';
 import { pollUntil, requireBinaries } from '../helpers/terminal';
 
@@ -204,12 +205,34 @@ test('Origin: a foreign page is refused with 403, same-origin and --web-origins 
   await t.throwsAsync(wsOpen(listed.webPort, 'mychat.v1', { Origin: `http://127.0.0.1:${listed.webPort}` }), { message: /^HTTP 403 / });
 });
 
-test('subprotocols: mychat.json.v1 alone is refused cleanly for now, an unknown one too', async (t) => {
+test('subprotocols: an unknown one is refused with 400; the first known one offered is chosen', async (t) => {
   const { webPort } = await webDaemon();
-  await t.throwsAsync(wsOpen(webPort, 'mychat.json.v1'), { message: /^HTTP 400 .*not available yet/ });
   await t.throwsAsync(wsOpen(webPort, 'irc'), { message: /^HTTP 400 Unknown subprotocol/ });
-  const both = await wsOpen(webPort, ['mychat.json.v1', 'mychat.v1']);
-  t.is(both.ws.protocol, 'mychat.v1');
+  const both = await wsOpen(webPort, ['irc', 'mychat.json.v1', 'mychat.v1']);
+  t.is(both.ws.protocol, 'mychat.json.v1');
+  const lines = await wsOpen(webPort, ['mychat.v1', 'mychat.json.v1']);
+  t.is(lines.ws.protocol, 'mychat.v1');
+});
+
+test('mychat.json.v1: JSON from the greeting on, one object per frame, JSON commands in; it chats with an nc user and every frame fits the schema', async (t) => {
+  const { daemon, webPort } = await webDaemon();
+  const bot = await wsOpen(webPort, 'mychat.json.v1');
+  const hello = JSON.parse(await bot.waitForLine(/^\{"type":"hello"/)) as Record<string, unknown>;
+  t.regex(String(hello.server), /^mychatd\//);
+  bot.send(JSON.stringify({ cmd: 'nick', name: 'wsbot' }));
+  await bot.waitForLine(/^\{"type":"reply","command":"JOIN","subject":"#lobby"/);
+  const human = await register(daemon.port, 'wshuman');
+  human.send('hi bot');
+  const message = JSON.parse(await bot.waitForLine(/"type":"message".*"from":"wshuman"/)) as Record<string, unknown>;
+  t.like(message, { room: '#lobby', text: 'hi bot' });
+  bot.send(JSON.stringify({ cmd: 'say', text: 'hello from JSON' }));
+  t.is(await human.waitForLine(/^MSG #lobby wsbot/), 'MSG #lobby wsbot hello from JSON');
+  bot.send('{"cmd":');
+  await bot.waitForLine(/"type":"failure","code":"BAD_JSON"/);
+  bot.send('/ping done');
+  await bot.waitForLine('{"type":"pong","token":"done"}');
+  for (const line of bot.lines) assertValidEvent(t, line);
+  human.end();
 });
 
 test('a plain GET gets a text page saying how to connect, with the security headers', async (t) => {

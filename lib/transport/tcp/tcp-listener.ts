@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { ChatCore } from '../../core/chat-core';
 import { QUIT_REASONS } from '../../core/chat-core';
 import type { Session } from '../../core/session';
+import type { Codec } from '../../codec/codec';
 import { MYCHAT_CODEC } from '../../codec/mychat-codec';
 import type { Logger } from '../../log';
 import { OutputTurn } from '../output-turn';
@@ -151,7 +152,7 @@ export class ChatListener {
    * per-address caps, send-queue cap and output turn as TCP. The door feeds the returned Connection and
    * tells it when the transport closes; undefined when the connection was refused (and is being closed).
    */
-  acceptChannel(source: ByteSource, channel: ByteChannel, address: string): { connection: Connection; sink: SocketSink } | undefined {
+  acceptChannel(source: ByteSource, channel: ByteChannel, address: string, codec: Codec = MYCHAT_CODEC): { connection: Connection; sink: SocketSink } | undefined {
     const wait = this.connectLimiter.admit(address, Date.now());
     if (wait > 0) {
       const seconds = Math.max(1, Math.ceil(wait / 1000));
@@ -161,7 +162,7 @@ export class ChatListener {
       channel.end();
       return undefined;
     }
-    const sink = new SocketSink(channel, this.options.maxSendQueueBytes, this.scheduler);
+    const sink = new SocketSink(channel, this.options.maxSendQueueBytes, this.scheduler, codec);
     const session = this.core.connect(sink, address);
     if (session === undefined) return undefined;
     return { connection: new Connection(source, session, sink, address, this.chatOnlyContext), sink };

@@ -2,16 +2,15 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Codec } from '../../codec/codec';
+import { codecFor } from '../../codec/codecs';
+import type { WireFormat } from '../../protocol/wire-formats';
 import type { Logger } from '../../log';
 import { LIMITS } from '../../protocol/limits';
 import type { ByteChannel, SocketSink } from '../socket-sink';
 import type { Connection } from '../connection';
 
-/** The subprotocols the door speaks, each naming the codec it selects. A client that offers none gets mychat.v1. */
-export const SUBPROTOCOL_CODECS: Readonly<Record<string, string>> = { 'mychat.v1': 'mychat', 'mychat.json.v1': 'json' };
-
-/** The codec every connection starts with (the sink's own); other codecs come from WebDoorOptions.codecs. */
-const DEFAULT_CODEC = 'mychat';
+/** The subprotocols the door speaks, each naming the wire format it selects. A client that offers none gets mychat.v1. */
+export const SUBPROTOCOL_CODECS: Readonly<Record<string, WireFormat>> = { 'mychat.v1': 'mychat', 'mychat.json.v1': 'json' };
 
 /** How often the door pings each client; one that has not answered the previous ping by then is closed. */
 export const WEB_PING_INTERVAL_MS = 30_000;
@@ -26,22 +25,12 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': "default-src 'self'",
 };
 
-/** How the door switches a connection to another codec (the JSON helper's): looked up by codec name. */
-export interface CodecSwitch {
-  /** The codec called `name`, or undefined when it is not available (its subprotocol is then refused). */
-  lookup(name: string): Codec | undefined;
-  /** Makes `sink` encode with `codec` from now on. */
-  use(sink: SocketSink, codec: Codec): void;
-}
-
 /** What the door needs from the daemon. */
 export interface WebDoorOptions {
   /** Allowed Origin values (scheme://host[:port]); empty: only same-origin (Origin absent, or its host equals Host). */
   origins: readonly string[];
   /** Plain chat port, for the help page ("nc HOST PORT"). */
   chatPort: () => number;
-  /** Codecs beyond mychat; without it only mychat.v1 is served. */
-  codecs?: CodecSwitch;
   log: Logger;
   /** Most connections the port holds at once, HTTP requests and upgrades included (follows --max-clients). */
   maxConnections?: number;
@@ -50,7 +39,7 @@ export interface WebDoorOptions {
 }
 
 /** Hands an upgraded WebSocket to the daemon's shared connection machinery (budgets, caps, the core). */
-export type WebAccept = (source: WebSocket, channel: ByteChannel, address: string) => { connection: Connection; sink: SocketSink } | undefined;
+export type WebAccept = (source: WebSocket, channel: ByteChannel, address: string, codec: Codec) => { connection: Connection; sink: SocketSink } | undefined;
 
 /** Per-WebSocket state, kept on the WebSocket itself so the event handlers can be shared. */
 const STATE = Symbol('mychat');
@@ -218,9 +207,7 @@ export class WebSocketDoor {
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
     const chosen = this.choose(offered);
     if (offered.length > 0 && chosen === undefined) {
-      const known = offered.filter((p) => SUBPROTOCOL_CODECS[p] !== undefined);
-      const why = known.length > 0 ? `Subprotocol ${known.join(', ')} is not available yet; use mychat.v1.` : `Unknown subprotocol; this server speaks ${Object.keys(SUBPROTOCOL_CODECS).join(', ')}.`;
-      refuseUpgrade(socket, 400, 'Bad Request', `${why}\n`);
+      refuseUpgrade(socket, 400, 'Bad Request', `Unknown subprotocol; this server speaks ${Object.keys(SUBPROTOCOL_CODECS).join(', ')}.\n`);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws as ServedWebSocket, address, chosen));
@@ -228,18 +215,15 @@ export class WebSocketDoor {
 
   /** The first offered subprotocol whose codec is available (undefined: none is). */
   private choose(offered: readonly string[]): string | undefined {
-    return offered.find((p) => {
-      const codec = SUBPROTOCOL_CODECS[p];
-      return codec === DEFAULT_CODEC || (codec !== undefined && this.options.codecs?.lookup(codec) !== undefined);
-    });
+    return offered.find((p) => SUBPROTOCOL_CODECS[p] !== undefined);
   }
 
   private serve(ws: ServedWebSocket, address: string, subprotocol: string | undefined): void {
     ws.on('error', onError);
-    const served = this.accept(ws, new WebSocketChannel(ws), address);
+    // The codec is chosen before the session exists, so even the greeting is in the chosen format.
+    const format = subprotocol === undefined ? 'mychat' : SUBPROTOCOL_CODECS[subprotocol]!;
+    const served = this.accept(ws, new WebSocketChannel(ws), address, codecFor(format));
     if (served === undefined) return;
-    const codecName = subprotocol === undefined ? DEFAULT_CODEC : SUBPROTOCOL_CODECS[subprotocol]!;
-    if (codecName !== DEFAULT_CODEC) this.options.codecs!.use(served.sink, this.options.codecs!.lookup(codecName)!);
     ws[STATE] = { connection: served.connection, alive: true };
     ws.on('message', onMessage);
     ws.on('pong', onPong);
