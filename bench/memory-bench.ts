@@ -95,30 +95,45 @@ function registered(port: number, nick: string, localAddress: string): Promise<n
   });
 }
 
+/** Registers clients `from`..`to`-1 (100 at a time, spread over 127.0.0.1-8) until done or the deadline; returns the sockets. */
+async function registerRange(port: number, prefix: string, from: number, to: number, deadline: number): Promise<net.Socket[]> {
+  const sockets: net.Socket[] = [];
+  for (let i = from; i < to && Date.now() < deadline; i += 100) {
+    const batch: Promise<net.Socket>[] = [];
+    for (let k = i; k < Math.min(i + 100, to); k++) batch.push(registered(port, `${prefix}${k}`, `127.0.0.${1 + (k % 8)}`));
+    sockets.push(...(await Promise.all(batch)));
+  }
+  return sockets;
+}
+
+/** Clients registered and dropped before the first reading, so that code compiled and pools grown on first use are not counted per connection. */
+const WARM_UP_CLIENTS = 200;
+
 async function measure(daemonPath: string | undefined, connections: number): Promise<void> {
   const daemon = await spawnDaemon(
     ['--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0', '--max-clients', '100000', '--max-per-address', '0'],
     { nodeArgs: ['--expose-gc', '--import', GC_PRELOAD], daemon: daemonPath },
   );
   try {
+    const warm = await registerRange(daemon.port, 'warm', 0, WARM_UP_CLIENTS, Date.now() + REGISTER_DEADLINE_MS);
+    for (const socket of warm) socket.destroy();
     const before = await settled(daemon);
-    const sockets: net.Socket[] = [];
     const started = Date.now();
-    // 100 at a time, spread over 127.0.0.1-8 to stay clear of the ephemeral-port range per address.
-    for (let i = 0; i < connections && Date.now() - started < REGISTER_DEADLINE_MS; i += 100) {
-      const batch: Promise<net.Socket>[] = [];
-      for (let k = i; k < Math.min(i + 100, connections); k++) batch.push(registered(daemon.port, `idle${k}`, `127.0.0.${1 + (k % 8)}`));
-      sockets.push(...(await Promise.all(batch)));
-    }
+    const deadline = started + REGISTER_DEADLINE_MS;
+    const half = Math.floor(connections / 2);
+    const sockets = await registerRange(daemon.port, 'idle', 0, half, deadline);
     const registerSeconds = (Date.now() - started) / 1000;
+    const middle = await settled(daemon);
+    sockets.push(...(await registerRange(daemon.port, 'idle', half, connections, deadline)));
     const after = await settled(daemon);
     const n = sockets.length;
+    const kib = (bytes: number, count: number): string => (bytes / 1024 / count).toFixed(2);
     const rss = (after.rss - before.rss) / 1024 / n;
-    const heap = (after.heap - before.heap) / 1024 / n;
     console.log(
-      `memory   idle registered connections=${n} (registered in ${registerSeconds.toFixed(1)} s)  after forced GC: ` +
-        `RSS ${(before.rss / 1048576).toFixed(1)} -> ${(after.rss / 1048576).toFixed(1)} MiB = ${rss.toFixed(2)} KiB per connection, ` +
-        `heap ${(before.heap / 1048576).toFixed(1)} -> ${(after.heap / 1048576).toFixed(1)} MiB = ${heap.toFixed(2)} KiB per connection  ` +
+      `memory   idle registered connections=${n} (first ${half} registered in ${registerSeconds.toFixed(1)} s)  after forced GC, settled: ` +
+        `RSS ${(before.rss / 1048576).toFixed(1)} -> ${(middle.rss / 1048576).toFixed(1)} -> ${(after.rss / 1048576).toFixed(1)} MiB = ${rss.toFixed(2)} KiB per connection ` +
+        `(the second ${n - half}: ${kib(after.rss - middle.rss, n - half)} KiB each), ` +
+        `heap ${kib(after.heap - before.heap, n)} KiB per connection (second half ${kib(after.heap - middle.heap, n - half)})  ` +
         `target <= ${TARGET_RSS_KIB} KiB RSS: ${n === connections && rss <= TARGET_RSS_KIB ? 'PASS' : 'FAIL'}` +
         (n < connections ? `  (only ${n} of ${connections} registered in time)` : ''),
     );
