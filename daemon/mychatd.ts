@@ -11,6 +11,7 @@ import { OutputTurn } from '../lib/transport/output-turn';
 import { ChatListener } from '../lib/transport/tcp/tcp-listener';
 import { packageVersion } from '../lib/version';
 import { WebSocketDoor } from '../lib/transport/websocket/websocket-door';
+import { normaliseName } from '../lib/protocol/text-hygiene';
 import { changedOptions, nickList, parseOptions, reloadedOptions, tlsPortOf, UsageError, webOriginList, webPortOf, type DaemonOptions } from './options';
 import { notifySystemd, takeNamedListenFds, TLS_FD_NAME, WEB_FD_NAME } from './systemd';
 import { loadTlsCredentials, TlsCredentialsError, TlsDoor, type TlsCredentials } from './tls-door';
@@ -113,6 +114,8 @@ function main(): void {
     maxRooms: options.maxRooms,
     roomUnusedMs: options.roomUnusedHours * 3_600_000,
     idleTimeoutMs: options.idleTimeout * 1000,
+    largeRoom: options.largeRoom,
+    autoJoin: normaliseName(options.autoJoin),
     log,
     history,
     historyQueries: reader,
@@ -231,6 +234,8 @@ function main(): void {
       maxRooms: next.maxRooms,
       roomUnusedMs: next.roomUnusedHours * 3_600_000,
       idleTimeoutMs: next.idleTimeout * 1000,
+      largeRoom: next.largeRoom,
+      autoJoin: normaliseName(next.autoJoin),
     });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
     if (tlsDoors.length > 0) reloadTls(tlsDoors, next);

@@ -5,9 +5,9 @@ import { ConfigFileError, parseConfigText } from '../lib/config-file';
 import { LOG_LEVELS, type LogLevel } from '../lib/log';
 import { DEFAULT_FLOOD } from '../lib/transport/flood';
 import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/transport/tcp/tcp-listener';
-import { DEFAULT_MAX_PER_ADDRESS, DEFAULT_RESERVED_NICKS } from '../lib/core/chat-core';
-import { nickProblem, normaliseName } from '../lib/protocol/text-hygiene';
-import { LIMITS } from '../lib/protocol/limits';
+import { DEFAULT_LARGE_ROOM, DEFAULT_MAX_PER_ADDRESS, DEFAULT_RESERVED_NICKS } from '../lib/core/chat-core';
+import { nickProblem, normaliseName, roomProblem } from '../lib/protocol/text-hygiene';
+import { LIMITS, LOBBY } from '../lib/protocol/limits';
 
 /** How the history store flushes to disk: `full` survives power loss, `normal` only a crash of mychatd. */
 export const SYNC_MODES = ['normal', 'full'] as const;
@@ -38,6 +38,10 @@ export interface DaemonOptions {
   roomUnusedHours: number;
   /** Seconds a registered user may send nothing before being disconnected; 0 means never. */
   idleTimeout: number;
+  /** Members past which a room is large (presence events not fanned out, no NAMES on join); 0: never. */
+  largeRoom: number;
+  /** The room joined on registering; '' turns the automatic join off. */
+  autoJoin: string;
   /** The message of the day as shown: the text of --motd, or the contents of --motd-file. */
   motd: string;
   /** The file the MOTD is read from (re-read on reload), or '' for none. */
@@ -113,6 +117,14 @@ function nickListProblem(value: string | number): string | undefined {
     if (wrong !== undefined) return `lists "${name}", which is not a valid nickname (${wrong})`;
   }
   return undefined;
+}
+
+/** Why an --auto-join value is wrong: empty (off) or a valid room name. */
+function autoJoinProblem(value: string | number): string | undefined {
+  const text = String(value);
+  if (text === '') return undefined;
+  const wrong = roomProblem(normaliseName(text));
+  return wrong === undefined ? undefined : `must be empty (no automatic join) or a room name: ${wrong} (got ${JSON.stringify(text)})`;
 }
 
 /** Why a --tls-port value is wrong: empty (off) or a port number. */
@@ -222,6 +234,22 @@ const SPECS: Record<string, OptionSpec> = {
     default: 1,
     describe: 'Hours a room nobody is in and nobody spoke in is kept after the last one left (0: forgotten at once)',
     range: [0, 8760],
+    reload: true,
+  },
+  'large-room': {
+    field: 'largeRoom',
+    type: 'number',
+    default: DEFAULT_LARGE_ROOM,
+    describe: 'Members past which a room is large: joins, parts, quits and nick changes are not shown in it and joiners get a count, not every name (0: no room is large)',
+    range: [0, 1_000_000],
+    reload: true,
+  },
+  'auto-join': {
+    field: 'autoJoin',
+    type: 'string',
+    default: LOBBY,
+    describe: 'Room every user joins on registering (empty: none)',
+    check: autoJoinProblem,
     reload: true,
   },
   motd: { field: 'motd', type: 'string', default: '', describe: 'Message of the day shown after login; \\n separates lines', maxLength: MAX_MOTD_CHARS, reload: true },

@@ -1,7 +1,6 @@
 import readline from 'node:readline';
 import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { LOBBY } from '../protocol/limits';
 import { formatLine, parseServerLine, type ServerLine } from '../protocol/server-lines';
 import { foldName, neutralise } from '../protocol/text-hygiene';
 import { ClientState } from './client-state';
@@ -450,12 +449,12 @@ class InteractiveClient {
     const lost = this.state.connectionLost(Date.now());
     const place = this.saved ?? lost;
     this.saved = place;
-    // Re-joining in the old order restores the current room; #lobby is joined automatically, first.
-    const rooms = foldName(place.rooms[0] ?? '') === foldName(LOBBY) ? place.rooms.slice(1) : place.rooms;
+    // Re-joining in the old order restores the current room. Every room is re-joined, the server's automatic
+    // one too (re-joining a room one is in just makes it current): the server may join no room, or another.
     const plan: RegistrationPlan = {
       nick: place.nick,
-      rooms,
-      partLobby: !place.rooms.some((room) => foldName(room) === foldName(LOBBY)),
+      rooms: place.rooms,
+      partLobby: true,
       nickVariants: NICK_VARIANTS,
       readyToken: internalToken('ready'),
     };

@@ -1,4 +1,3 @@
-import { LOBBY } from '../protocol/limits';
 import type { ServerLine } from '../protocol/server-lines';
 import { foldName } from '../protocol/text-hygiene';
 import { nickVariant } from './reconnect';
@@ -9,7 +8,10 @@ export interface RegistrationPlan {
   nick: string;
   /** Rooms to /join once registered, in order, so the last becomes the current room. */
   rooms: readonly string[];
-  /** Leave #lobby (which the server joins everyone to) after joining `rooms`. */
+  /**
+   * Leave the room the server joins everyone to on registering (#lobby unless mychatd --auto-join says
+   * otherwise, or none) when it is not one of `rooms`: it is recognised as the OK JOIN of a room not planned.
+   */
   partLobby: boolean;
   /** How many variants (nick_, nick__, …) to try when the nickname is taken; 0 gives up at once. */
   nickVariants: number;
@@ -44,6 +46,8 @@ export class Registration {
   private attempt = 0;
   private tried = '';
   private nick = '';
+  /** True once the server's automatic join was left (it is left once). */
+  private partedAutoJoin = false;
 
   constructor(readonly plan: RegistrationPlan) {}
 
@@ -84,6 +88,11 @@ export class Registration {
         return this.onNick(line, a, b);
       case 'joining':
         if (line.keyword === 'ERR') return [{ kind: 'join-refused', code: a, text: line.text }];
+        // Every planned join is of a planned room, so the OK JOIN of another is the server's automatic one.
+        if (line.keyword === 'OK' && a === 'JOIN' && this.plan.partLobby && !this.partedAutoJoin && !this.plan.rooms.some((room) => foldName(room) === foldName(b))) {
+          this.partedAutoJoin = true;
+          return [{ kind: 'send', line: `/part ${b}` }];
+        }
         if (line.keyword === 'PONG' && line.text === this.plan.readyToken) {
           this.phase = 'done';
           return [{ kind: 'ready', nick: this.nick }];
@@ -100,9 +109,6 @@ export class Registration {
     this.phase = 'joining';
     const events: RegistrationEvent[] = [{ kind: 'registered', nick: b }];
     for (const room of this.plan.rooms) events.push({ kind: 'send', line: `/join ${room}` });
-    if (this.plan.partLobby && !this.plan.rooms.some((room) => foldName(room) === foldName(LOBBY))) {
-      events.push({ kind: 'send', line: `/part ${LOBBY}` });
-    }
     events.push({ kind: 'send', line: `/ping ${this.plan.readyToken}` });
     return events;
   }

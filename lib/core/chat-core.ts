@@ -23,7 +23,7 @@ import { endPaste, sayToRoom } from './commands/message-commands';
 import { setNick } from './commands/session-commands';
 
 // Re-exported so that the daemon, the adapters and the tests keep importing them from the core's entry point.
-export { DEFAULT_MAX_PER_ADDRESS, DEFAULT_RESERVED_NICKS, DEFAULT_ROOM_UNUSED_MS, type ChatCoreOptions } from './core-options';
+export { DEFAULT_LARGE_ROOM, DEFAULT_MAX_PER_ADDRESS, DEFAULT_RESERVED_NICKS, DEFAULT_ROOM_UNUSED_MS, type ChatCoreOptions } from './core-options';
 export { QUIT_REASONS };
 
 /** Most idle users disconnected, or registered users looked at, in one housekeeping step: each step stays short. */
@@ -74,15 +74,19 @@ export class ChatCore implements CommandCore {
 
   /**
    * Changes settings on a running core (config reload). Connection limits, names and the MOTD apply from
-   * the next connection or login; room limits from the next room created; the idle timeout and room
-   * expiry at once.
+   * the next connection or login (the auto-join room too); room limits from the next room created; the
+   * idle timeout, room expiry and the large-room size at once.
    */
   reconfigure(
     changes: Partial<
-      Pick<ChatCoreOptions, 'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'reservedNicks' | 'nickHoldMs' | 'maxRooms' | 'roomUnusedMs' | 'idleTimeoutMs'>
+      Pick<
+        ChatCoreOptions,
+        'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'reservedNicks' | 'nickHoldMs' | 'maxRooms' | 'roomUnusedMs' | 'idleTimeoutMs' | 'largeRoom' | 'autoJoin'
+      >
     >,
   ): void {
     Object.assign(this.options, changes);
+    this.rooms.keepAutoJoin();
     // New limits may make rooms or users due now: look again from the start.
     this.idleScan = undefined;
     this.scheduleSweep(this.options.clock.now());
@@ -346,7 +350,7 @@ export class ChatCore implements CommandCore {
   private detach(session: Session, reason: string, holdNick: boolean): void {
     const wasRegistered = session.state === 'registered';
     // Peers are collected before release() takes the session out of its rooms; they hear QUIT after.
-    const peers = wasRegistered ? peersOf(session) : undefined;
+    const peers = wasRegistered ? peersOf(session, (room) => this.rooms.isLarge(room)) : undefined;
     this.release(session, holdNick);
     if (peers !== undefined) {
       const event: ChatEvent = { type: 'quit', nick: session.nick, reason: neutralise(reason) };

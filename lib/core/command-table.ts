@@ -18,7 +18,7 @@ export { usageOf } from '../protocol/command-catalogue';
  * it here (rather than importing ChatCore) keeps the dispatcher and its handlers free of an import cycle.
  */
 export interface CommandCore {
-  readonly options: { readonly clock: Clock; readonly log: Logger; readonly motd: string };
+  readonly options: { readonly clock: Clock; readonly log: Logger; readonly motd: string; readonly largeRoom: number; readonly autoJoin: string };
   /** Who has which nickname. */
   readonly nicks: NickRegistry<Session>;
   /** The rooms and their members. */

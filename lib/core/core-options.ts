@@ -1,4 +1,4 @@
-import { LIMITS } from '../protocol/limits';
+import { LIMITS, LOBBY } from '../protocol/limits';
 import { silentLogger, type Logger } from '../log';
 import type { NickRegistry } from './ports/nick-registry';
 import type { RoomBus } from './ports/room-bus';
@@ -43,7 +43,20 @@ export interface ChatCoreOptions {
   roomUnusedMs: number;
   /** A registered user who sends no line for this long is disconnected (0: never). */
   idleTimeoutMs: number;
+  /**
+   * A room with more members than this is large (0: no room is): joins, parts, quits and nickname changes
+   * of its members are not fanned out to it, and a joiner gets its member count instead of every name.
+   */
+  largeRoom: number;
+  /** The room every user joins on registering ('' : none); it always exists, like #lobby. */
+  autoJoin: string;
 }
+
+/**
+ * Default of ChatCoreOptions.largeRoom and of --large-room: past a few hundred members a JOIN per member
+ * per joiner is most of the server's work (registration is O(N²)) and too many lines for anyone to read.
+ */
+export const DEFAULT_LARGE_ROOM = 500;
 
 /** Nicknames reserved when the daemon is not told otherwise (--reserved-nicks). */
 export const DEFAULT_RESERVED_NICKS: readonly string[] = [
@@ -87,5 +100,7 @@ export function defaultCoreOptions(): ChatCoreOptions {
     maxRooms: LIMITS.maxRooms,
     roomUnusedMs: DEFAULT_ROOM_UNUSED_MS,
     idleTimeoutMs: 0,
+    largeRoom: DEFAULT_LARGE_ROOM,
+    autoJoin: LOBBY,
   };
 }

@@ -24,6 +24,13 @@ export function roomInfo(room: Room): RoomInfoEvent {
   return { type: 'room', room: room.name, members: room.members.size, topic: room.topic };
 }
 
+/** What a joiner of a large room gets instead of its names: why, and how to list them (/who pages). */
+export function largeRoomNotice(room: Room, largeRoom: number): NoticeEvent {
+  return notice(
+    `${room.name} is a large room (${room.members.size} members, more than ${largeRoom}): joins, parts, quits and nickname changes are not shown in it, and /who ${room.name} lists its members, ${LIMITS.maxWhoNames} at a time.`,
+  );
+}
+
 /** Most nicknames in one names event, so that a large room never makes an unbounded line. */
 const NAMES_PER_EVENT = 40;
 

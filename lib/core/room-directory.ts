@@ -27,6 +27,10 @@ export interface RoomDirectoryOptions {
   readonly maxRooms: number;
   /** How long a room without members and without a stored message is kept after it was last left. */
   readonly roomUnusedMs: number;
+  /** Rooms with more members than this are large (0: none is): see RoomDirectory.isLarge. */
+  readonly largeRoom: number;
+  /** The room joined on registering ('' : none): it always exists, like #lobby. */
+  readonly autoJoin: string;
 }
 
 /** A Map that counts its changes, so views derived from it know when to recompute. */
@@ -53,10 +57,14 @@ export interface Entered {
   already: boolean;
 }
 
-/** Everyone who shares at least one room with `session`, each once. */
-export function peersOf(session: Session): Set<Session> {
+/**
+ * Everyone who shares at least one room with `session`, each once; rooms for which `skip` says true (the
+ * large ones, for presence events) do not count, so the cost never grows with a large room's size.
+ */
+export function peersOf(session: Session, skip?: (room: Room) => boolean): Set<Session> {
   const peers = new Set<Session>();
   for (const room of session.rooms) {
+    if (skip?.(room) === true) continue;
     for (const member of room.members) if (member !== session) peers.add(member);
   }
   return peers;
@@ -105,14 +113,35 @@ export class RoomDirectory {
       room.persistent = true;
       room.used = stored.used;
       // A restart disconnected everyone, so an unused room counts as just left.
-      if (!room.used && room.name !== LOBBY) this.markUnused(room);
+      if (!room.used && !this.isPermanent(room)) this.markUnused(room);
     }
     const now = options.clock.now();
     for (const { creator, count, first } of history?.loadRoomCreations(now - ROOM_CREATION_WINDOW_MS) ?? []) {
       this.creations.set(creator, { windowStart: first, count });
     }
     this.ensure(LOBBY);
+    this.keepAutoJoin();
     this.checkCount(now);
+  }
+
+  /**
+   * Makes sure the --auto-join room exists (at start and after a reload changed it): every registration
+   * joins it, so it must not count against anyone's room creations nor expire.
+   */
+  keepAutoJoin(): void {
+    if (this.options.autoJoin !== '') this.ensure(normaliseName(this.options.autoJoin));
+  }
+
+  /**
+   * True when `room` counts as large (more than --large-room members) with `extra` more members than it
+   * has now: join, part, quit and nickname-change events of its members are then not fanned out to it,
+   * since at thousands of members they would be most of the server's work and of everyone's screen. A
+   * join is judged with the joiner in, a departure before the leaver is out, so the JOIN and PART of one
+   * member are both shown or both not.
+   */
+  isLarge(room: Room, extra = 0): boolean {
+    const limit = this.options.largeRoom;
+    return limit > 0 && room.members.size + extra > limit;
   }
 
   /** Number of rooms. */
@@ -168,7 +197,7 @@ export class RoomDirectory {
     }
     const room = existing ?? this.create(session, name);
     if (!already) {
-      this.bus.publish(room, { type: 'join', room: room.name, nick: session.nick });
+      if (!this.isLarge(room, 1)) this.bus.publish(room, { type: 'join', room: room.name, nick: session.nick });
       room.members.add(session);
     }
     session.makeCurrent(room);
@@ -176,14 +205,16 @@ export class RoomDirectory {
   }
 
   /**
-   * Removes a member from a room and tells the remaining members with `event`. A room left empty is
-   * forgotten at once without a history store, or later (see roomUnusedMs) when nothing was said in it.
+   * Removes a member from a room and tells the remaining members with `event`, unless the room is large
+   * (see isLarge). A room left empty is forgotten at once without a history store, or later (see
+   * roomUnusedMs) when nothing was said in it.
    */
   leave(session: Session, room: Room, event: ChatEvent | undefined): void {
+    const large = this.isLarge(room);
     room.members.delete(session);
     session.forget(room);
-    if (event) this.bus.publish(room, event);
-    if (room.members.size > 0 || room.name === LOBBY) return;
+    if (event && !large) this.bus.publish(room, event);
+    if (room.members.size > 0 || this.isPermanent(room)) return;
     if (!room.persistent) this.rooms.delete(room.key);
     else if (!room.used) this.markUnused(room);
   }
@@ -194,7 +225,7 @@ export class RoomDirectory {
       const room = this.rooms.get(key);
       if (room === undefined || !room.used) continue;
       room.used = false;
-      if (room.members.size === 0 && room.name !== LOBBY) this.markUnused(room);
+      if (room.members.size === 0 && !this.isPermanent(room)) this.markUnused(room);
     }
   }
 
@@ -325,9 +356,14 @@ export class RoomDirectory {
     this.warnings.high = high;
   }
 
-  /** True for a room that may be forgotten: no members, no stored message, not #lobby, still current. */
+  /** True for a room that may be forgotten: no members, no stored message, not #lobby nor the auto-join room, still current. */
   private isUnused(room: Room): boolean {
-    return room.members.size === 0 && !room.used && room.name !== LOBBY && this.rooms.get(room.key) === room;
+    return room.members.size === 0 && !room.used && !this.isPermanent(room) && this.rooms.get(room.key) === room;
+  }
+
+  /** True for #lobby and the --auto-join room, which exist whether or not anyone is in them. */
+  private isPermanent(room: Room): boolean {
+    return room.name === LOBBY || (this.options.autoJoin !== '' && room.key === nameKey(normaliseName(this.options.autoJoin)));
   }
 
   /** Notes that a room became unused now, so that it expires roomUnusedMs from now. */

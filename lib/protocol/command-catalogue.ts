@@ -106,9 +106,12 @@ export const COMMAND_CATALOGUE = [
   {
     name: 'who',
     aliases: ['names'],
-    args: [{ name: '#ROOM', kind: 'room', optional: true }],
+    args: [
+      { name: '#ROOM', kind: 'room', optional: true },
+      { name: 'PAGE', kind: 'number', optional: true },
+    ],
     cost: 3,
-    help: 'List the people in a room, or everyone online.',
+    help: `List the people in a room, or everyone online, ${LIMITS.maxWhoNames} at a time: PAGE (default 1) picks which ${LIMITS.maxWhoNames}.`,
     states: REGISTERED,
   },
   {

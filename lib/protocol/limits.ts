@@ -27,6 +27,8 @@ export const LIMITS = {
   maxHistoryPage: 200,
   /** Most rooms one /rooms reply lists (the busiest first), so its reply stays far below the send-queue cap. */
   maxRoomsListed: 200,
+  /** Most nicknames one /who reply lists (a page; /who #ROOM PAGE shows the others), so a reply about a large room stays small. */
+  maxWhoNames: 200,
   /** Most results one /search returns. */
   maxSearchResults: 50,
   /** Most words in one /search query. */

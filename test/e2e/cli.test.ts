@@ -32,6 +32,8 @@ test.serial('invalid options get a clear message on stderr and exit status 2', (
     [['--port', '70000'], /--port must be a whole number from 0 to 65535/],
     [['--max-clients', '0'], /--max-clients/],
     [['--log-level', 'loud'], /log-level/],
+    [['--auto-join', 'lobby'], /--auto-join must be empty \(no automatic join\) or a room name: a room name starts with #/],
+    [['--large-room', '-1'], /--large-room must be a whole number from 0/],
     [['--colour'], /Unknown argument/i],
     [['stray'], /unexpected argument|Unknown argument/i],
   ] as const) {

@@ -136,14 +136,22 @@ test('on reconnection a taken nickname is retried as nick_, nick__, … and the 
   t.deepEqual(run(reg, 'ERR NICK_IN_USE taken'), [{ kind: 'nick-refused', nick: 'alice__', code: 'NICK_IN_USE', text: 'taken' }]);
 });
 
-test('a refused join is reported; #lobby is left afterwards when the user had left it', (t) => {
+test('a refused join is reported; the server\'s automatic room is left when the user had left it, whatever its name', (t) => {
   const reg = new Registration({ ...plan, partLobby: true });
   run(reg, 'HELLO x y');
-  t.deepEqual(sent(run(reg, 'OK NICK alice hi')), ['/join #dev', '/join #ops', '/part #lobby', '/ping mychat-client-ready-1']);
+  t.deepEqual(sent(run(reg, 'OK NICK alice hi')), ['/join #dev', '/join #ops', '/ping mychat-client-ready-1']);
+  t.deepEqual(sent(run(reg, 'OK JOIN #start Now talking in #start.')), ['/part #start']);
   t.deepEqual(run(reg, 'ERR TOO_MANY_ROOMS full'), [{ kind: 'join-refused', code: 'TOO_MANY_ROOMS', text: 'full' }]);
+  t.deepEqual(sent(run(reg, 'OK JOIN #dev Now talking in #dev.')), [], 'planned rooms stay');
   const withLobby = new Registration({ ...plan, rooms: ['#dev', '#LOBBY'], partLobby: true });
   run(withLobby, 'HELLO x y');
-  t.false(sent(run(withLobby, 'OK NICK alice hi')).includes('/part #lobby'));
+  run(withLobby, 'OK NICK alice hi');
+  t.deepEqual(sent(run(withLobby, 'OK JOIN #lobby Now talking in #lobby.')), [], 'a planned #lobby stays');
+  // A server without an automatic join (mychatd --auto-join '') answers only the planned joins: nothing is left.
+  const noAutoJoin = new Registration({ ...plan, partLobby: true });
+  run(noAutoJoin, 'HELLO x y');
+  run(noAutoJoin, 'OK NICK alice hi');
+  t.deepEqual(sent(run(noAutoJoin, 'OK JOIN #dev Now talking in #dev.', 'OK JOIN #ops Now talking in #ops.', 'PONG mychat-client-ready-1')), []);
 });
 
 test('without a nickname the user registers by typing one; the joins follow', (t) => {

@@ -24,7 +24,7 @@ function setup(overrides: Partial<RoomDirectoryOptions> = {}) {
   const clock = new FakeClock();
   const bus = new RecordingBus();
   const due: number[] = [];
-  const rooms = new RoomDirectory({ clock, log: silentLogger, maxRooms: 100, roomUnusedMs: 3_600_000, ...overrides }, bus, (at) => due.push(at));
+  const rooms = new RoomDirectory({ clock, log: silentLogger, maxRooms: 100, roomUnusedMs: 3_600_000, largeRoom: 0, autoJoin: '', ...overrides }, bus, (at) => due.push(at));
   let id = 1;
   const user = (nick: string, address = `192.0.2.${id}`) => {
     const sink = new EventSink();

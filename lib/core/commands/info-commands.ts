@@ -1,8 +1,10 @@
+import { ChatError } from '../../protocol/errors';
 import { LIMITS } from '../../protocol/limits';
 import { nameKey } from '../../protocol/text-hygiene';
 import { findOnline, type CommandHandlers } from '../command-table';
 import { eventSize } from '../event-size';
 import { namesEvents, reply, roomInfo } from '../replies';
+import type { Session } from '../session';
 
 /** Handlers of the commands that show who and what is on the server. */
 export const infoHandlers = {
@@ -40,14 +42,37 @@ export const infoHandlers = {
       session.deliver(reply('ROOMS', String(shown), text));
     },
   who: ({ core, session }, args) => {
-      if (args['#ROOM'] === undefined) {
-        for (const event of namesEvents('*', core.nicks.owners())) session.deliver(event);
-        session.deliver(reply('WHO', '*', `${core.nicks.size} online.`));
-        return;
+      const room = args['#ROOM'] === undefined ? undefined : core.rooms.find(args['#ROOM']);
+      const label = room?.name ?? '*';
+      const count = room?.members.size ?? core.nicks.size;
+      const page = args.PAGE === undefined ? 1 : Number(args.PAGE);
+      if (page < 1) throw new ChatError('BAD_ARGS', 'Pages of /who count from 1.');
+      // One page at a time, so a reply about a room of thousands stays a few lines: walking past the
+      // earlier pages allocates nothing, and the flood budget paces repeated asks (the command's cost).
+      const per = LIMITS.maxWhoNames;
+      const pages = Math.max(1, Math.ceil(count / per));
+      const shown: Session[] = [];
+      let skip = (page - 1) * per;
+      if (page <= pages) {
+        for (const member of room?.members ?? core.nicks.owners()) {
+          if (skip > 0) {
+            skip--;
+            continue;
+          }
+          shown.push(member);
+          if (shown.length === per) break;
+        }
       }
-      const room = core.rooms.find(args['#ROOM']);
-      for (const event of namesEvents(room.name, room.members)) session.deliver(event);
-      session.deliver(reply('WHO', room.name, `${room.members.size} in ${room.name}.`));
+      for (const event of namesEvents(label, shown)) session.deliver(event);
+      const whole = room === undefined ? `${count} online` : `${count} in ${room.name}`;
+      const next = `/who${room === undefined ? '' : ' ' + room.name} ${page + 1}`;
+      const text =
+        pages === 1 && page === 1
+          ? `${whole}.`
+          : page > pages
+            ? `${whole}: page ${page} is past the last one, ${pages}.`
+            : `${whole}: page ${page} of ${pages}${page < pages ? `; ${next} for more` : ''}.`;
+      session.deliver(reply('WHO', label, text));
     },
   whois: ({ core, session }, args) => {
       const target = findOnline(core, args.NICK!);

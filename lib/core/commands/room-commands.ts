@@ -3,7 +3,7 @@ import { LIMITS } from '../../protocol/limits';
 import { ChatError } from '../../protocol/errors';
 import { codePoints, neutralise } from '../../protocol/text-hygiene';
 import type { CommandContext, CommandHandlers } from '../command-table';
-import { namesEvents, reasonText, reply, roomInfo } from '../replies';
+import { largeRoomNotice, namesEvents, reasonText, reply, roomInfo } from '../replies';
 
 /**
  * Joins a room, creating it if new, and makes it the current room. Replaying the room's history reads the
@@ -13,7 +13,9 @@ import { namesEvents, reasonText, reply, roomInfo } from '../replies';
 export function joinRoom({ core, session }: Pick<CommandContext, 'core' | 'session'>, rawName: string): Promise<void> | undefined {
   const { room, existed, already } = core.rooms.enter(session, rawName);
   session.deliver(roomInfo(room));
-  for (const event of namesEvents(room.name, room.members)) session.deliver(event);
+  // Listing thousands of names to every joiner made joining a large room cost O(members): point to /who.
+  if (core.rooms.isLarge(room)) session.deliver(largeRoomNotice(room, core.options.largeRoom));
+  else for (const event of namesEvents(room.name, room.members)) session.deliver(event);
   const ok = reply('JOIN', room.name, `Now talking in ${room.name}.`);
   // Replay only on really entering a room that existed: a new room has nothing to replay.
   const replay = existed && !already ? core.feed.replay(session, room, ok, (late) => core.end(late, QUIT_REASONS.sendQueue)) : undefined;

@@ -1,4 +1,4 @@
-import { LIMITS, LOBBY } from '../../protocol/limits';
+import { LIMITS } from '../../protocol/limits';
 import { codePoints, neutralise, nickShapeProblem, normaliseName } from '../../protocol/text-hygiene';
 import { usageOf, type CommandContext, type CommandHandlers } from '../command-table';
 import { ChatError } from '../../protocol/errors';
@@ -31,7 +31,7 @@ export function setNick(ctx: Pick<CommandContext, 'core' | 'session'>, raw: stri
         if (line.trim().length > 0) session.deliver(notice(neutralise(line)));
       }
       core.options.log.log('info', 'register', { id: session.id, nick });
-      return joinRoom(ctx, LOBBY);
+      return core.options.autoJoin === '' ? undefined : joinRoom(ctx, core.options.autoJoin);
     }
     const old = session.nick;
     if (old === nick) {
@@ -40,7 +40,8 @@ export function setNick(ctx: Pick<CommandContext, 'core' | 'session'>, raw: stri
     }
     session.nick = nick;
     const event = { type: 'nick', from: old, to: nick } as const;
-    for (const peer of peersOf(session)) peer.deliver(event);
+    // Not through large rooms (see RoomDirectory.isLarge): their members may look the new name up with /who.
+    for (const peer of peersOf(session, (room) => core.rooms.isLarge(room))) peer.deliver(event);
     session.deliver(reply('NICK', nick, `You are now known as ${nick}.`));
     core.options.log.log('info', 'nick', { id: session.id, from: old, to: nick });
     return undefined;
