@@ -1,4 +1,5 @@
-import readline from 'node:readline';
+import type { Transform } from 'node:stream';
+import split2 from 'split2';
 import { parseServerLine } from '../protocol/server-lines';
 import { neutralise } from '../protocol/text-hygiene';
 import { CONNECT_TIMEOUT_MS, ConnectError, ServerLink } from './connection';
@@ -46,7 +47,7 @@ export function runPipeMode(options: ClientOptions, io: PipeIO): Promise<number>
     let leaving: { code: number; message?: string } | undefined;
     let helloTimer: NodeJS.Timeout | undefined;
     let quitTimer: NodeJS.Timeout | undefined;
-    let input: readline.Interface | undefined;
+    let input: Transform | undefined;
     const doneToken = internalToken('done');
     const registration =
       options.nick.length > 0
@@ -58,7 +59,11 @@ export function runPipeMode(options: ClientOptions, io: PipeIO): Promise<number>
       finished = true;
       clearTimeout(helloTimer);
       clearTimeout(quitTimer);
-      input?.close();
+      if (input !== undefined) {
+        io.stdin.unpipe(input);
+        io.stdin.pause();
+        input.destroy();
+      }
       link?.destroy();
       for (const [signal, handler] of signalHandlers) process.off(signal, handler);
       if (message !== undefined) io.stderr.write(`mychat: ${message}\n`);
@@ -79,10 +84,14 @@ export function runPipeMode(options: ClientOptions, io: PipeIO): Promise<number>
 
     const startInput = (): void => {
       if (options.listen) return; // --listen: print until killed or disconnected
-      input = readline.createInterface({ input: io.stdin, terminal: false, crlfDelay: Infinity });
+      // split2 splits stdin at LF or CRLF and decodes UTF-8 across reads; for-await gives backpressure.
+      const lines = split2();
+      input = lines;
+      io.stdin.once('error', (error: Error) => lines.destroy(error));
+      io.stdin.pipe(lines);
       void (async () => {
         try {
-          for await (const line of input!) {
+          for await (const line of lines as AsyncIterable<string>) {
             if (finished || leaving !== undefined || link === undefined) return;
             if (!link.send(line)) await link.drained();
             if (isQuitLine(line)) {
