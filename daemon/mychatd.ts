@@ -91,19 +91,22 @@ function main(): void {
   const tlsCredentials = tlsCredentialsOrExit(options, inheritedTlsFds);
 
   const log: Logger = stormGuard(createLogger(options.logLevel));
-  let history: SqliteHistoryStore;
-  try {
-    // onOutage can only fire after an append, so `core` (declared below) exists by then.
-    history = new SqliteHistoryStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage: (unsaved) => core.historyOutage(unsaved) });
-  } catch (error) {
-    if (!(error instanceof HistoryOpenError)) throw error;
-    // Refuse to start rather than fail later or replace what is there: the message says what to do.
-    log.log('error', 'history-unavailable', { error: error.message });
-    process.stderr.write(`mychatd: ${error.message}\n`);
-    process.exit(1);
+  let history: SqliteHistoryStore | undefined;
+  // --history off: no database at all; the core then stores nothing and answers NO_HISTORY.
+  if (options.history === 'on') {
+    try {
+      // onOutage can only fire after an append, so `core` (declared below) exists by then.
+      history = new SqliteHistoryStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage: (unsaved) => core.historyOutage(unsaved) });
+    } catch (error) {
+      if (!(error instanceof HistoryOpenError)) throw error;
+      // Refuse to start rather than fail later or replace what is there: the message says what to do.
+      log.log('error', 'history-unavailable', { error: error.message });
+      process.stderr.write(`mychatd: ${error.message}\n`);
+      process.exit(1);
+    }
   }
   // History reads a client can ask for run in worker threads, so no query blocks chat.
-  const reader = new WorkerHistoryReader({ dataDir: options.dataDir, log });
+  const reader = history === undefined ? undefined : new WorkerHistoryReader({ dataDir: options.dataDir, log });
   const core = new ChatCore({
     serverName: 'mychat',
     version,
@@ -132,7 +135,7 @@ function main(): void {
   // One output turn for every door: a turn's messages are stored before any of its output leaves, whatever
   // the transport, so what someone has seen is on disk.
   const turn = new OutputTurn();
-  turn.beforeFlush = () => history.commit();
+  if (history !== undefined) turn.beforeFlush = () => history.commit();
   const listener = new ChatListener(core, { maxSendQueueBytes: options.maxSendQueue, floodBurst: options.floodBurst, floodRate: options.floodRate, flood: floodOf(options), log }, turn);
 
   // Socket activation may pass several listening sockets (one per ListenStream=); the first is the
@@ -285,9 +288,9 @@ function main(): void {
       for (const door of webDoors) door.cut();
       await closed;
       stopRetention();
-      await reader.close();
+      await reader?.close();
       // Logs exactly how many messages were not kept (history-closed notKept=N).
-      history.close(HISTORY_LAST_ATTEMPT_MS);
+      history?.close(HISTORY_LAST_ATTEMPT_MS);
       log.log('info', 'stopped');
       process.exit(0);
     })();

@@ -12,6 +12,9 @@ import { LIMITS, LOBBY } from '../lib/protocol/limits';
 /** How the history store flushes to disk: `full` survives power loss, `normal` only a crash of mychatd. */
 export const SYNC_MODES = ['normal', 'full'] as const;
 
+/** Whether the daemon stores room history at all (--history). */
+export const HISTORY_MODES = ['on', 'off'] as const;
+
 /** One history sync mode. */
 export type SyncMode = (typeof SYNC_MODES)[number];
 
@@ -72,6 +75,8 @@ export interface DaemonOptions {
   /** Days a message is kept. */
   historyMaxDays: number;
   sync: SyncMode;
+  /** `off`: nothing is stored or replayed, no database is opened, and /history and /search answer NO_HISTORY. */
+  history: (typeof HISTORY_MODES)[number];
   /** Comma-separated nicknames no one may take (see nickList). */
   reservedNicks: string;
   /** Seconds a nickname stays held for its address after an abrupt disconnect; 0 turns holding off. */
@@ -351,6 +356,14 @@ const SPECS: Record<string, OptionSpec> = {
     describe: 'Seconds the nickname of a user who dropped without /quit stays held for their address (0: off)',
     range: [0, 86_400],
     reload: true,
+  },
+  history: {
+    field: 'history',
+    type: 'string',
+    default: 'on',
+    describe: 'Store room history (on), or keep nothing: no database, no replay, /history and /search answer NO_HISTORY (off)',
+    choices: HISTORY_MODES,
+    reload: false,
   },
   sync: { field: 'sync', type: 'string', default: 'normal', describe: 'History durability: normal (survives a crash of mychatd) or full (survives power loss, slower)', choices: SYNC_MODES, reload: false },
 };
