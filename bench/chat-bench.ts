@@ -1,6 +1,7 @@
 /*
  * npm run bench: starts the real daemon (compiled) and drives it over loopback, printing figures:
  *  1. fan-out: messages delivered per second when S senders talk in a room of M members;
+ *  2. what storing history costs: one scenario with --history on and off, against issue 10's 0.85 target;
  * (memory per idle connection is measured by memory-bench.ts, after forced GCs, the settled way).
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time. Figures are for this machine
  * (2 shared cores: the generator runs here too, so its CPU use is printed next to each figure).
@@ -66,8 +67,9 @@ async function registered(port: number, nick: string, room?: string, localAddres
   return client;
 }
 
-async function fanOut(members: number, senders: number, messagesEach: number): Promise<void> {
-  const daemon = await startBenchDaemon([]);
+/** Runs one fan-out scenario on a fresh daemon started with `extra` options; returns delivered lines per second. */
+async function fanOut(members: number, senders: number, messagesEach: number, extra: string[] = []): Promise<number> {
+  const daemon = await startBenchDaemon(extra);
   const room = '#bench';
   const clients: BenchClient[] = [];
   for (let i = 0; i < members; i++) clients.push(await registered(daemon.port, `m${i}`, room));
@@ -111,7 +113,7 @@ async function fanOut(members: number, senders: number, messagesEach: number): P
   const complete = clients.every((c, i) => c.received - before[i]! >= expected(i));
   const dropped = clients.filter((c) => c.socket.destroyed || c.socket.readableEnded).length;
   console.log(
-    `fan-out  members=${members} senders=${senders} msgs/sender=${messagesEach}  ` +
+    `fan-out  members=${members} senders=${senders} msgs/sender=${messagesEach}${extra.length > 0 ? ` (${extra.join(' ')})` : ''}  ` +
       `delivered=${delivered} in ${seconds.toFixed(2)} s = ${Math.round(delivered / seconds).toLocaleString('en')} lines/s  ` +
       `accepted=${Math.round((senders * messagesEach) / seconds).toLocaleString('en')} msgs/s  ` +
       `daemon CPU ${(daemonCpu * 100).toFixed(0)}%  generator CPU ${(genCpu * 100).toFixed(0)}%  daemon RSS ${(rssKiB(daemon.pid) / 1024).toFixed(1)} MiB` +
@@ -120,6 +122,26 @@ async function fanOut(members: number, senders: number, messagesEach: number): P
   );
   for (const c of clients) c.socket.destroy();
   await daemon.stop();
+  return delivered / seconds;
+}
+
+/** Issue 10's target: fan-out with history stored is at least this share of fan-out with --history off. */
+const HISTORY_SHARE_TARGET = 0.85;
+
+/**
+ * What storing history costs fan-out: the same scenario with --history on and off, interleaved, two
+ * rounds each, best of each compared (the machine is shared, so single runs vary).
+ */
+async function historyCost(): Promise<void> {
+  const best = { on: 0, off: 0 };
+  for (let round = 0; round < 2; round++) {
+    for (const mode of ['on', 'off'] as const) best[mode] = Math.max(best[mode], await fanOut(100, 10, 2_000, ['--history', mode]));
+  }
+  const share = best.on / best.off;
+  console.log(
+    `history  fan-out with history on / off, best of two: ${Math.round(best.on).toLocaleString('en')} / ${Math.round(best.off).toLocaleString('en')} lines/s = ${share.toFixed(2)}  ` +
+      `target >= ${HISTORY_SHARE_TARGET}: ${share >= HISTORY_SHARE_TARGET ? 'PASS' : 'FAIL'}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -132,6 +154,7 @@ async function main(): Promise<void> {
   await fanOut(100, 1, 20_000);
   await fanOut(100, 10, 2_000);
   await fanOut(500, 5, 1_000);
+  await historyCost();
 }
 
 void main().catch((error: unknown) => {
