@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../lib/log';
+import { peerAddress } from '../lib/transport/peer-address';
 
 /**
  * How long a TLS client has to finish its handshake. A plain client gets --nick-timeout to pick a name; a
@@ -79,7 +80,7 @@ export class TlsDoor {
     });
     // Debug level: scanners and wrong clients produce these all day; the logger's storm guard bounds them.
     this.server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      this.log.log('debug', 'tls-handshake-failed', { addr: (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d)/, ''), error: error.code ?? error.message });
+      this.log.log('debug', 'tls-handshake-failed', { addr: peerAddress(socket.remoteAddress), error: error.code ?? error.message });
     });
     this.server.on('error', (error) => this.log.log('error', 'listener-error', { error: error.message, tls: true }));
   }

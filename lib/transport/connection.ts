@@ -78,7 +78,7 @@ export interface ConnectionContext {
   /** Reports a fault in a handler; the door logs it and ends the session. */
   onFault(session: Session, error: unknown): void;
   /** Answers an HTTP request on the chat port. */
-  refuseHttp(session: Session, sink: OutputChannel, address: string): void;
+  refuseHttp(session: Session, address: string): void;
 }
 
 function reasonFor(error: NodeJS.ErrnoException | undefined): string {
@@ -254,7 +254,7 @@ export class Connection implements FramedInput {
       return;
     }
     if (this.linesSeen++ === 0 && this.ctx.sniff && line.ok && looksLikeHttpRequest(line.text)) {
-      this.ctx.refuseHttp(this.session, this.sink, this.address);
+      this.ctx.refuseHttp(this.session, this.address);
       return;
     }
     if (line.ok && this.backlog.length > 0 && this.ctx.core.isQuit(this.session, line.text)) {
@@ -345,7 +345,8 @@ export class Connection implements FramedInput {
    * starts with "{", it is not itself a translation, and no /paste block is collecting lines verbatim.
    */
   private readsJson(line: PendingInput): line is InputLine & { ok: true } {
-    return line.ok && line.text.startsWith('{') && this.sink.codec.name === 'json' && this.session.paste === undefined && !TRANSLATED.has(line);
+    // The codec check comes first: it is the one test every line of a mychat-mode connection pays.
+    return this.sink.codec.name === 'json' && line.ok && line.text.startsWith('{') && this.session.paste === undefined && !TRANSLATED.has(line);
   }
 
   /**

@@ -3,11 +3,12 @@ import type { ChatCore } from '../../core/chat-core';
 import { QUIT_REASONS } from '../../core/chat-core';
 import type { Session } from '../../core/session';
 import type { Codec } from '../../codec/codec';
+import { peerAddress } from '../peer-address';
 import { MYCHAT_CODEC } from '../../codec/mychat-codec';
 import type { Logger } from '../../log';
 import { OutputTurn } from '../output-turn';
 import { SocketSink, type ByteChannel } from '../socket-sink';
-import { Connection, type ByteSource, type ConnectionContext, type OutputChannel } from '../connection';
+import { Connection, type ByteSource, type ConnectionContext } from '../connection';
 import { AddressBudgets, ConnectRateLimiter, DEFAULT_FLOOD, type FloodSettings } from '../flood';
 
 /** Settings of the TCP adapter. */
@@ -50,6 +51,18 @@ function onSocketEnd(this: ServedSocket): void {
 
 function onSocketError(this: ServedSocket, error: NodeJS.ErrnoException): void {
   this[CONNECTION]!.error(error);
+}
+
+/**
+ * The ERR CONNECT_RATE and BYE lines for a connection refused by the connection rate. No session (and so
+ * no sink) exists yet, so the lines go straight through the mychat codec, for every door alike.
+ */
+function connectRateRefusal(waitMs: number): Buffer {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return Buffer.concat([
+    MYCHAT_CODEC.encode({ type: 'failure', code: 'CONNECT_RATE', text: `Your address is opening connections too fast; try again in ${seconds} s.` }),
+    MYCHAT_CODEC.encode({ type: 'bye', text: 'Connection rate' }),
+  ]);
 }
 
 /** The flood settings in force for `options`. */
@@ -99,7 +112,7 @@ export class ChatListener {
       flood: this.flood,
       sniff: true,
       onFault: (session, error) => this.fault(session, error),
-      refuseHttp: (session, sink, address) => this.refuseHttp(session, sink, address),
+      refuseHttp: (session, address) => this.refuseHttp(session, address),
     };
     this.chatOnlyContext = { ...this.context, sniff: false };
     // Half-open: after a client's EOF we still finish its last lines (those within budget) and say goodbye.
@@ -125,8 +138,7 @@ export class ChatListener {
   /** Serves one accepted socket (also used for sockets handed over by socket activation). */
   accept(socket: net.Socket): void {
     this.sockets.add(socket);
-    // IPv4 peers on a dual-stack socket show as ::ffff:a.b.c.d; log them as plain IPv4.
-    const address = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d)/, '');
+    const address = peerAddress(socket.remoteAddress);
     const wait = this.connectLimiter.admit(address, Date.now());
     if (wait > 0) {
       this.refuseConnect(socket, address, wait);
@@ -155,10 +167,8 @@ export class ChatListener {
   acceptChannel(source: ByteSource, channel: ByteChannel, address: string, codec: Codec = MYCHAT_CODEC): { connection: Connection; sink: SocketSink } | undefined {
     const wait = this.connectLimiter.admit(address, Date.now());
     if (wait > 0) {
-      const seconds = Math.max(1, Math.ceil(wait / 1000));
       this.options.log.log('info', 'refused', { addr: address, reason: 'connection rate' });
-      channel.write(MYCHAT_CODEC.encode({ type: 'failure', code: 'CONNECT_RATE', text: `Your address is opening connections too fast; try again in ${seconds} s.` }));
-      channel.write(MYCHAT_CODEC.encode({ type: 'bye', text: 'Connection rate' }));
+      channel.write(connectRateRefusal(wait));
       channel.end();
       return undefined;
     }
@@ -194,19 +204,12 @@ export class ChatListener {
   private refuseConnect(socket: net.Socket, address: string, waitMs: number): void {
     socket.on('error', () => undefined);
     socket.on('close', () => this.sockets.delete(socket));
-    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     this.options.log.log('info', 'refused', { addr: address, reason: 'connection rate' });
-    // No session (and so no sink) exists yet: the refusal goes straight through the mychat codec.
-    socket.end(
-      Buffer.concat([
-        MYCHAT_CODEC.encode({ type: 'failure', code: 'CONNECT_RATE', text: `Your address is opening connections too fast; try again in ${seconds} s.` }),
-        MYCHAT_CODEC.encode({ type: 'bye', text: 'Connection rate' }),
-      ]),
-    );
+    socket.end(connectRateRefusal(waitMs));
     setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
   }
 
-  private refuseHttp(session: Session, _sink: OutputChannel, address: string): void {
+  private refuseHttp(session: Session, address: string): void {
     this.options.log.log('info', 'wrong-protocol', { id: session.id, addr: address, protocol: 'http' });
     this.core.refuse(session, 'NOT_CHAT', 'This is a mychat chat server, not a web server: connect with nc or telnet to this port.');
     this.core.end(session, 'HTTP request on chat port', 'Not a chat client');

@@ -8,6 +8,7 @@ import type { Logger } from '../../log';
 import { LIMITS } from '../../protocol/limits';
 import type { ByteChannel, SocketSink } from '../socket-sink';
 import type { Connection } from '../connection';
+import { peerAddress } from '../peer-address';
 
 /** The subprotocols the door speaks, each naming the wire format it selects. A client that offers none gets mychat.v1. */
 export const SUBPROTOCOL_CODECS: Readonly<Record<string, WireFormat>> = { 'mychat.v1': 'mychat', 'mychat.json.v1': 'json' };
@@ -198,7 +199,7 @@ export class WebSocketDoor {
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
-    const address = (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d)/, '');
+    const address = peerAddress(req.socket.remoteAddress);
     if (!originAllowed(req.headers.origin, req.headers.host, this.options.origins)) {
       this.options.log.log('info', 'refused', { addr: address, reason: 'origin', origin: req.headers.origin, web: true });
       refuseUpgrade(socket, 403, 'Forbidden', 'This Origin may not connect (see mychatd --web-origins).\n');
