@@ -64,11 +64,42 @@ const CHECKPOINT_MS = 1000;
 /** Rows deleted per prune step, so pruning never blocks the event loop for long (a few milliseconds a step). */
 const PRUNE_STEP_ROWS = 200;
 /**
- * Pages of full-text index merging done after each commit or prune step. FTS5's own automatic merging
- * is switched off because it runs in bursts of hundreds of milliseconds; small steady merges keep the
- * index compact with no pause longer than a few tens of milliseconds.
+ * Pages of full-text index merging done after each indexing round or prune step. FTS5's own automatic
+ * merging is switched off because it runs in bursts of hundreds of milliseconds; small steady merges keep
+ * the index compact with no pause longer than a few tens of milliseconds.
  */
 const FTS_MERGE_PAGES = 32;
+/**
+ * How often committed messages are added to the full-text index. Commits (one per event-loop turn, before
+ * any output of the turn leaves) write the messages table only: indexing each turn's few messages in its
+ * own transaction made a new index segment per turn, and the trigger, the segment and the merges that
+ * followed were most of what storing cost (see README "History"). Indexed in rounds, a round's rows make
+ * one segment and cost about 1.5 µs each.
+ */
+export const INDEX_INTERVAL_MS = 250;
+/**
+ * Messages inserted by one statement: a commit of a turn's messages binds and steps one statement per
+ * this many rather than one per message, which halves what a message costs to store.
+ */
+const INSERT_ROWS = 32;
+/** Rows indexed per transaction of a round. */
+const INDEX_CHUNK_ROWS = 2000;
+/** Most time one indexing round spends before it yields to chat (it goes on in the next turn). */
+const INDEX_SLICE_MS = 20;
+/**
+ * Most rows a search indexes first, so that it finds what was committed since the last round: a round's
+ * worth at full load (about 15 ms); beyond it (an overloaded server) a search may miss the newest messages
+ * until the rounds catch up.
+ */
+const SEARCH_CATCH_UP_ROWS = 10_000;
+
+/**
+ * Schema 2 indexes search text behind commits: meta 'indexed' is the id up to which messages are in
+ * messages_fts. Schema 1 indexed each message with an insert trigger, so everything it stored is indexed;
+ * the upgrade records that and drops the trigger, and the version change makes an older mychatd (which
+ * would recreate the trigger and index rows twice) refuse the database instead of damaging the index.
+ */
+const SCHEMA_VERSION = '2';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,14 +129,19 @@ CREATE INDEX IF NOT EXISTS messages_by_time ON messages (at);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5 (
   room, text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
-  INSERT INTO messages_fts (rowid, room, text) VALUES (new.id, 'r' || new.room_id, new.text);
-END;
+-- Deleting a row the index does not hold yet (see INDEX_INTERVAL_MS) is a no-op for a contentless_delete table.
 CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
   DELETE FROM messages_fts WHERE rowid = old.id;
 END;
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '${SCHEMA_VERSION}');
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
+`;
+
+/** Upgrades a schema 1 database, whose insert trigger had indexed every message (see SCHEMA_VERSION). */
+const UPGRADE_FROM_1 = `
+INSERT OR REPLACE INTO meta (key, value) SELECT 'indexed', coalesce(max(id), 0) FROM messages;
+DROP TRIGGER IF EXISTS messages_fts_insert;
+UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
 /** What the store queues for its next commit. */
@@ -157,6 +193,7 @@ function prepareStatements(db: Database.Database) {
     insertRoom: db.prepare('INSERT INTO rooms (key, name, created_at) VALUES (?, ?, ?)'),
     setTopic: db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?'),
     insertMessage: db.prepare('INSERT INTO messages (room_id, at, nick, kind, text) VALUES (?, ?, ?, ?, ?)'),
+    insertMessages: db.prepare(`INSERT INTO messages (room_id, at, nick, kind, text) VALUES ${Array<string>(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`),
     recent: db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT ?'),
     before: db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
     search: db.prepare(
@@ -187,13 +224,17 @@ function prepareStatements(db: Database.Database) {
     deleteOlderThan: db.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE at < ? ORDER BY at LIMIT ?)'),
     deleteRoom: db.prepare('DELETE FROM rooms WHERE id = ?'),
     mergeIndex: db.prepare(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${FTS_MERGE_PAGES})`),
+    indexed: db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed'`).pluck(),
+    indexRows: db.prepare(`INSERT INTO messages_fts (rowid, room, text) SELECT id, 'r' || room_id, text FROM messages WHERE id > ? AND id <= ? ORDER BY id`),
+    setIndexed: db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', ?)`),
   };
 }
 
 /**
  * The embedded history store: SQLite in WAL mode through better-sqlite3. Appends are queued and
  * committed as one transaction per event-loop turn; reads use the (room, id) index and an FTS5 index,
- * so replay, paging and search cost O(log n) in the size of the history.
+ * so replay, paging and search cost O(log n) in the size of the history. The FTS5 index is filled behind
+ * the commits, every INDEX_INTERVAL_MS and before each search (see catchUpSearch).
  */
 export class SqliteHistoryStore implements HistoryStore {
   private readonly db: Database.Database;
@@ -218,6 +259,13 @@ export class SqliteHistoryStore implements HistoryStore {
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly writeBatch: (entries: Array<QueuedWrite>) => void;
+  /** Id up to which committed messages are in the full-text index (kept in meta, so a restart resumes). */
+  private indexed = 0;
+  private readonly indexTimer: NodeJS.Timeout;
+  private indexRoundScheduled = false;
+  /** Set while indexing fails (say the disk is full), so the failure is logged once, not every round. */
+  private indexFailing = false;
+  private readonly indexStep: (from: number, upto: number) => void;
 
   constructor(private readonly options: SqliteStoreOptions) {
     const file = path.join(options.dataDir, DATABASE_FILE);
@@ -236,9 +284,11 @@ export class SqliteHistoryStore implements HistoryStore {
       this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       this.db.exec(SCHEMA);
       const schema = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get() as string | undefined;
-      if (schema !== '1') throw new Error(`unknown schema version ${String(schema)}`);
+      if (schema === '1') this.db.transaction(() => this.db.exec(UPGRADE_FROM_1))();
+      else if (schema !== SCHEMA_VERSION) throw new Error(`unknown schema version ${String(schema)}`);
       // Preparing every statement here checks the tables have the columns we need.
       this.statements = prepareStatements(this.db);
+      this.indexed = (this.statements.indexed.get() as number | undefined) ?? 0;
     } catch (error) {
       throw new HistoryOpenError(
         `cannot use the history database ${file}: ${(error as Error).message}. ` +
@@ -246,27 +296,22 @@ export class SqliteHistoryStore implements HistoryStore {
           `restore it from a backup, or move it aside (mv ${file} ${file}.bad) to start with empty history.`,
       );
     }
-    this.writeBatch = this.db.transaction((entries: Array<QueuedWrite>) => {
-      for (const entry of entries) {
-        if ('forget' in entry) {
-          const forgotten = this.roomId(entry.roomKey);
-          if (forgotten !== undefined) this.statements.forgetRoom.run(forgotten);
-          this.roomIds.delete(entry.roomKey);
-          continue;
-        }
-        const roomId = this.roomId(entry.roomKey, entry.roomName, entry.at)!;
-        if (!('kind' in entry)) {
-          if (entry.creator !== undefined) this.statements.insertCreation.run(entry.creator, entry.at);
-          continue;
-        }
-        this.statements.insertMessage.run(roomId, entry.at, entry.nick, entry.kind, entry.text);
-        if (entry.kind === 'TOPIC') this.statements.setTopic.run(entry.text, entry.nick, entry.at, roomId);
-      }
+    this.writeBatch = this.db.transaction((entries: Array<QueuedWrite>) => this.writeEntries(entries));
+    this.indexStep = this.db.transaction((from: number, upto: number) => {
+      this.statements.indexRows.run(from, upto);
+      this.statements.setIndexed.run(upto);
     });
     if (options.sync === 'normal') {
       this.checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_MS);
       this.checkpointTimer.unref();
     }
+    this.indexTimer = setInterval(() => this.indexRound(), INDEX_INTERVAL_MS);
+    this.indexTimer.unref();
+  }
+
+  /** Id up to which committed messages are in the full-text index (search finds them). */
+  get indexedUpTo(): number {
+    return this.indexed;
   }
 
   get healthy(): boolean {
@@ -335,7 +380,15 @@ export class SqliteHistoryStore implements HistoryStore {
     this.queue = [];
     this.queuedBytes = 0;
     this.dirtySinceCheckpoint = true;
-    this.mergeIndex();
+  }
+
+  /**
+   * Commits what is queued and adds what is committed to the full-text index (up to SEARCH_CATCH_UP_ROWS
+   * rows), so that a search finds what was said just before it.
+   */
+  catchUpSearch(): void {
+    this.commit();
+    this.indexUpTo(() => true, SEARCH_CATCH_UP_ROWS);
   }
 
   lastMessageId(): number {
@@ -362,7 +415,7 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   search(roomKey: string, words: string[], limit: number): HistoryEntry[] {
-    this.commit();
+    this.catchUpSearch();
     const roomId = this.roomId(roomKey);
     if (roomId === undefined || words.length === 0 || limit <= 0) return [];
     const query = ftsMatch(roomId, words);
@@ -440,6 +493,9 @@ export class SqliteHistoryStore implements HistoryStore {
   close(lastAttemptMs = 0): number {
     if (this.closed) return 0;
     this.commit();
+    // What the rounds have not indexed yet is indexed now (an interrupted close resumes at the next start).
+    const indexDeadline = Date.now() + Math.max(lastAttemptMs, INDEX_SLICE_MS);
+    this.indexUpTo(() => Date.now() < indexDeadline, Infinity);
     if (this.failing) {
       this.reclaimWal();
       const deadline = Date.now() + lastAttemptMs;
@@ -461,6 +517,7 @@ export class SqliteHistoryStore implements HistoryStore {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    clearInterval(this.indexTimer);
     try {
       this.db.close();
     } catch (error) {
@@ -501,14 +558,15 @@ export class SqliteHistoryStore implements HistoryStore {
     }
     if (renames.length === 0 && merges.length === 0) return;
     const reindexOld = this.db.prepare('DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE room_id = ?)');
-    const reindexNew = this.db.prepare(`INSERT INTO messages_fts (rowid, room, text) SELECT id, 'r' || ?, text FROM messages WHERE room_id = ?`);
+    // Only rows already indexed are re-indexed under the new room; the later ones are indexed by the rounds.
+    const reindexNew = this.db.prepare(`INSERT INTO messages_fts (rowid, room, text) SELECT id, 'r' || ?, text FROM messages WHERE room_id = ? AND id <= ?`);
     const moveMessages = this.db.prepare('UPDATE messages SET room_id = ? WHERE room_id = ?');
     const setRoom = this.db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ?, created_at = ? WHERE id = ?');
     const setKey = this.db.prepare('UPDATE rooms SET key = ? WHERE id = ?');
     this.db.transaction(() => {
       for (const { row, into } of merges) {
         reindexOld.run(row.id);
-        reindexNew.run(into.id, row.id);
+        reindexNew.run(into.id, row.id, this.indexed);
         moveMessages.run(into.id, row.id);
         if (row.topicAt > into.topicAt) Object.assign(into, { topic: row.topic, topicBy: row.topicBy, topicAt: row.topicAt });
         into.createdAt = Math.min(into.createdAt, row.createdAt);
@@ -522,6 +580,40 @@ export class SqliteHistoryStore implements HistoryStore {
     this.roomIds.clear();
     for (const { row, into } of merges) this.options.log.log('warn', 'rooms-merged', { room: row.name, into: into.name, reason: 'names look alike' });
     this.options.log.log('info', 'rooms-rekeyed', { renamed: renames.length, merged: merges.length });
+  }
+
+  /**
+   * The body of one write transaction: messages are inserted INSERT_ROWS to a statement, in order (ids
+   * follow the queue's order); rooms, forgotten rooms and topics are written where they come.
+   */
+  private writeEntries(entries: Array<QueuedWrite>): void {
+    const rows: Array<number | string> = [];
+    const insertRows = (): void => {
+      if (rows.length === INSERT_ROWS * 5) this.statements.insertMessages.run(rows);
+      else for (let i = 0; i < rows.length; i += 5) this.statements.insertMessage.run(rows.slice(i, i + 5));
+      rows.length = 0;
+    };
+    for (const entry of entries) {
+      if ('forget' in entry) {
+        insertRows();
+        const forgotten = this.roomId(entry.roomKey);
+        if (forgotten !== undefined) this.statements.forgetRoom.run(forgotten);
+        this.roomIds.delete(entry.roomKey);
+        continue;
+      }
+      const roomId = this.roomId(entry.roomKey, entry.roomName, entry.at)!;
+      if (!('kind' in entry)) {
+        if (entry.creator !== undefined) this.statements.insertCreation.run(entry.creator, entry.at);
+        continue;
+      }
+      rows.push(roomId, entry.at, entry.nick, entry.kind, entry.text);
+      if (rows.length === INSERT_ROWS * 5) insertRows();
+      if (entry.kind === 'TOPIC') {
+        insertRows();
+        this.statements.setTopic.run(entry.text, entry.nick, entry.at, roomId);
+      }
+    }
+    insertRows();
   }
 
   /** The store's row id for a room; given a name and creation time, inserts the room when it is new. */
@@ -636,6 +728,55 @@ export class SqliteHistoryStore implements HistoryStore {
     } finally {
       this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
+  }
+
+  /**
+   * One indexing round (every INDEX_INTERVAL_MS): indexes committed messages for at most INDEX_SLICE_MS,
+   * then merges a little; when rows are left (a burst), it goes on in the next turn rather than the next round.
+   */
+  private indexRound(): void {
+    this.indexRoundScheduled = false;
+    const started = Date.now();
+    const left = this.indexUpTo(() => Date.now() - started < INDEX_SLICE_MS, Infinity);
+    if (left && !this.indexRoundScheduled && !this.indexFailing) {
+      this.indexRoundScheduled = true;
+      setImmediate(() => this.indexRound());
+    }
+  }
+
+  /**
+   * Indexes committed messages in chunks of INDEX_CHUNK_ROWS while `more()` allows and at most `maxRows`
+   * ids past the index's end, then merges a slice if it indexed anything. Never during an outage (the
+   * backlog has the space first). Returns true when committed rows are left unindexed.
+   */
+  private indexUpTo(more: () => boolean, maxRows: number): boolean {
+    if (this.closed || this.failing) return false;
+    let newest: number;
+    try {
+      newest = (this.statements.lastMessageId.get() as number | null) ?? 0;
+    } catch {
+      return false;
+    }
+    const stop = Math.min(newest, this.indexed + maxRows);
+    let progressed = false;
+    while (this.indexed < stop && more()) {
+      const upto = Math.min(stop, this.indexed + INDEX_CHUNK_ROWS);
+      try {
+        this.indexStep(this.indexed, upto);
+      } catch (error) {
+        // Messages are stored; only finding them by search waits until indexing works again.
+        if (!this.indexFailing) this.options.log.log('warn', 'history-index-failed', { error: (error as Error).message, behind: newest - this.indexed });
+        this.indexFailing = true;
+        return true;
+      }
+      if (this.indexFailing) this.options.log.log('info', 'history-index-recovered', {});
+      this.indexFailing = false;
+      this.indexed = upto;
+      progressed = true;
+      this.dirtySinceCheckpoint = true;
+    }
+    if (progressed) this.mergeIndex();
+    return this.indexed < newest;
   }
 
   /** A bounded slice of full-text index merging (see FTS_MERGE_PAGES). */

@@ -24,14 +24,15 @@ function entry(room: string, text: string, at = 1_000): NewHistoryEntry {
   return { roomKey: room, roomName: room, at, nick: 'alice', kind: 'MSG', text };
 }
 
-/** A store holding `texts` in room `#a` (committed, so reader threads see them) and a few lines in `#b`. */
+/** A store holding `texts` in room `#a` (committed and indexed, so reader threads see them) and a few lines in `#b`. */
 function storeWith(t: ExecutionContext, texts: string[]): { dataDir: string; store: SqliteHistoryStore } {
   const dataDir = tempDir(t);
   const store = new SqliteHistoryStore({ dataDir, sync: 'normal', log: silentLogger });
   t.teardown(() => store.close());
   texts.forEach((text, i) => store.append(entry('#a', text, 1_000 + i)));
   for (let i = 0; i < 3; i++) store.append(entry('#b', `other ${i}`));
-  store.commit();
+  // Committed and indexed for search (as before each /search), so reader threads find them.
+  store.catchUpSearch();
   return { dataDir, store };
 }
 
@@ -252,7 +253,7 @@ test.serial('a reader thread that cannot open the database is logged, queries ge
   await retried;
 });
 
-test.serial('reader threads see what the store has committed since they started', async (t) => {
+test.serial('reader threads see what the store has committed since they started, and find it once it is indexed', async (t) => {
   const { dataDir, store } = storeWith(t, ['first']);
   const r = reader(t, dataDir);
   t.deepEqual(texts(await r.recent('#a', 5)), ['first']);
@@ -260,6 +261,7 @@ test.serial('reader threads see what the store has committed since they started'
   store.append(entry('#new', 'a new room'));
   store.commit();
   t.deepEqual(texts(await r.recent('#a', 5)), ['first', 'second']);
+  store.catchUpSearch();
   t.deepEqual((await r.search('#new', ['new'], 5)).map((e) => e.text), ['a new room']);
 });
 

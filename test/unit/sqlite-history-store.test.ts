@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../lib/log';
 import type { NewHistoryEntry } from '../../lib/core/ports/history-store';
-import { DATABASE_FILE, HistoryOpenError, SqliteHistoryStore, type SyncMode } from '../../lib/history/sqlite-history-store';
+import { DATABASE_FILE, HistoryOpenError, INDEX_INTERVAL_MS, SqliteHistoryStore, type SyncMode } from '../../lib/history/sqlite-history-store';
+import { openHistoryReads } from '../../lib/history/history-reads';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mychat-store-'));
@@ -196,7 +197,71 @@ test('a database made by the first schema opens, keeps its rooms and history, an
   const again = open(dir);
   t.deepEqual(again.loadRoomCreations(0), [{ creator: '198.51.100.0/24', count: 1, first: 5_000 }]);
   t.is(again.loadRooms().length, 4);
+  // Upgraded to schema 2: the insert trigger is gone, so a new message is indexed once, by the store.
+  again.append(entry('#talk', 'hello again'));
+  t.deepEqual(again.search('#talk', ['hello'], 10).map((e) => e.text), ['hello again', 'hello']);
   again.close();
+  const raw = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+  t.is(raw.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get(), '2');
+  t.is(raw.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts_insert'`).pluck().get(), 0);
+  t.deepEqual(raw.prepare(`SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'hello'`).pluck().all(), [1, 3], 'each message indexed once');
+  raw.close();
+});
+
+test('search text is indexed behind the commits: a reader finds a committed message once the index has caught up, on its own', async (t) => {
+  t.timeout(20_000);
+  const dir = tempDir(t);
+  const store = open(dir);
+  t.teardown(() => store.close());
+  store.append(entry('#idx', 'first words'));
+  store.commit();
+  const reads = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+  t.teardown(() => reads.close());
+  const search = openHistoryReads(reads).search;
+  const newest = store.lastMessageId();
+  t.true(store.indexedUpTo < newest, 'the commit wrote the message, not its index entry');
+  t.deepEqual(search('#idx', ['first'], 10), [], 'not found by search yet');
+  t.deepEqual(openHistoryReads(reads).recent('#idx', 10, undefined).entries.map((e) => e.text), ['first words'], 'but stored and readable');
+  const started = Date.now();
+  t.true(await until(() => store.indexedUpTo >= newest, 10_000), 'the index catches up without any search');
+  t.log(`indexed after ${Date.now() - started} ms (rounds every ${INDEX_INTERVAL_MS} ms)`);
+  t.deepEqual(search('#idx', ['first'], 10).map((e) => e.text), ['first words']);
+});
+
+test('a search indexes what was committed since the last round first; close indexes the rest, and a reopened store carries on', (t) => {
+  const dir = tempDir(t);
+  const store = open(dir);
+  for (let i = 0; i < 70; i++) store.append(entry('#many', `word${i} shared`, 1000 + i));
+  t.is(store.search('#many', ['shared'], 100).length, 70);
+  store.append(entry('#many', 'at close'));
+  store.close();
+  const reads = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+  t.deepEqual(openHistoryReads(reads).search('#many', ['close'], 10).map((e) => e.text), ['at close'], 'indexed at close');
+  reads.close();
+  const again = open(dir);
+  again.append(entry('#many', 'after reopening'));
+  t.deepEqual(again.search('#many', ['reopening'], 10).map((e) => e.text), ['after reopening']);
+  t.is(again.search('#many', ['shared'], 100).length, 70, 'nothing indexed twice');
+  again.close();
+});
+
+test('many messages in one commit keep their order across rooms, with topics and new rooms in between', (t) => {
+  const store = open(tempDir(t));
+  const texts: Record<string, string[]> = { '#x': [], '#y': [] };
+  for (let i = 0; i < 100; i++) {
+    const room = i % 3 === 0 ? '#y' : '#x';
+    const kind = i === 40 ? 'TOPIC' : 'MSG';
+    store.append(entry(room, `n${i}`, 1000 + i, 'alice', kind));
+    texts[room]!.push(`n${i}`);
+    if (i === 50) store.saveRoom({ roomKey: '#z', roomName: '#z', at: 2000 });
+  }
+  store.commit();
+  t.deepEqual(store.recent('#x', 100).map((e) => e.text), texts['#x']);
+  t.deepEqual(store.recent('#y', 100).map((e) => e.text), texts['#y']);
+  const ids = [...store.recent('#x', 100), ...store.recent('#y', 100)].sort((a, b) => a.id - b.id).map((e) => e.text);
+  t.deepEqual(ids, Array.from({ length: 100 }, (_, i) => `n${i}`), 'ids follow the append order');
+  t.deepEqual(store.loadRooms().map((r) => [r.key, r.topic]).sort(), [['#x', 'n40'], ['#y', ''], ['#z', '']]);
+  store.close();
 });
 
 /** Waits, at most `timeoutMs`, until `condition()` holds (the store retries on its own timer). */

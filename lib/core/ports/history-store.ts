@@ -102,6 +102,12 @@ export interface HistoryStore {
   loadRoomCreations(since: number): RoomCreations[];
   /** Commits queued entries now; never throws (failures are logged and retried; during an outage it returns at once). */
   commit(): void;
+  /**
+   * For a store that adds committed entries to its search index behind the commits: commits, then brings
+   * the index up to date (within a bound the store documents), so a search finds what was just said.
+   * Called before each search instead of commit(); never throws.
+   */
+  catchUpSearch?(): void;
   /** Id of the newest committed message (0 when there is none): a replay reads up to it, so live lines held meanwhile are not shown twice. */
   lastMessageId(): number;
   /** The newest `limit` entries of a room, oldest first. */
