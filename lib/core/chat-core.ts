@@ -75,13 +75,13 @@ export class ChatCore implements CommandCore {
   /**
    * Changes settings on a running core (config reload). Connection limits, names and the MOTD apply from
    * the next connection or login (the auto-join room too); room limits from the next room created; the
-   * idle timeout, room expiry and the large-room size at once.
+   * idle timeout, room expiry, the large-room size and the rooms whose history is not kept at once.
    */
   reconfigure(
     changes: Partial<
       Pick<
         ChatCoreOptions,
-        'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'reservedNicks' | 'nickHoldMs' | 'maxRooms' | 'roomUnusedMs' | 'idleTimeoutMs' | 'largeRoom' | 'autoJoin'
+        'motd' | 'maxClients' | 'maxPerAddress' | 'registrationTimeoutMs' | 'reservedNicks' | 'nickHoldMs' | 'maxRooms' | 'roomUnusedMs' | 'idleTimeoutMs' | 'largeRoom' | 'autoJoin' | 'historyOffRooms'
       >
     >,
   ): void {

@@ -30,6 +30,8 @@ export interface ChatCoreOptions {
   historyQueries?: HistoryQueries;
   /** Entries replayed when joining a room (0: none). */
   historyReplay: number;
+  /** Names of rooms whose history is not kept (matched by room key): nothing said there is stored, replayed, listed or searched. */
+  historyOffRooms: readonly string[];
   /** Nicknames no one may take, nor anything that looks like them (compared by lookKeys). */
   reservedNicks: readonly string[];
   /**
@@ -95,6 +97,7 @@ export function defaultCoreOptions(): ChatCoreOptions {
     clock: systemClock,
     log: silentLogger,
     historyReplay: 20,
+    historyOffRooms: [],
     reservedNicks: DEFAULT_RESERVED_NICKS,
     nickHoldMs: 60_000,
     maxRooms: LIMITS.maxRooms,

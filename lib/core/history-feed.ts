@@ -1,5 +1,5 @@
 import { ChatError } from '../protocol/errors';
-import { neutralise } from '../protocol/text-hygiene';
+import { nameKey, neutralise } from '../protocol/text-hygiene';
 import type { Logger } from '../log';
 import type { ChatEvent } from './events';
 import { historyEnd, historyEvent } from './history-lines';
@@ -22,6 +22,8 @@ export interface HistoryFeedOptions {
   readonly historyQueries?: HistoryQueries;
   /** Entries replayed when joining a room (0: none). */
   readonly historyReplay: number;
+  /** Names of rooms whose history is not kept (matched by room key): nothing said there is stored or replayed. */
+  readonly historyOffRooms?: readonly string[];
 }
 
 /**
@@ -33,6 +35,8 @@ export class HistoryFeed {
   private outageSerial = 0;
   /** Replay pages read in the last REPLAY_SHARE_MS, shared by joiners of the same room (see replayPage). */
   private readonly replayPages = new Map<Room, { uptoId: number; limit: number; at: number; page: Promise<HistoryPage> }>();
+  /** Room keys of historyOffRooms, and the list they were computed from (a reload replaces the list). */
+  private offKeys: { names: readonly string[]; keys: ReadonlySet<string> } | undefined;
 
   constructor(private readonly options: HistoryFeedOptions) {}
 
@@ -43,7 +47,7 @@ export class HistoryFeed {
   record(session: Session, room: Room, kind: HistoryKind, text: string): number {
     const at = this.options.clock.now();
     const history = this.options.history;
-    if (history === undefined) return at;
+    if (history === undefined || this.keepsNothing(room)) return at;
     history.append({ roomKey: room.key, roomName: room.name, at, nick: session.nick, kind, text });
     room.persistent = true;
     // A topic alone does not make a room used: setting one must not let a squatter keep a room.
@@ -66,13 +70,27 @@ export class HistoryFeed {
   }
 
   /**
-   * The reader for history queries, after committing what is queued (so a user finds what they have just
-   * said), or NO_HISTORY when this server keeps none.
+   * True when nothing said in `room` is stored (its key is one of historyOffRooms): it is neither
+   * replayed nor shown by /history or /search, even what was stored before it was listed.
    */
-  reader(): HistoryQueries {
+  keepsNothing(room: Room): boolean {
+    const names = this.options.historyOffRooms;
+    if (names === undefined || names.length === 0) return false;
+    if (this.offKeys?.names !== names) this.offKeys = { names, keys: new Set(names.map(nameKey)) };
+    return this.offKeys.keys.has(room.key);
+  }
+
+  /**
+   * The reader for history queries about `room`, after committing what is queued (and, for a search,
+   * indexing it) so a user finds what they have just said; NO_HISTORY when this server keeps none, or
+   * none of that room.
+   */
+  reader(room: Room, forSearch = false): HistoryQueries {
     const { history, historyQueries } = this.options;
     if (history === undefined || historyQueries === undefined) throw new ChatError('NO_HISTORY', 'This server keeps no history.');
-    history.commit();
+    if (this.keepsNothing(room)) throw new ChatError('NO_HISTORY', `Nothing said in ${room.name} is stored on this server, so it has no history to show or search.`);
+    if (forSearch && history.catchUpSearch !== undefined) history.catchUpSearch();
+    else history.commit();
     return historyQueries;
   }
 
@@ -84,7 +102,7 @@ export class HistoryFeed {
   replay(session: Session, room: Room, ok: ChatEvent, overflow: (session: Session) => void): Promise<void> | undefined {
     const { history, historyQueries: queries } = this.options;
     // A room where nothing was ever said (a topic alone does not count) has nothing worth a query.
-    if (!session.replay || this.options.historyReplay <= 0 || !history || !queries || !room.persistent || !room.used) return undefined;
+    if (!session.replay || this.options.historyReplay <= 0 || !history || !queries || !room.persistent || !room.used || this.keepsNothing(room)) return undefined;
     // Everything said before this join is committed and replayed; everything after it is live (held).
     history.commit();
     const uptoId = history.lastMessageId();

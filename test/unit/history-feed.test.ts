@@ -24,6 +24,11 @@ class MemoryStore implements HistoryStore {
   append(entry: NewHistoryEntry): void {
     this.queued.push(entry);
   }
+  catchUps = 0;
+  catchUpSearch(): void {
+    this.catchUps++;
+    this.commit();
+  }
   commit(): void {
     this.commits++;
     for (const entry of this.queued.splice(0)) this.committed.push({ id: this.committed.length + 1, ...entry });
@@ -64,7 +69,8 @@ function setup(overrides: Partial<HistoryFeedOptions> = {}) {
   const clock = new FakeClock();
   const store = new MemoryStore();
   const queries = new HeldQueries(store);
-  const feed = new HistoryFeed({ clock, log: silentLogger, history: store, historyQueries: queries, historyReplay: 2, ...overrides });
+  const options: { -readonly [K in keyof HistoryFeedOptions]: HistoryFeedOptions[K] } = { clock, log: silentLogger, history: store, historyQueries: queries, historyReplay: 2, ...overrides };
+  const feed = new HistoryFeed(options);
   const room = new Room('#r', '#r');
   let id = 1;
   const user = (nick: string) => {
@@ -75,7 +81,7 @@ function setup(overrides: Partial<HistoryFeedOptions> = {}) {
     room.members.add(session);
     return { session, sink };
   };
-  return { clock, store, queries, feed, room, user };
+  return { clock, store, queries, feed, room, user, options };
 }
 
 const ok: ChatEvent = { type: 'reply', command: 'JOIN', subject: '#r', text: 'Now talking in #r.' };
@@ -96,7 +102,7 @@ test('without a store nothing is kept and the reader answers NO_HISTORY', (t) =>
   const alice = w.user('alice');
   w.feed.record(alice.session, w.room, 'MSG', 'hi');
   t.false(w.room.persistent);
-  t.is(t.throws(() => w.feed.reader(), { instanceOf: ChatError })!.code, 'NO_HISTORY');
+  t.is(t.throws(() => w.feed.reader(w.room), { instanceOf: ChatError })!.code, 'NO_HISTORY');
 });
 
 test('during an outage each sender is told once; a new outage tells them again', (t) => {
@@ -170,4 +176,53 @@ test('prune passes the store result on, and is a no-op without a store', (t) => 
   w.store.nextPrune = { deletedMessages: 4, unusedRooms: ['#r'], done: false };
   t.deepEqual(w.feed.prune({ maxMessagesPerRoom: 1, maxAgeMs: 1 }), { deletedMessages: 4, unusedRooms: ['#r'], done: false });
   t.is(setup({ history: undefined }).feed.prune({ maxMessagesPerRoom: 1, maxAgeMs: 1 }), undefined);
+});
+
+test('a search reader has the store catch its index up first; a /history reader only commits', (t) => {
+  const w = setup();
+  const alice = w.user('alice');
+  w.feed.record(alice.session, w.room, 'MSG', 'hi');
+  w.feed.reader(w.room);
+  t.deepEqual([w.store.commits, w.store.catchUps], [1, 0]);
+  w.feed.reader(w.room, true);
+  t.deepEqual([w.store.commits, w.store.catchUps], [2, 1]);
+});
+
+test('a room listed in historyOffRooms (by room key) stores and replays nothing and its readers answer NO_HISTORY; a new list applies at once', async (t) => {
+  const w = setup({ historyOffRooms: ['#BOTS'] });
+  const bots = new Room('#Bots', '#bots');
+  const alice = w.user('alice');
+  bots.members.add(alice.session);
+  w.feed.record(alice.session, bots, 'MSG', 'beep');
+  w.feed.record(alice.session, bots, 'TOPIC', 'robots only');
+  t.deepEqual(w.store.queued, [], 'nothing said in #bots is queued for the store');
+  t.deepEqual([bots.persistent, bots.used], [false, false]);
+  t.true(w.feed.keepsNothing(bots));
+  for (const forSearch of [false, true]) {
+    const error = t.throws(() => w.feed.reader(bots, forSearch), { instanceOf: ChatError })!;
+    t.is(error.code, 'NO_HISTORY');
+    t.is(error.message, 'Nothing said in #Bots is stored on this server, so it has no history to show or search.');
+  }
+  t.is(w.store.commits, 0, 'a refused query costs no commit');
+
+  // Other rooms keep their history.
+  w.feed.record(alice.session, w.room, 'MSG', 'hello');
+  t.deepEqual(w.store.queued.map((e) => [e.roomKey, e.text]), [['#r', 'hello']]);
+  t.is(w.feed.reader(w.room), w.queries);
+  t.deepEqual(w.store.committed.map((e) => e.text), ['hello']);
+
+  // Stored before the room was listed (a reload): kept in the store but neither replayed nor read.
+  w.options.historyOffRooms = ['#r'];
+  t.true(w.feed.keepsNothing(w.room));
+  w.room.used = true;
+  t.is(w.feed.replay(w.user('bob').session, w.room, ok, () => undefined), undefined, 'no replay');
+  t.is(t.throws(() => w.feed.reader(w.room))!.message.startsWith('Nothing said in #r is stored'), true);
+  w.options.historyOffRooms = [];
+  t.false(w.feed.keepsNothing(bots), 'taken off the list: stored again');
+  w.feed.record(alice.session, bots, 'MSG', 'stored now');
+  t.deepEqual(w.store.queued.map((e) => e.text), ['stored now']);
+  const replay = w.feed.replay(w.user('carol').session, w.room, ok, () => undefined);
+  t.truthy(replay, 'and replayed again');
+  w.queries.answer();
+  await replay;
 });
