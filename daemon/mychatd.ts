@@ -96,7 +96,14 @@ function main(): void {
   if (options.history === 'on') {
     try {
       // onOutage can only fire after an append, so `core` (declared below) exists by then.
-      history = new SqliteHistoryStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage: (unsaved) => core.historyOutage(unsaved) });
+      history = new SqliteHistoryStore({
+        dataDir: options.dataDir,
+        sync: options.sync,
+        log,
+        onOutage: (unsaved) => core.historyOutage(unsaved),
+        // WAL checkpoints (and their fsyncs) off the event loop.
+        checkpointThread: true,
+      });
     } catch (error) {
       if (!(error instanceof HistoryOpenError)) throw error;
       // Refuse to start rather than fail later or replace what is there: the message says what to do.

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log';
 import {
   ROOM_CREATION_WINDOW_MS,
@@ -14,6 +15,7 @@ import {
   type RoomCreations,
   type StoredRoom,
 } from '../core/ports/history-store';
+import type { CheckpointData, CheckpointReport } from './checkpoint-worker';
 import type { Row } from './history-reads';
 import { ftsMatch } from './search-terms';
 
@@ -27,6 +29,11 @@ export interface SqliteStoreOptions {
   log: Logger;
   /** Called once when a storage outage starts, with the entries that could not be written. */
   onOutage?: (unsaved: readonly NewHistoryEntry[]) => void;
+  /**
+   * Checkpoint the WAL from a worker thread of its own, every CHECKPOINT_MS, instead of on the event loop
+   * (the daemon sets it; see checkpoint-worker.ts). SQLite's automatic checkpoints are then off.
+   */
+  checkpointThread?: boolean;
 }
 
 /** A data directory or database that cannot be used; the daemon prints it and exits. */
@@ -185,6 +192,25 @@ function makeDirectory(dir: string): void {
  */
 const FORGOTTEN = `key >= '!' AND key < '"'`;
 
+/**
+ * Starts the checkpoint thread (see checkpoint-worker.ts); under ts-node (tests) its TypeScript file is
+ * loaded through ts-node. It never keeps the process alive, and what it reports is logged.
+ */
+function startCheckpointer(data: CheckpointData, log: Logger, lost: () => void): Worker {
+  const file = path.join(__dirname, `checkpoint-worker${path.extname(__filename)}`);
+  const worker = __filename.endsWith('.ts')
+    ? new Worker(`require('ts-node/register'); require(${JSON.stringify(file)});`, { eval: true, workerData: data })
+    : new Worker(file, { workerData: data });
+  worker.unref();
+  worker.on('message', (report: CheckpointReport) => {
+    if ('failed' in report) log.log('warn', 'history-checkpoint-failed', { error: report.failed, thread: true });
+    else if ('recovered' in report) log.log('info', 'history-checkpoint-recovered', { thread: true });
+  });
+  worker.on('error', (error) => log.log('error', 'history-checkpoint-thread-failed', { error: error.message }));
+  worker.on('exit', lost);
+  return worker;
+}
+
 /** Prepares every statement the store uses; this fails if a table lacks a column we need. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -247,6 +273,7 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Wait before the next retry during an outage (doubles up to RETRY_MAX_MS while retries fail). */
   private retryDelay = RETRY_FIRST_MS;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
+  private readonly checkpointer: Worker | undefined;
   private dirtySinceCheckpoint = false;
   private failing = false;
   /** Messages (and rooms) dropped from the backlog during the current outage. */
@@ -301,7 +328,13 @@ export class SqliteHistoryStore implements HistoryStore {
       this.statements.indexRows.run(from, upto);
       this.statements.setIndexed.run(upto);
     });
-    if (options.sync === 'normal') {
+    if (options.checkpointThread) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      // Should the thread die, SQLite's automatic checkpoints come back, so the WAL stays bounded.
+      this.checkpointer = startCheckpointer({ file, intervalMs: CHECKPOINT_MS }, options.log, () => {
+        if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
+      });
+    } else if (options.sync === 'normal') {
       this.checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_MS);
       this.checkpointTimer.unref();
     }
@@ -518,6 +551,7 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     clearInterval(this.indexTimer);
+    this.checkpointer?.postMessage('close');
     try {
       this.db.close();
     } catch (error) {

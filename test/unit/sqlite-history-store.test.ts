@@ -1,6 +1,6 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../lib/log';
@@ -415,4 +415,24 @@ test('full sync mode stores the same way', (t) => {
   const db = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
   t.is(db.prepare('SELECT text FROM messages').pluck().get(), 'durable');
   db.close();
+});
+
+test('with a checkpoint thread, the WAL is copied into the database file off the event loop, and closing stops the thread', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir(t);
+  const logs: string[] = [];
+  const store = new SqliteHistoryStore({ dataDir: dir, sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), checkpointThread: true });
+  const file = path.join(dir, DATABASE_FILE);
+  const before = statSync(file).size;
+  for (let i = 0; i < 2000; i++) store.append(entry('#wal', `message ${i} ${'x'.repeat(100)}`));
+  store.commit();
+  const db = (store as unknown as { db: Database.Database }).db;
+  t.is(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint inside a commit');
+  t.is(statSync(file).size, before, 'the commit went to the WAL only');
+  t.true(await until(() => statSync(file).size > before, 20_000), 'the thread checkpointed the WAL into the database');
+  store.close();
+  t.deepEqual(logs.filter((line) => line.includes('checkpoint')), []);
+  const again = open(dir);
+  t.is(again.recent('#wal', 5000).length, 2000);
+  again.close();
 });
