@@ -12,7 +12,7 @@ import { ChatListener } from '../lib/transport/tcp/tcp-listener';
 import { packageVersion } from '../lib/version';
 import { WebSocketDoor } from '../lib/transport/websocket/websocket-door';
 import { normaliseName } from '../lib/protocol/text-hygiene';
-import { changedOptions, nickList, parseOptions, reloadedOptions, tlsPortOf, UsageError, webOriginList, webPortOf, type DaemonOptions } from './options';
+import { changedOptions, nickList, parseOptions, reloadedOptions, roomList, tlsPortOf, UsageError, webOriginList, webPortOf, type DaemonOptions } from './options';
 import { notifySystemd, takeNamedListenFds, TLS_FD_NAME, WEB_FD_NAME } from './systemd';
 import { loadTlsCredentials, TlsCredentialsError, TlsDoor, type TlsCredentials } from './tls-door';
 
@@ -130,6 +130,7 @@ function main(): void {
     history,
     historyQueries: reader,
     historyReplay: options.historyReplay,
+    historyOffRooms: roomList(options.historyOffRooms),
     reservedNicks: nickList(options.reservedNicks),
     nickHoldMs: options.nickHold * 1000,
     // One process: room events reach this process's members (a cluster bus would reach other servers too).
@@ -246,6 +247,7 @@ function main(): void {
       idleTimeoutMs: next.idleTimeout * 1000,
       largeRoom: next.largeRoom,
       autoJoin: normaliseName(next.autoJoin),
+      historyOffRooms: roomList(next.historyOffRooms),
     });
     listener.reconfigure({ maxSendQueueBytes: next.maxSendQueue, floodBurst: next.floodBurst, floodRate: next.floodRate, flood: floodOf(next) });
     if (tlsDoors.length > 0) reloadTls(tlsDoors, next);

@@ -77,6 +77,8 @@ export interface DaemonOptions {
   sync: SyncMode;
   /** `off`: nothing is stored or replayed, no database is opened, and /history and /search answer NO_HISTORY. */
   history: (typeof HISTORY_MODES)[number];
+  /** Comma-separated rooms whose history is not kept (see roomList); reloadable. */
+  historyOffRooms: string;
   /** Comma-separated nicknames no one may take (see nickList). */
   reservedNicks: string;
   /** Seconds a nickname stays held for its address after an abrupt disconnect; 0 turns holding off. */
@@ -120,6 +122,23 @@ function nickListProblem(value: string | number): string | undefined {
   for (const name of nickList(String(value))) {
     const wrong = nickProblem(name);
     if (wrong !== undefined) return `lists "${name}", which is not a valid nickname (${wrong})`;
+  }
+  return undefined;
+}
+
+/** The rooms of a comma-separated room list (--history-off-rooms), normalised, blanks dropped. */
+export function roomList(text: string): string[] {
+  return text
+    .split(',')
+    .map((name) => normaliseName(name.trim()))
+    .filter((name) => name !== '');
+}
+
+/** Why a --history-off-rooms value is wrong: each entry must be a valid room name. */
+function roomListProblem(value: string | number): string | undefined {
+  for (const name of roomList(String(value))) {
+    const wrong = roomProblem(name);
+    if (wrong !== undefined) return `lists "${name}", which is not a valid room name (${wrong})`;
   }
   return undefined;
 }
@@ -365,6 +384,15 @@ const SPECS: Record<string, OptionSpec> = {
     choices: HISTORY_MODES,
     reload: false,
   },
+  'history-off-rooms': {
+    field: 'historyOffRooms',
+    type: 'string',
+    default: '',
+    describe: 'Comma-separated rooms whose history is not kept: nothing said there is stored or replayed, /history and /search answer NO_HISTORY',
+    maxLength: 4096,
+    check: roomListProblem,
+    reload: true,
+  },
   sync: { field: 'sync', type: 'string', default: 'normal', describe: 'History durability: normal (survives a crash of mychatd) or full (survives power loss, slower)', choices: SYNC_MODES, reload: false },
 };
 
@@ -497,7 +525,7 @@ export function parseOptions(argv: string[], version: string): DaemonOptions {
     .config(fileValues ?? {})
     .epilog(
       'Precedence: command line, then MYCHATD_* environment, then the configuration file, then the defaults.\n' +
-        'SIGHUP re-reads the configuration and the TLS certificate; host, port, tls-port, data-dir, history-* and sync need a restart. See mychatd(8).',
+        'SIGHUP re-reads the configuration and the TLS certificate; host, port, tls-port, data-dir, sync and history-* (but history-off-rooms) need a restart. See mychatd(8).',
     )
     .version(version)
     .alias('h', 'help')
