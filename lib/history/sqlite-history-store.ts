@@ -309,6 +309,12 @@ export class SqliteHistoryStore implements HistoryStore {
       this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
       this.db.pragma('cache_size = -16000');
       this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // A database of a newer schema is refused before anything is written to it.
+      const hasMeta = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined;
+      const found = hasMeta ? (this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get() as string | undefined) : undefined;
+      if (Number(found) > Number(SCHEMA_VERSION)) {
+        throw new HistoryOpenError(`the history database ${file} was written by a newer mychatd (schema ${found}; this one reads up to ${SCHEMA_VERSION}): run that version, or restore a backup made before the upgrade.`);
+      }
       this.db.exec(SCHEMA);
       const schema = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get() as string | undefined;
       if (schema === '1') this.db.transaction(() => this.db.exec(UPGRADE_FROM_1))();
@@ -317,6 +323,7 @@ export class SqliteHistoryStore implements HistoryStore {
       this.statements = prepareStatements(this.db);
       this.indexed = (this.statements.indexed.get() as number | undefined) ?? 0;
     } catch (error) {
+      if (error instanceof HistoryOpenError) throw error;
       throw new HistoryOpenError(
         `cannot use the history database ${file}: ${(error as Error).message}. ` +
           `It is not a mychat database or it is damaged. mychatd will not overwrite it: ` +

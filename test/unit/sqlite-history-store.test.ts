@@ -390,6 +390,19 @@ test('closing during an outage makes a last attempt and logs exactly how many me
   t.regex(logs.join(''), /info history-closed notKept=0/, 'a healthy close says so too');
 });
 
+test('a database from a newer mychatd is refused, saying so, and left untouched', (t) => {
+  const dir = tempDir(t);
+  open(dir).close();
+  const raw = new Database(path.join(dir, DATABASE_FILE));
+  raw.exec(`UPDATE meta SET value = '3' WHERE key = 'schema'`);
+  raw.close();
+  const error = t.throws(() => open(dir), { instanceOf: HistoryOpenError })!;
+  t.regex(error.message, /was written by a newer mychatd \(schema 3; this one reads up to 2\)/);
+  const again = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+  t.is(again.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get(), '3');
+  again.close();
+});
+
 test('a file that is not a database is refused with a message naming it; it is left untouched', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, DATABASE_FILE);
