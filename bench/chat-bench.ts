@@ -6,8 +6,10 @@
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time. Figures are for this machine
  * (2 shared cores: the generator runs here too, so its CPU use is printed next to each figure).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { rssKiB, startBenchDaemon } from './bench-daemon';
 
 const HARD_DEADLINE_MS = 120_000;
@@ -130,12 +132,20 @@ const HISTORY_SHARE_TARGET = 0.85;
 
 /**
  * What storing history costs fan-out: the same scenario with --history on and off, interleaved, two
- * rounds each, best of each compared (the machine is shared, so single runs vary).
+ * rounds each, best of each compared (the machine is shared, so single runs vary). Each run with history
+ * starts from an empty database in a directory of its own, so runs neither depend on nor grow each other.
  */
 async function historyCost(): Promise<void> {
   const best = { on: 0, off: 0 };
   for (let round = 0; round < 2; round++) {
-    for (const mode of ['on', 'off'] as const) best[mode] = Math.max(best[mode], await fanOut(100, 10, 2_000, ['--history', mode]));
+    for (const mode of ['on', 'off'] as const) {
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-bench-history-'));
+      try {
+        best[mode] = Math.max(best[mode], await fanOut(100, 10, 2_000, ['--history', mode, '--data-dir', dataDir]));
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    }
   }
   const share = best.on / best.off;
   console.log(
