@@ -101,8 +101,8 @@ function main(): void {
         sync: options.sync,
         log,
         onOutage: (unsaved) => core.historyOutage(unsaved),
-        // WAL checkpoints (and their fsyncs) off the event loop.
-        checkpointThread: true,
+        // Search indexing and WAL checkpoints (with their fsyncs) off the event loop.
+        maintenanceThread: true,
       });
     } catch (error) {
       if (!(error instanceof HistoryOpenError)) throw error;

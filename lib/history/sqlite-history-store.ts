@@ -15,8 +15,9 @@ import {
   type RoomCreations,
   type StoredRoom,
 } from '../core/ports/history-store';
-import type { CheckpointData, CheckpointReport } from './checkpoint-worker';
+import type { MaintenanceData, MaintenanceReport } from './maintenance-worker';
 import type { Row } from './history-reads';
+import { openSearchIndexer, type SearchIndexer } from './search-index';
 import { ftsMatch } from './search-terms';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
@@ -30,10 +31,10 @@ export interface SqliteStoreOptions {
   /** Called once when a storage outage starts, with the entries that could not be written. */
   onOutage?: (unsaved: readonly NewHistoryEntry[]) => void;
   /**
-   * Checkpoint the WAL from a worker thread of its own, every CHECKPOINT_MS, instead of on the event loop
-   * (the daemon sets it; see checkpoint-worker.ts). SQLite's automatic checkpoints are then off.
+   * Index search text and checkpoint the WAL from a worker thread of its own, instead of on the event
+   * loop (the daemon sets it; see maintenance-worker.ts). SQLite's automatic checkpoints are then off.
    */
-  checkpointThread?: boolean;
+  maintenanceThread?: boolean;
 }
 
 /** A data directory or database that cannot be used; the daemon prints it and exits. */
@@ -70,12 +71,6 @@ const RETRY_SLICE_MS = 20;
 const CHECKPOINT_MS = 1000;
 /** Rows deleted per prune step, so pruning never blocks the event loop for long (a few milliseconds a step). */
 const PRUNE_STEP_ROWS = 200;
-/**
- * Pages of full-text index merging done after each indexing round or prune step. FTS5's own automatic
- * merging is switched off because it runs in bursts of hundreds of milliseconds; small steady merges keep
- * the index compact with no pause longer than a few tens of milliseconds.
- */
-const FTS_MERGE_PAGES = 32;
 /**
  * How often committed messages are added to the full-text index. Commits (one per event-loop turn, before
  * any output of the turn leaves) write the messages table only: indexing each turn's few messages in its
@@ -193,21 +188,26 @@ function makeDirectory(dir: string): void {
 const FORGOTTEN = `key >= '!' AND key < '"'`;
 
 /**
- * Starts the checkpoint thread (see checkpoint-worker.ts); under ts-node (tests) its TypeScript file is
- * loaded through ts-node. It never keeps the process alive, and what it reports is logged.
+ * Starts the maintenance thread (see maintenance-worker.ts); under ts-node (tests) its TypeScript file is
+ * loaded through ts-node. It never keeps the process alive; what it reports is logged, and `lost` is
+ * called if it ends without being told to.
  */
-function startCheckpointer(data: CheckpointData, log: Logger, lost: () => void): Worker {
-  const file = path.join(__dirname, `checkpoint-worker${path.extname(__filename)}`);
+function startMaintainer(data: MaintenanceData, log: Logger, lost: () => void): Worker {
+  const file = path.join(__dirname, `maintenance-worker${path.extname(__filename)}`);
   const worker = __filename.endsWith('.ts')
     ? new Worker(`require('ts-node/register'); require(${JSON.stringify(file)});`, { eval: true, workerData: data })
     : new Worker(file, { workerData: data });
   worker.unref();
-  worker.on('message', (report: CheckpointReport) => {
-    if ('failed' in report) log.log('warn', 'history-checkpoint-failed', { error: report.failed, thread: true });
-    else if ('recovered' in report) log.log('info', 'history-checkpoint-recovered', { thread: true });
+  let closed = false;
+  worker.on('message', (report: MaintenanceReport) => {
+    if ('failed' in report) log.log('warn', `history-${report.failed}-failed`, { error: report.error, thread: true });
+    else if ('recovered' in report) log.log('info', `history-${report.recovered}-recovered`, { thread: true });
+    else closed = true;
   });
-  worker.on('error', (error) => log.log('error', 'history-checkpoint-thread-failed', { error: error.message }));
-  worker.on('exit', lost);
+  worker.on('error', (error) => log.log('error', 'history-maintenance-thread-failed', { error: error.message }));
+  worker.on('exit', () => {
+    if (!closed) lost();
+  });
   return worker;
 }
 
@@ -249,10 +249,6 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteOlderThan: db.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE at < ? ORDER BY at LIMIT ?)'),
     deleteRoom: db.prepare('DELETE FROM rooms WHERE id = ?'),
-    mergeIndex: db.prepare(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ${FTS_MERGE_PAGES})`),
-    indexed: db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed'`).pluck(),
-    indexRows: db.prepare(`INSERT INTO messages_fts (rowid, room, text) SELECT id, 'r' || room_id, text FROM messages WHERE id > ? AND id <= ? ORDER BY id`),
-    setIndexed: db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', ?)`),
   };
 }
 
@@ -273,7 +269,7 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Wait before the next retry during an outage (doubles up to RETRY_MAX_MS while retries fail). */
   private retryDelay = RETRY_FIRST_MS;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
-  private readonly checkpointer: Worker | undefined;
+  private readonly maintainer: Worker | undefined;
   private dirtySinceCheckpoint = false;
   private failing = false;
   /** Messages (and rooms) dropped from the backlog during the current outage. */
@@ -286,13 +282,13 @@ export class SqliteHistoryStore implements HistoryStore {
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly writeBatch: (entries: Array<QueuedWrite>) => void;
-  /** Id up to which committed messages are in the full-text index (kept in meta, so a restart resumes). */
-  private indexed = 0;
-  private readonly indexTimer: NodeJS.Timeout;
+  /** Fills the full-text index behind the commits (its end is kept in meta, so a restart resumes). */
+  private readonly indexer: SearchIndexer;
+  /** The indexing rounds on the event loop, when no maintenance thread does them. */
+  private indexTimer: NodeJS.Timeout | undefined;
   private indexRoundScheduled = false;
   /** Set while indexing fails (say the disk is full), so the failure is logged once, not every round. */
   private indexFailing = false;
-  private readonly indexStep: (from: number, upto: number) => void;
 
   constructor(private readonly options: SqliteStoreOptions) {
     const file = path.join(options.dataDir, DATABASE_FILE);
@@ -321,7 +317,7 @@ export class SqliteHistoryStore implements HistoryStore {
       else if (schema !== SCHEMA_VERSION) throw new Error(`unknown schema version ${String(schema)}`);
       // Preparing every statement here checks the tables have the columns we need.
       this.statements = prepareStatements(this.db);
-      this.indexed = (this.statements.indexed.get() as number | undefined) ?? 0;
+      this.indexer = openSearchIndexer(this.db);
     } catch (error) {
       if (error instanceof HistoryOpenError) throw error;
       throw new HistoryOpenError(
@@ -331,27 +327,28 @@ export class SqliteHistoryStore implements HistoryStore {
       );
     }
     this.writeBatch = this.db.transaction((entries: Array<QueuedWrite>) => this.writeEntries(entries));
-    this.indexStep = this.db.transaction((from: number, upto: number) => {
-      this.statements.indexRows.run(from, upto);
-      this.statements.setIndexed.run(upto);
-    });
-    if (options.checkpointThread) {
+    if (options.maintenanceThread) {
       this.db.pragma('wal_autocheckpoint = 0');
-      // Should the thread die, SQLite's automatic checkpoints come back, so the WAL stays bounded.
-      this.checkpointer = startCheckpointer({ file, intervalMs: CHECKPOINT_MS }, options.log, () => {
-        if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
+      // Should the thread die, the event loop takes its jobs back, so the WAL stays bounded and search current.
+      this.maintainer = startMaintainer({ file, indexIntervalMs: INDEX_INTERVAL_MS, checkpointIntervalMs: CHECKPOINT_MS }, options.log, () => {
+        if (this.closed) return;
+        this.db.pragma('wal_autocheckpoint = 1000');
+        this.indexTimer = setInterval(() => this.indexRound(), INDEX_INTERVAL_MS);
+        this.indexTimer.unref();
       });
-    } else if (options.sync === 'normal') {
-      this.checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_MS);
-      this.checkpointTimer.unref();
+    } else {
+      if (options.sync === 'normal') {
+        this.checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_MS);
+        this.checkpointTimer.unref();
+      }
+      this.indexTimer = setInterval(() => this.indexRound(), INDEX_INTERVAL_MS);
+      this.indexTimer.unref();
     }
-    this.indexTimer = setInterval(() => this.indexRound(), INDEX_INTERVAL_MS);
-    this.indexTimer.unref();
   }
 
   /** Id up to which committed messages are in the full-text index (search finds them). */
   get indexedUpTo(): number {
-    return this.indexed;
+    return this.indexer.indexed();
   }
 
   get healthy(): boolean {
@@ -558,7 +555,7 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     clearInterval(this.indexTimer);
-    this.checkpointer?.postMessage('close');
+    this.maintainer?.postMessage('close');
     try {
       this.db.close();
     } catch (error) {
@@ -607,7 +604,7 @@ export class SqliteHistoryStore implements HistoryStore {
     this.db.transaction(() => {
       for (const { row, into } of merges) {
         reindexOld.run(row.id);
-        reindexNew.run(into.id, row.id, this.indexed);
+        reindexNew.run(into.id, row.id, this.indexer.indexed());
         moveMessages.run(into.id, row.id);
         if (row.topicAt > into.topicAt) Object.assign(into, { topic: row.topic, topicBy: row.topicBy, topicAt: row.topicAt });
         into.createdAt = Math.min(into.createdAt, row.createdAt);
@@ -792,38 +789,36 @@ export class SqliteHistoryStore implements HistoryStore {
    */
   private indexUpTo(more: () => boolean, maxRows: number): boolean {
     if (this.closed || this.failing) return false;
-    let newest: number;
-    try {
-      newest = (this.statements.lastMessageId.get() as number | null) ?? 0;
-    } catch {
-      return false;
-    }
-    const stop = Math.min(newest, this.indexed + maxRows);
+    let budget = maxRows;
     let progressed = false;
-    while (this.indexed < stop && more()) {
-      const upto = Math.min(stop, this.indexed + INDEX_CHUNK_ROWS);
+    let left = false;
+    while (budget > 0 && more()) {
+      let progress;
       try {
-        this.indexStep(this.indexed, upto);
+        progress = this.indexer.step(Math.min(budget, INDEX_CHUNK_ROWS));
       } catch (error) {
         // Messages are stored; only finding them by search waits until indexing works again.
-        if (!this.indexFailing) this.options.log.log('warn', 'history-index-failed', { error: (error as Error).message, behind: newest - this.indexed });
+        if (!this.indexFailing) this.options.log.log('warn', 'history-index-failed', { error: (error as Error).message });
         this.indexFailing = true;
         return true;
       }
       if (this.indexFailing) this.options.log.log('info', 'history-index-recovered', {});
       this.indexFailing = false;
-      this.indexed = upto;
+      left = progress.indexed < progress.newest;
+      if (progress.added === 0) break;
+      budget -= progress.added;
       progressed = true;
       this.dirtySinceCheckpoint = true;
+      if (!left) break;
     }
     if (progressed) this.mergeIndex();
-    return this.indexed < newest;
+    return left;
   }
 
   /** A bounded slice of full-text index merging (see FTS_MERGE_PAGES). */
   private mergeIndex(): void {
     try {
-      this.statements.mergeIndex.run();
+      this.indexer.merge();
     } catch (error) {
       // Merging is an optimisation: the index stays correct without it.
       this.options.log.log('debug', 'history-index-merge-failed', { error: (error as Error).message });

@@ -430,22 +430,28 @@ test('full sync mode stores the same way', (t) => {
   db.close();
 });
 
-test('with a checkpoint thread, the WAL is copied into the database file off the event loop, and closing stops the thread', async (t) => {
+test('with a maintenance thread, search text is indexed and the WAL copied into the database file off the event loop; closing stops the thread', async (t) => {
   t.timeout(30_000);
   const dir = tempDir(t);
   const logs: string[] = [];
-  const store = new SqliteHistoryStore({ dataDir: dir, sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), checkpointThread: true });
+  const store = new SqliteHistoryStore({ dataDir: dir, sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), maintenanceThread: true });
   const file = path.join(dir, DATABASE_FILE);
   const before = statSync(file).size;
   for (let i = 0; i < 2000; i++) store.append(entry('#wal', `message ${i} ${'x'.repeat(100)}`));
   store.commit();
+  const newest = store.lastMessageId();
   const db = (store as unknown as { db: Database.Database }).db;
   t.is(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint inside a commit');
+  t.is((store as unknown as { indexTimer: unknown }).indexTimer, undefined, 'no indexing rounds on the event loop');
   t.is(statSync(file).size, before, 'the commit went to the WAL only');
+  t.true(await until(() => store.indexedUpTo >= newest, 20_000), 'the thread indexed every committed message');
   t.true(await until(() => statSync(file).size > before, 20_000), 'the thread checkpointed the WAL into the database');
+  // A search on the event loop and the thread share the index's end: nothing is indexed twice.
+  store.append(entry('#wal', 'message last'));
+  t.is(store.search('#wal', ['message'], 5000).length, 2001);
   store.close();
-  t.deepEqual(logs.filter((line) => line.includes('checkpoint')), []);
-  const again = open(dir);
-  t.is(again.recent('#wal', 5000).length, 2000);
-  again.close();
+  t.deepEqual(logs.filter((line) => /failed/.test(line)), []);
+  const raw = new Database(file, { readonly: true });
+  t.deepEqual(raw.prepare(`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'message'`).pluck().get(), 2001, 'each message indexed once');
+  raw.close();
 });

@@ -1,0 +1,68 @@
+/*
+ * The body of the history maintenance thread (see SqliteHistoryStore's maintenanceThread option): its own
+ * connection to the daemon's database, which adds committed messages to the search index behind the
+ * commits and checkpoints the WAL into the database file (and so fsyncs it). Done on the main thread, both
+ * took the event loop away from chat; WAL lets them run beside the commits. The thread's write
+ * transactions are short (INDEX_CHUNK_ROWS rows), since a commit of the main thread waits for them.
+ */
+import Database from 'better-sqlite3';
+import { parentPort, workerData } from 'node:worker_threads';
+import { openSearchIndexer, type IndexProgress } from './search-index';
+
+/** What the store passes to the thread. */
+export interface MaintenanceData {
+  file: string;
+  indexIntervalMs: number;
+  checkpointIntervalMs: number;
+}
+
+/** What the thread reports: a failure of one of its jobs (once until it works again), a recovery, or that it closed. */
+export type MaintenanceReport = { failed: 'index' | 'checkpoint'; error: string } | { recovered: 'index' | 'checkpoint' } | { closed: true };
+
+/** Rows per indexing transaction: about 0.5 ms of holding the write lock. */
+const INDEX_CHUNK_ROWS = 400;
+/** Most time one indexing round runs; a round that stops here goes on at the next interval. */
+const INDEX_ROUND_MS = 200;
+
+const data = workerData as MaintenanceData;
+const port = parentPort!;
+const db = new Database(data.file, { fileMustExist: true });
+// The thread waits for the main thread's commits, never the other way round for long.
+db.pragma('busy_timeout = 5000');
+db.pragma('wal_autocheckpoint = 0');
+const indexer = openSearchIndexer(db);
+const failing = { index: false, checkpoint: false };
+
+/** Runs `job`, reporting its first failure and its recovery. */
+function attempt(name: 'index' | 'checkpoint', job: () => void): boolean {
+  try {
+    job();
+  } catch (error) {
+    if (!failing[name]) port.postMessage({ failed: name, error: (error as Error).message } satisfies MaintenanceReport);
+    failing[name] = true;
+    return false;
+  }
+  if (failing[name]) port.postMessage({ recovered: name } satisfies MaintenanceReport);
+  failing[name] = false;
+  return true;
+}
+
+const indexTimer = setInterval(() => {
+  const started = Date.now();
+  for (;;) {
+    let progress: IndexProgress | undefined;
+    if (!attempt('index', () => (progress = indexer.step(INDEX_CHUNK_ROWS)))) return;
+    if (progress!.added > 0) attempt('index', () => indexer.merge());
+    if (progress!.indexed >= progress!.newest || Date.now() - started >= INDEX_ROUND_MS) return;
+  }
+}, data.indexIntervalMs);
+
+const checkpointTimer = setInterval(() => attempt('checkpoint', () => db.pragma('wal_checkpoint(PASSIVE)')), data.checkpointIntervalMs);
+
+port.on('message', () => {
+  clearInterval(indexTimer);
+  clearInterval(checkpointTimer);
+  db.close();
+  port.postMessage({ closed: true } satisfies MaintenanceReport);
+  port.close();
+});
