@@ -16,6 +16,12 @@ export interface MaintenanceData {
   checkpointIntervalMs: number;
 }
 
+/**
+ * What the store tells the thread: to stop indexing during a storage outage (the backlog of messages has
+ * the space first) and to go on after it, or to close.
+ */
+export type MaintenanceCommand = 'pause-index' | 'resume-index' | 'close';
+
 /** What the thread reports: a failure of one of its jobs (once until it works again), a recovery, or that it closed. */
 export type MaintenanceReport = { failed: 'index' | 'checkpoint'; error: string } | { recovered: 'index' | 'checkpoint' } | { closed: true };
 
@@ -32,6 +38,7 @@ db.pragma('busy_timeout = 5000');
 db.pragma('wal_autocheckpoint = 0');
 const indexer = openSearchIndexer(db);
 const failing = { index: false, checkpoint: false };
+let paused = false;
 
 /** Runs `job`, reporting its first failure and its recovery. */
 function attempt(name: 'index' | 'checkpoint', job: () => void): boolean {
@@ -48,6 +55,7 @@ function attempt(name: 'index' | 'checkpoint', job: () => void): boolean {
 }
 
 const indexTimer = setInterval(() => {
+  if (paused) return;
   const started = Date.now();
   for (;;) {
     let progress: IndexProgress | undefined;
@@ -59,7 +67,11 @@ const indexTimer = setInterval(() => {
 
 const checkpointTimer = setInterval(() => attempt('checkpoint', () => db.pragma('wal_checkpoint(PASSIVE)')), data.checkpointIntervalMs);
 
-port.on('message', () => {
+port.on('message', (command: MaintenanceCommand) => {
+  if (command !== 'close') {
+    paused = command === 'pause-index';
+    return;
+  }
   clearInterval(indexTimer);
   clearInterval(checkpointTimer);
   db.close();

@@ -15,7 +15,7 @@ import {
   type RoomCreations,
   type StoredRoom,
 } from '../core/ports/history-store';
-import type { MaintenanceData, MaintenanceReport } from './maintenance-worker';
+import type { MaintenanceCommand, MaintenanceData, MaintenanceReport } from './maintenance-worker';
 import type { Row } from './history-reads';
 import { openSearchIndexer, type SearchIndexer } from './search-index';
 import { ftsMatch } from './search-terms';
@@ -408,6 +408,7 @@ export class SqliteHistoryStore implements HistoryStore {
       // Room ids cached during the failed transaction may have been rolled back too, so forget them all.
       this.roomIds.clear();
       this.failing = true;
+      this.tellMaintainer('pause-index');
       this.retryDelay = RETRY_FIRST_MS;
       this.options.log.log('error', 'history-write-failed', { error: (error as Error).message, queued: batch.length });
       this.options.onOutage?.(batch.filter(isMessage));
@@ -555,7 +556,7 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     clearInterval(this.indexTimer);
-    this.maintainer?.postMessage('close');
+    this.tellMaintainer('close');
     try {
       this.db.close();
     } catch (error) {
@@ -690,6 +691,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const error = this.writeBacklog(() => Date.now() - started < RETRY_SLICE_MS);
     if (this.queue.length === 0) {
       this.failing = false;
+      this.tellMaintainer('resume-index');
       this.retryDelay = RETRY_FIRST_MS;
       this.options.log.log('warn', 'history-write-recovered', { written: this.written, lost: this.lost, roomsLost: this.lostRooms || undefined });
       this.written = 0;
@@ -813,6 +815,10 @@ export class SqliteHistoryStore implements HistoryStore {
     }
     if (progressed) this.mergeIndex();
     return left;
+  }
+
+  private tellMaintainer(command: MaintenanceCommand): void {
+    this.maintainer?.postMessage(command);
   }
 
   /** A bounded slice of full-text index merging (see FTS_MERGE_PAGES). */
