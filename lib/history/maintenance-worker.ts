@@ -27,8 +27,11 @@ export type MaintenanceReport = { failed: 'index' | 'checkpoint'; error: string 
 
 /** Rows per indexing transaction: about 0.5 ms of holding the write lock. */
 const INDEX_CHUNK_ROWS = 400;
-/** Most time one indexing round runs; a round that stops here goes on at the next interval. */
-const INDEX_ROUND_MS = 200;
+/**
+ * Pause between two indexing transactions of a round: the main thread, which may be waiting for the lock
+ * (SQLite's busy handler retries after 1, 2, 5 ms...), gets it in between, and its commits come first.
+ */
+const INDEX_GAP_MS = 5;
 
 const data = workerData as MaintenanceData;
 const port = parentPort!;
@@ -40,11 +43,12 @@ const indexer = openSearchIndexer(db);
 const failing = { index: false, checkpoint: false };
 let paused = false;
 
-/** Runs `job`, reporting its first failure and its recovery. */
+/** Runs `job`, reporting its first failure and its recovery; a lock held by the main thread only skips a turn. */
 function attempt(name: 'index' | 'checkpoint', job: () => void): boolean {
   try {
     job();
   } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') return false;
     if (!failing[name]) port.postMessage({ failed: name, error: (error as Error).message } satisfies MaintenanceReport);
     failing[name] = true;
     return false;
@@ -54,15 +58,27 @@ function attempt(name: 'index' | 'checkpoint', job: () => void): boolean {
   return true;
 }
 
-const indexTimer = setInterval(() => {
-  if (paused) return;
-  const started = Date.now();
-  for (;;) {
-    let progress: IndexProgress | undefined;
-    if (!attempt('index', () => (progress = indexer.step(INDEX_CHUNK_ROWS)))) return;
-    if (progress!.added > 0) attempt('index', () => indexer.merge());
-    if (progress!.indexed >= progress!.newest || Date.now() - started >= INDEX_ROUND_MS) return;
+let indexing = false;
+
+/** One indexing transaction, then the next after INDEX_GAP_MS while rows are left; a round ends when none is. */
+function indexStep(): void {
+  let progress: IndexProgress | undefined;
+  if (paused || !attempt('index', () => (progress = indexer.step(INDEX_CHUNK_ROWS)))) {
+    indexing = false;
+    return;
   }
+  if (progress!.added > 0) attempt('index', () => indexer.merge());
+  if (progress!.indexed >= progress!.newest) {
+    indexing = false;
+    return;
+  }
+  setTimeout(indexStep, INDEX_GAP_MS);
+}
+
+const indexTimer = setInterval(() => {
+  if (indexing) return;
+  indexing = true;
+  indexStep();
 }, data.indexIntervalMs);
 
 const checkpointTimer = setInterval(() => attempt('checkpoint', () => db.pragma('wal_checkpoint(PASSIVE)')), data.checkpointIntervalMs);
@@ -74,6 +90,7 @@ port.on('message', (command: MaintenanceCommand) => {
   }
   clearInterval(indexTimer);
   clearInterval(checkpointTimer);
+  paused = true;
   db.close();
   port.postMessage({ closed: true } satisfies MaintenanceReport);
   port.close();

@@ -326,7 +326,10 @@ export class SqliteHistoryStore implements HistoryStore {
           `restore it from a backup, or move it aside (mv ${file} ${file}.bad) to start with empty history.`,
       );
     }
-    this.writeBatch = this.db.transaction((entries: Array<QueuedWrite>) => this.writeEntries(entries));
+    // BEGIN IMMEDIATE: the maintenance thread writes too, and a transaction that read before it asked for
+    // the write lock would fail at once (SQLITE_BUSY, no waiting) if the thread wrote meanwhile.
+    const writeTransaction = this.db.transaction((entries: Array<QueuedWrite>) => this.writeEntries(entries));
+    this.writeBatch = (entries) => writeTransaction.immediate(entries);
     if (options.maintenanceThread) {
       this.db.pragma('wal_autocheckpoint = 0');
       // Should the thread die, the event loop takes its jobs back, so the WAL stays bounded and search current.
@@ -615,7 +618,7 @@ export class SqliteHistoryStore implements HistoryStore {
       // Two steps, so that a new key equal to another row's old key never meets the UNIQUE constraint.
       for (const { row } of renames) setKey.run(`\u0000rekey ${row.id}`, row.id);
       for (const { row, key } of renames) setKey.run(key, row.id);
-    })();
+    }).immediate();
     this.roomIds.clear();
     for (const { row, into } of merges) this.options.log.log('warn', 'rooms-merged', { room: row.name, into: into.name, reason: 'names look alike' });
     this.options.log.log('info', 'rooms-rekeyed', { renamed: renames.length, merged: merges.length });

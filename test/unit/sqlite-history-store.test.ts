@@ -455,3 +455,29 @@ test('with a maintenance thread, search text is indexed and the WAL copied into 
   t.deepEqual(raw.prepare(`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'message'`).pluck().get(), 2001, 'each message indexed once');
   raw.close();
 });
+
+test('commits and the maintenance thread share the write lock: commits that read before writing (new rooms) never fail while it indexes', async (t) => {
+  t.timeout(60_000);
+  const logs: string[] = [];
+  const store = new SqliteHistoryStore({ dataDir: tempDir(t), sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), maintenanceThread: true });
+  t.teardown(() => store.close());
+  const roomIds = (store as unknown as { roomIds: Map<string, number> }).roomIds;
+  // Commits go on until the thread has indexed in at least 20 separate steps meanwhile (bounded in time).
+  const deadline = Date.now() + 30_000;
+  let steps = 0;
+  let seen = store.indexedUpTo;
+  let n = 0;
+  while (steps < 20 && Date.now() < deadline && store.healthy) {
+    // A forgotten room id makes the commit look the room up (a read) before it inserts (a write).
+    roomIds.clear();
+    for (let k = 0; k < 200; k++) store.append(entry(`#r${n % 50}`, `hello ${n++}`));
+    store.commit();
+    const indexed = store.indexedUpTo;
+    if (indexed > seen) steps++;
+    seen = indexed;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.true(store.healthy);
+  t.is(steps, 20, 'the thread indexed while the commits went on');
+  t.deepEqual(logs.filter((line) => /failed/.test(line)), []);
+});
