@@ -432,6 +432,8 @@ async function fanout(server: Server, o: Options): Promise<FanoutFigure> {
 interface RegisterFigure {
   clients: number;
   seconds: number;
+  /** The server's CPU during registration, as a share of one core (NaN when its pid is unknown). */
+  serverCpu: number;
   kibPerConnection: number;
   generatorCpu: number;
 }
@@ -445,6 +447,7 @@ async function register(server: Server, o: Options, join: boolean): Promise<Regi
     await gens[0]!.run({ cmd: 'close' });
     const before = await server.settledRss();
     const half = Math.ceil(o.clients / 2);
+    const cpu0 = server.pid === undefined ? NaN : cpuSeconds(server.pid);
     const started = Date.now();
     const results = await Promise.all(
       gens.map((gen, g) =>
@@ -463,9 +466,10 @@ async function register(server: Server, o: Options, join: boolean): Promise<Regi
       ),
     );
     const seconds = (Date.now() - started) / 1000;
+    const serverCpu = server.pid === undefined ? NaN : (cpuSeconds(server.pid) - cpu0) / seconds;
     const clients = results.reduce((sum, r) => sum + r.done!, 0);
     const after = await server.settledRss();
-    return { clients, seconds, kibPerConnection: (after - before) / 1024 / clients, generatorCpu: Math.max(...results.map((r) => r.cpu!)) };
+    return { clients, seconds, serverCpu, kibPerConnection: (after - before) / 1024 / clients, generatorCpu: Math.max(...results.map((r) => r.cpu!)) };
   } finally {
     for (const gen of gens) {
       await gen.run({ cmd: 'close' }).catch(() => undefined);
@@ -590,7 +594,7 @@ async function main(): Promise<void> {
     let m: RegisterFigure;
     try {
       m = await register(mychat, o, true);
-      log(`registration mychatd: ${fmt(m.clients)} clients (each auto-joins #lobby) in ${m.seconds.toFixed(2)} s, generator CPU ${fmt(m.generatorCpu * 100)} %, settled RSS ${m.kibPerConnection.toFixed(2)} KiB per connection`);
+      log(`registration mychatd: ${fmt(m.clients)} clients (each auto-joins #lobby) in ${m.seconds.toFixed(2)} s, server CPU ${fmt(m.serverCpu * 100)} % (${fmt(m.serverCpu * m.seconds, 1)} s), generator CPU ${fmt(m.generatorCpu * 100)} %, settled RSS ${m.kibPerConnection.toFixed(2)} KiB per connection`);
     } finally {
       await mychat.stop();
     }
@@ -600,7 +604,7 @@ async function main(): Promise<void> {
       try {
         // No JOIN for the IRC server: every JOIN goes to every member there, 180 M lines at 19,000.
         x = await register(other, o, false);
-        log(`registration ${other.name}: ${fmt(x.clients)} clients (NICK/USER, no join) in ${x.seconds.toFixed(2)} s, generator CPU ${fmt(x.generatorCpu * 100)} %, settled RSS ${x.kibPerConnection.toFixed(2)} KiB per connection`);
+        log(`registration ${other.name}: ${fmt(x.clients)} clients (NICK/USER, no join) in ${x.seconds.toFixed(2)} s, server CPU ${fmt(x.serverCpu * 100)} % (${fmt(x.serverCpu * x.seconds, 1)} s), generator CPU ${fmt(x.generatorCpu * 100)} %, settled RSS ${x.kibPerConnection.toFixed(2)} KiB per connection`);
       } finally {
         await other.stop();
       }
@@ -609,7 +613,7 @@ async function main(): Promise<void> {
     rows.push({
       figure: `registering ${fmt(o.clients)} clients, each joining #lobby`,
       mychat: `${m.seconds.toFixed(2)} s`,
-      other: x === undefined ? 'n/a' : `${x.seconds.toFixed(2)} s (no join)`,
+      other: x === undefined ? 'n/a' : x.clients < o.clients ? `${fmt(x.clients)} in ${x.seconds.toFixed(0)} s (no join)` : `${x.seconds.toFixed(2)} s (no join)`,
       target: '< 10 s',
       verdict: verdict(complete && m.seconds < 10),
       note: [bound(m.generatorCpu), complete ? undefined : `only ${m.clients} of ${o.clients} registered`].filter(Boolean).join('; ') || undefined,
@@ -617,7 +621,7 @@ async function main(): Promise<void> {
     rows.push({
       figure: `RSS per idle registered connection at ${fmt(o.clients)}, settled`,
       mychat: `${m.kibPerConnection.toFixed(2)} KiB`,
-      other: x === undefined ? 'n/a' : `${x.kibPerConnection.toFixed(2)} KiB`,
+      other: x === undefined ? 'n/a' : `${x.kibPerConnection.toFixed(2)} KiB${x.clients < o.clients ? ` at ${fmt(x.clients)}` : ''}`,
       target: '<= 3 KiB',
       verdict: verdict(complete && m.kibPerConnection <= 3),
     });
