@@ -16,14 +16,23 @@ export interface NickRegistryOptions {
   readonly maxClients: number;
 }
 
-/** A nickname in use (by `session`) or held after an abrupt disconnect (for `address` until `until`). */
-interface NickClaim {
-  nick: string;
-  keys: string[];
-  session?: Session;
-  address?: string;
-  until: number;
+/**
+ * A nickname held after an abrupt disconnect, for connections from `address` until `until`. Its lookKeys
+ * are computed again when it goes rather than kept in an array.
+ */
+class NickHold {
+  constructor(
+    readonly nick: string,
+    readonly address: string,
+    readonly until: number,
+  ) {}
 }
+
+/**
+ * What a look-alike key is claimed by: the session using the nickname (its `nick` is the name; no claim
+ * object per connection, which every idle connection would pay for), or a hold.
+ */
+type NickClaim = Session | NickHold;
 
 /**
  * This process's nicknames: who has which (by foldName), every look-alike key of every taken or held name
@@ -34,7 +43,7 @@ export class LocalNickRegistry implements NickRegistry<Session> {
   /** lookKeys of every online or held nickname: a new nickname may share none of them. */
   private readonly claims = new Map<string, NickClaim>();
   /** Held nicknames by nameKey, in the order they were held, so expired ones are purged from the front. */
-  private readonly holds = new Map<string, NickClaim>();
+  private readonly holds = new Map<string, NickHold>();
   /** lookKeys of the reserved nicknames, rebuilt when the list changes (see reservedIndex). */
   private reserved: { list: readonly string[]; index: Map<string, string> } | undefined;
 
@@ -53,19 +62,18 @@ export class LocalNickRegistry implements NickRegistry<Session> {
   }
 
   claim(nick: string, owner: Session): void {
+    const keys = lookKeys(nick);
     // Clashes first, so a look-alike (often mixed-script or invisible too) is told which name it imitates.
-    this.checkFree(owner, nick, lookKeys(nick));
+    this.checkFree(owner, nick, keys);
     const problem = nickProblem(nick);
     if (problem !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${problem}.`);
     if (owner.nick !== '' && this.byKey.get(foldName(owner.nick)) === owner) this.drop(owner.nick, owner);
     this.byKey.set(foldName(nick), owner);
-    const keys = lookKeys(nick);
     for (const key of keys) {
       const old = this.claims.get(key);
-      if (old !== undefined && old.session === undefined) this.dropHold(old);
+      if (old instanceof NickHold) this.dropHold(old);
     }
-    const claim: NickClaim = { nick, keys, session: owner, until: 0 };
-    for (const key of keys) this.claims.set(key, claim);
+    for (const key of keys) this.claims.set(key, owner);
   }
 
   release(nick: string, owner: Session, hold: boolean): void {
@@ -77,7 +85,7 @@ export class LocalNickRegistry implements NickRegistry<Session> {
   /** Removes `owner`'s entry and claims on `nick`. */
   private drop(nick: string, owner: Session): void {
     this.byKey.delete(foldName(nick));
-    for (const key of lookKeys(nick)) if (this.claims.get(key)?.session === owner) this.claims.delete(key);
+    for (const key of lookKeys(nick)) if (this.claims.get(key) === owner) this.claims.delete(key);
   }
 
   /**
@@ -89,8 +97,8 @@ export class LocalNickRegistry implements NickRegistry<Session> {
     this.purgeHolds(now);
     for (const key of keys) {
       const claim = this.claims.get(key);
-      if (claim === undefined || claim.session === session) continue;
-      if (claim.session === undefined) {
+      if (claim === undefined || claim === session) continue;
+      if (claim instanceof NickHold) {
         if (claim.until <= now) {
           this.dropHold(claim);
           continue;
@@ -139,9 +147,9 @@ export class LocalNickRegistry implements NickRegistry<Session> {
     // Holds come only from disconnects of registered users, which the connection limits bound; the cap
     // keeps memory bounded even under a storm of reconnects.
     while (this.holds.size >= Math.max(1, this.options.maxClients)) this.dropHold(this.holds.values().next().value!);
-    const claim: NickClaim = { nick, keys: lookKeys(nick), address: addressPrefix(address), until: now + this.options.nickHoldMs };
+    const claim = new NickHold(nick, addressPrefix(address), now + this.options.nickHoldMs);
     this.holds.set(key, claim);
-    for (const look of claim.keys) if (!this.claims.has(look)) this.claims.set(look, claim);
+    for (const look of lookKeys(nick)) if (!this.claims.has(look)) this.claims.set(look, claim);
   }
 
   /** Forgets holds that have expired, oldest first (a hold made under a shorter --nick-hold may wait behind an older one). */
@@ -152,8 +160,8 @@ export class LocalNickRegistry implements NickRegistry<Session> {
     }
   }
 
-  private dropHold(claim: NickClaim): void {
+  private dropHold(claim: NickHold): void {
     this.holds.delete(nameKey(claim.nick));
-    for (const key of claim.keys) if (this.claims.get(key) === claim) this.claims.delete(key);
+    for (const key of lookKeys(claim.nick)) if (this.claims.get(key) === claim) this.claims.delete(key);
   }
 }

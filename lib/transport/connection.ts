@@ -99,10 +99,14 @@ function plural(n: number, one: string, many: string): string {
  */
 export class Connection implements FramedInput {
   private readonly framer: LineFramer;
-  private readonly backlog: PendingInput[] = [];
+  /**
+   * Lines waiting for the core; made when a line arrives and dropped once all have left, since an array
+   * that once held a line keeps room for 17 (150 B) and every idle connection would pay for two of them.
+   */
+  private backlog: PendingInput[] | undefined = undefined;
   private backlogBytes = 0;
   /** Byte size of each backlog line (same order), so it is measured once, not again when the line leaves. */
-  private readonly backlogSizes: number[] = [];
+  private backlogSizes: number[] | undefined = undefined;
   /** A command whose handler has not finished (e.g. a history query): input waits behind it. */
   private inFlight = false;
   private paceTimer: NodeJS.Timeout | undefined;
@@ -257,32 +261,37 @@ export class Connection implements FramedInput {
       this.ctx.refuseHttp(this.session, this.address);
       return;
     }
-    if (line.ok && this.backlog.length > 0 && this.ctx.core.isQuit(this.session, line.text)) {
+    if (line.ok && this.waiting > 0 && this.ctx.core.isQuit(this.session, line.text)) {
       // /quit jumps the queue: nobody should have to wait for their own paste to be posted to leave.
       this.clearBacklog();
       this.handle(line);
       return;
     }
     const size = line.ok ? Buffer.byteLength(line.text) + 1 : 1;
-    if (this.backlog.length >= LIMITS.maxBacklogLines || this.backlogBytes + size > LIMITS.maxBacklogBytes) {
+    if (this.waiting >= LIMITS.maxBacklogLines || this.backlogBytes + size > LIMITS.maxBacklogBytes) {
       this.noteDropped(1, 0, Date.now());
       return;
     }
-    this.backlog.push(line);
+    (this.backlog ??= []).push(line);
     this.backlogBytes += size;
-    this.backlogSizes.push(size);
+    (this.backlogSizes ??= []).push(size);
     this.pump();
+  }
+
+  /** Number of lines waiting for the core. */
+  private get waiting(): number {
+    return this.backlog?.length ?? 0;
   }
 
   /** Hands waiting lines to the core, one command at a time, as far as the line budgets allow. */
   private pump(): void {
-    while (!this.isClosed && !this.inFlight && this.paceTimer === undefined && this.backlog.length > 0) {
+    while (!this.isClosed && !this.inFlight && this.paceTimer === undefined && this.waiting > 0) {
       if (this.session.state === 'closing') {
         this.clearBacklog();
         break;
       }
-      if (this.readsJson(this.backlog[0]!)) this.translateJson();
-      const line = this.backlog[0]!;
+      if (this.readsJson(this.backlog![0]!)) this.translateJson();
+      const line = this.backlog![0]!;
       // With line pacing off (--flood-rate 0) nothing needs the cost: skip parsing the line for it.
       const paced = this.lines !== undefined || this.shared.lines !== undefined;
       const cost = !paced ? 0 : line.ok ? this.ctx.core.inputCost(this.session, line.text) : 1;
@@ -293,7 +302,7 @@ export class Connection implements FramedInput {
       if (wait > 0) {
         if (this.ended) {
           // The sender has gone: what flood control was holding back is not posted in its name.
-          this.noteDropped(this.backlog.length, 0, now);
+          this.noteDropped(this.waiting, 0, now);
           this.clearBacklog();
           break;
         }
@@ -318,8 +327,8 @@ export class Connection implements FramedInput {
         this.lines?.tryTake(now, cost);
         this.shared.lines?.tryTake(now, cost);
       }
-      this.backlog.shift();
-      this.backlogBytes -= this.backlogSizes.shift()!;
+      this.backlog!.shift();
+      this.backlogBytes -= this.backlogSizes!.shift()!;
       const pending = this.handle(line);
       this.upgradeBudgets();
       if (pending !== undefined) {
@@ -331,8 +340,11 @@ export class Connection implements FramedInput {
         return;
       }
     }
-    if (this.backlog.length === 0) this.pacingNoticed = false;
-    if (this.ended && !this.inFlight && this.backlog.length === 0 && !this.isClosed) {
+    if (this.waiting === 0) {
+      this.pacingNoticed = false;
+      this.clearBacklog();
+    }
+    if (this.ended && !this.inFlight && this.waiting === 0 && !this.isClosed) {
       // The client sent EOF and every line it was owed has been handled.
       this.ctx.core.disconnect(this.session, QUIT_REASONS.closed);
       this.sink.close('eof');
@@ -355,13 +367,13 @@ export class Connection implements FramedInput {
    * so a JSON /search costs what a typed one does.
    */
   private translateJson(): void {
-    const head = this.backlog[0] as InputLine & { ok: true };
+    const head = this.backlog![0] as InputLine & { ok: true };
     const result = jsonInputLines(head.text);
     const replacement: PendingInput[] = result.ok ? result.lines.map((text) => ({ ok: true, text })) : [{ ok: false, code: result.code, text: result.text }];
     for (const item of replacement) TRANSLATED.add(item);
     // The original line's byte size stays with the first item, so the backlog's byte count stays exact.
-    this.backlog.splice(0, 1, ...replacement);
-    this.backlogSizes.splice(1, 0, ...replacement.slice(1).map(() => 0));
+    this.backlog!.splice(0, 1, ...replacement);
+    this.backlogSizes!.splice(1, 0, ...replacement.slice(1).map(() => 0));
   }
 
   /** Runs one line through the core; a handler fault costs this connection only. */
@@ -437,8 +449,8 @@ export class Connection implements FramedInput {
 
   /** Forgets every line waiting for flood control. */
   private clearBacklog(): void {
-    this.backlog.length = 0;
-    this.backlogSizes.length = 0;
+    this.backlog = undefined;
+    this.backlogSizes = undefined;
     this.backlogBytes = 0;
   }
 

@@ -37,7 +37,11 @@ const CLOSE_GRACE_MS = 3000;
  * the cap is disconnected at once, so a client that stops reading costs at most the cap in memory.
  */
 export class SocketSink implements ClientSink, TurnOutput {
-  private pending: Buffer[] = [];
+  /**
+   * What the turn queued: nothing (an idle connection holds no array), one line, or several. Lines are
+   * often shared by every recipient of a broadcast, so they are copied into one buffer only at write time.
+   */
+  private pending: Buffer | Buffer[] | undefined = undefined;
   private pendingBytes = 0;
   private closing = false;
   /** Set when the sink itself decided to drop the connection; the adapter reports it as the quit reason. */
@@ -77,31 +81,34 @@ export class SocketSink implements ClientSink, TurnOutput {
       this.drop(QUIT_REASONS.sendQueue);
       return;
     }
-    this.pending.push(line);
+    const pending = this.pending;
+    if (pending === undefined) this.pending = line;
+    else if (Array.isArray(pending)) pending.push(line);
+    else this.pending = [pending, line];
     this.pendingBytes += line.length;
     if (this.pendingBytes >= EAGER_FLUSH_BYTES) this.flush();
-    else if (this.pending.length === 1) this.scheduler.mark(this);
+    else if (pending === undefined) this.scheduler.mark(this);
   }
 
   /** Writes everything queued as one write, after the scheduler's beforeFlush hook. */
   flush(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending === undefined) return;
     this.scheduler.beforeFlush?.();
     this.write();
   }
 
-  /** Writes everything queued as one write (the hook has already run). */
+  /**
+   * Writes everything queued as one write (the hook has already run): several lines are copied into one
+   * buffer first, since one copy costs far less than passing each line through the stream machinery
+   * (cork, a write per line, uncork and a writev of them all) for every recipient of a broadcast.
+   */
   write(): void {
-    if (this.pending.length === 0 || this.socket.destroyed) return;
-    if (this.pending.length === 1) {
-      this.socket.write(this.pending[0]!);
-    } else {
-      this.socket.cork();
-      for (const line of this.pending) this.socket.write(line);
-      this.socket.uncork();
-    }
-    this.pending = [];
+    const pending = this.pending;
+    if (pending === undefined || this.socket.destroyed) return;
+    const bytes = this.pendingBytes;
+    this.pending = undefined;
     this.pendingBytes = 0;
+    this.socket.write(Array.isArray(pending) ? Buffer.concat(pending, bytes) : pending);
   }
 
   close(_reason: string): void {
@@ -118,7 +125,7 @@ export class SocketSink implements ClientSink, TurnOutput {
     if (this.closing) return;
     this.closing = true;
     this.dropReason = reason;
-    this.pending = [];
+    this.pending = undefined;
     this.pendingBytes = 0;
     this.socket.destroy();
   }

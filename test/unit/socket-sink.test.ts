@@ -56,14 +56,27 @@ test('nothing is written until the scheduler flushes', (t) => {
   t.is(sink.queuedBytes, 5);
 });
 
-test('lines queued in one turn are written in one cork/uncork batch, in order', (t) => {
+test('lines queued in one turn are written as one write, in order', (t) => {
   const { socket, sink, scheduler } = make();
   sink.send(line('one'));
   sink.send(line('two'));
   sink.send(line('three'));
   scheduler.flushAll();
-  t.deepEqual(socket.calls, ['cork', 'write:one\r\n', 'write:two\r\n', 'write:three\r\n', 'uncork']);
+  t.deepEqual(socket.calls, ['write:one\r\ntwo\r\nthree\r\n']);
   t.is(sink.queuedBytes, 0);
+});
+
+test('a line shared by several sinks (a broadcast) is written to each and left as it was', (t) => {
+  const scheduler = new OutputTurn();
+  const shared = line('hello');
+  const sockets = [new FakeSocket(), new FakeSocket()];
+  const sinks = sockets.map((socket) => new SocketSink(socket, 1024, scheduler));
+  sinks[0]!.send(line('first'));
+  for (const sink of sinks) sink.send(shared);
+  scheduler.flushAll();
+  t.deepEqual(sockets[0]!.calls, ['write:first\r\nhello\r\n']);
+  t.deepEqual(sockets[1]!.calls, ['write:hello\r\n']);
+  t.is(shared.toString(), 'hello\r\n');
 });
 
 test('a single queued line is written once', (t) => {

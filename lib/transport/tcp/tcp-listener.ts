@@ -36,6 +36,26 @@ const REFUSAL_GRACE_MS = 2000;
 /** Where a socket's Connection is kept: on the socket itself, so the event handlers can be shared. */
 const CONNECTION = Symbol('connection');
 
+/** Peer addresses seen lately, by value: the many connections of one address share one string. */
+const ADDRESSES = new Map<string, string>();
+/** Entries past which ADDRESSES starts over (only sharing is lost). */
+const MAX_ADDRESSES = 4096;
+
+/**
+ * The peer address of a socket, as one shared string per address. Node caches the address it read on the
+ * socket (an object and its strings, about 90 B per connection); the cache is dropped, since the session
+ * keeps the address and Node reads it again if anything asks.
+ */
+function remoteAddressOf(socket: net.Socket): string {
+  const address = peerAddress(socket.remoteAddress);
+  (socket as net.Socket & { _peername?: unknown })._peername = undefined;
+  const known = ADDRESSES.get(address);
+  if (known !== undefined) return known;
+  if (ADDRESSES.size >= MAX_ADDRESSES) ADDRESSES.clear();
+  ADDRESSES.set(address, address);
+  return address;
+}
+
 /** An accepted socket with its Connection. */
 type ServedSocket = net.Socket & { [CONNECTION]?: Connection };
 
@@ -138,7 +158,7 @@ export class ChatListener {
   /** Serves one accepted socket (also used for sockets handed over by socket activation). */
   accept(socket: net.Socket): void {
     this.sockets.add(socket);
-    const address = peerAddress(socket.remoteAddress);
+    const address = remoteAddressOf(socket);
     const wait = this.connectLimiter.admit(address, Date.now());
     if (wait > 0) {
       this.refuseConnect(socket, address, wait);
