@@ -75,6 +75,9 @@ export const MAX_ENTRIES = 3000;
 /** Entries one scroll-back request asks for. */
 export const HISTORY_PAGE = 50;
 
+/** The history-end text of a /history page with nothing before it (mychat-protocol(7), /history). */
+const START_OF_HISTORY = 'Start of history.';
+
 const SERVER_KEY = '*server';
 const SEARCH_KEY = '*search';
 
@@ -112,6 +115,8 @@ export class ChatState {
   private serverCurrent: string | undefined;
   private readonly userJoins = new Set<string>();
   private readonly runs = new Map<string, HistoryEvent[]>();
+  /** The history-end text of each finished run ("Start of history." when a /history page reached the first entry). */
+  private readonly runEnds = new Map<string, string>();
   private readonly names = new Map<string, string[]>();
   private readonly roomInfos = new Map<string, { room: string; members: number; topic: string }>();
   private readonly searches = new Map<string, string>();
@@ -191,6 +196,7 @@ export class ChatState {
     this.paste = undefined;
     this.held = [];
     this.runs.clear();
+    this.runEnds.clear();
     this.names.clear();
     this.historyFor = undefined;
     for (const c of this.conversations.values()) c.loadingOlder = false;
@@ -346,6 +352,7 @@ export class ChatState {
       }
       case 'history-end':
         if (!this.runs.has(roomKey(event.room))) this.runs.set(roomKey(event.room), []);
+        this.runEnds.set(roomKey(event.room), event.text);
         break;
     }
     this.changed();
@@ -383,6 +390,7 @@ export class ChatState {
         this.serverCurrent = key;
         const run = this.runs.get(key);
         this.runs.delete(key);
+        this.runEnds.delete(key);
         if (run !== undefined) this.merge(c, run, true);
         if (run !== undefined && run.length === 0 && c.entries.every((e) => e.id === undefined)) c.historyDone = true;
         if (!wasJoined) this.quiet(c, `You joined ${c.name}`);
@@ -404,18 +412,22 @@ export class ChatState {
       case 'HISTORY': {
         const c = this.room(event.subject);
         const run = this.runs.get(key) ?? [];
+        const end = this.runEnds.get(key);
         this.runs.delete(key);
-        this.merge(c, run, true);
+        this.runEnds.delete(key);
+        this.merge(c, run, false);
         if (this.historyFor === key) {
           this.historyFor = undefined;
           c.loadingOlder = false;
-          if (run.length === 0) c.historyDone = true;
+          // mychat-protocol(7): a page that reaches the first stored entry ends with "Start of history.".
+          if (run.length === 0 || end === START_OF_HISTORY) c.historyDone = true;
         }
         return;
       }
       case 'SEARCH': {
         const run = this.runs.get(key) ?? [];
         this.runs.delete(key);
+        this.runEnds.delete(key);
         const words = this.searches.get(key) ?? '';
         this.searches.delete(key);
         const c = this.conversations.get(SEARCH_KEY) ?? this.blank(SEARCH_KEY, 'search', '');
