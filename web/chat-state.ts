@@ -612,7 +612,7 @@ export class ChatState {
     const frame = JSON.stringify({ cmd: 'say', text });
     if (utf8Bytes(frame) > LIMITS.maxLineBytes) return { ok: false, why: `A message has at most about ${LIMITS.maxLineBytes} bytes; several lines are sent as one paste block.` };
     this.toRoom(c);
-    this.send(frame);
+    this.queue(frame);
     this.add(c, { kind: 'message', from: this.nick, text, at: this.now().toISOString(), self: true });
     return { ok: true };
   }
