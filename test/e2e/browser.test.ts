@@ -257,12 +257,15 @@ test.serial('register with the server rules, chat with an nc user both ways, roo
   t.true(bob.lines().some((l) => /^PASTE #lobby alice \S+ 6\/12 \.dotted line$/.test(l)));
   await say(page, 'after the paste');
   await bob.waitForLine('MSG #lobby alice after the paste');
+  bob.write('/msg alice nice paste, thanks\r\n');
+  await conv(page, '@bob').locator('.badge.mention').waitFor({ timeout: T });
+  await shot(page, '05-chat');
 
   // /search results are their own entry, newest first.
   await say(page, '/search are you');
   await conv(page, 'search #lobby: are you').waitFor({ timeout: T });
   await entry(page, 'alice: are you there?').waitFor({ timeout: T });
-  await shot(page, '05-search');
+  await shot(page, '06-search');
 
   // Phone width and dark mode.
   await page.keyboard.press('Alt+3');
@@ -270,7 +273,7 @@ test.serial('register with the server rules, chat with an nc user both ways, roo
   await page.emulateMedia({ colorScheme: 'dark' });
   await entry(page, 'after the paste').waitFor({ timeout: T });
   t.true(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling at phone width');
-  await shot(page, '06-phone-dark');
+  await shot(page, '07-phone-dark');
   t.deepEqual(errors, []);
 });
 
@@ -296,7 +299,7 @@ test.serial('replayed history is marked with its original times, and scrolling u
   // The mychat line gives the time to the second, JSON mode to the millisecond.
   t.is((await newest.locator('time').getAttribute('datetime'))?.slice(0, 19), at.slice(0, 19), 'with its original time');
   await page.locator('#entries .marker', { hasText: /stored messages above, from the history/ }).waitFor({ timeout: T });
-  await shot(page, '07-history-replay');
+  await shot(page, '08-history-replay');
 
   // Scroll to the top until the first message is there: each time near the top the page before is asked for.
   await pollUntil(
@@ -310,7 +313,7 @@ test.serial('replayed history is marked with its original times, and scrolling u
   const texts = await page.locator('#entries .entry.message .text').allTextContents();
   t.deepEqual(texts, Array.from({ length: total }, (_, i) => `old message ${i + 1}`), 'every stored message once, in order');
   await page.locator('#older').waitFor({ state: 'hidden', timeout: T });
-  await shot(page, '08-scrolled-back');
+  await shot(page, '09-scrolled-back');
   t.deepEqual(errors, []);
 });
 
@@ -338,7 +341,7 @@ test.serial('a hostile message (HTML, terminal escapes, bidi overrides) is shown
   t.is(await page.locator('#entries img, #entries script, #entries b, #entries svg, #topic img').count(), 0);
   t.is(await page.evaluate('window.pwned'), undefined);
   t.true((await page.locator('#topic').textContent())!.startsWith('<img src=y'));
-  await shot(page, '09-hostile-text');
+  await shot(page, '10-hostile-text');
   t.deepEqual(errors, []);
 });
 
@@ -358,7 +361,7 @@ test.serial('after a daemon restart on the same port the page reconnects, regist
 
   t.is(await first.stop('SIGTERM'), 0);
   await page.locator('#offline', { hasText: /Reconnecting in/ }).waitFor({ timeout: T });
-  await shot(page, '10-reconnecting');
+  await shot(page, '11-reconnecting');
 
   const second = await startDaemon(args);
   daemons.push(second);
@@ -373,6 +376,6 @@ test.serial('after a daemon restart on the same port the page reconnects, regist
   t.is(await entry(page, 'before the restart').count(), 1, 'the replay after the reconnect does not repeat what is shown');
   await say(page, 'glad to be back');
   await dave.waitForLine('MSG #ops carol glad to be back');
-  await shot(page, '11-reconnected');
+  await shot(page, '12-reconnected');
   t.deepEqual(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e)), []);
 });
