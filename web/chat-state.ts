@@ -363,6 +363,7 @@ export class ChatState {
     switch (event.command) {
       case 'NICK': {
         const first = this.phase !== 'chat';
+        const previous = this.nick;
         this.nick = event.subject;
         this.wantedNick = event.subject;
         this.phase = 'chat';
@@ -374,6 +375,7 @@ export class ChatState {
           this.resumeRooms = [];
           this.serverCurrent = undefined;
         } else {
+          if (previous !== '' && previous !== event.subject) this.renamed(previous, event.subject);
           this.note(undefined, 'info', event.text);
         }
         return;

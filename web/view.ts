@@ -48,6 +48,9 @@ export class View {
   private readonly offlineText = byId<HTMLElement>('offline-text');
 
   private shown = { key: '', layout: -1, first: -1, last: -1 };
+  /** What the conversation list and member list were last drawn from, to skip redrawing them for every message. */
+  private listDrawn = '';
+  private membersDrawn: readonly string[] | undefined;
   private scheduled = false;
   private cycle: { candidates: string[]; index: number; from: number; to: number } | undefined;
   private wasInChat = false;
@@ -157,6 +160,9 @@ export class View {
 
   private renderList(): void {
     const s = this.state;
+    const signature = JSON.stringify([s.currentKey, s.list().map((c) => [c.key, c.name, c.unread, c.mentions])]);
+    if (signature === this.listDrawn) return;
+    this.listDrawn = signature;
     const focusedKey = (document.activeElement as HTMLElement | null)?.dataset?.key;
     const items = s.list().map((c, i) => {
       const li = el('li');
@@ -187,6 +193,8 @@ export class View {
   }
 
   private renderMembers(c: Conversation): void {
+    if (c.members === this.membersDrawn) return;
+    this.membersDrawn = c.members;
     const focused = (document.activeElement as HTMLElement | null)?.dataset?.member;
     byId('members-title').textContent = c.kind === 'room' ? `People (${c.members.length})` : 'People';
     this.memberList.replaceChildren(

@@ -135,7 +135,7 @@ function get(port: number, urlPath: string, headers: Record<string, string> = {}
   });
 }
 
-test.serial('the first load is under 100 KB compressed, and every answer carries the security headers', async (t) => {
+test.serial('the first load is under 100 KB compressed, every answer carries the security headers, and a page of another origin cannot connect', async (t) => {
   const { daemon, webPort } = await webDaemon();
   const page = await get(webPort, '/', { 'Accept-Encoding': 'gzip, deflate, br' });
   t.is(page.status, 200);
@@ -172,6 +172,24 @@ test.serial('the first load is under 100 KB compressed, and every answer carries
   }
   t.regex(CONTENT_SECURITY_POLICY, /^default-src 'self';/);
   t.notRegex(CONTENT_SECURITY_POLICY, /unsafe|\*|https?:/);
+
+  // In the browser: a page of another origin (another port) cannot open the chat's WebSocket, the served page can.
+  const foreign = http.createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(`<script>const ws = new WebSocket('ws://127.0.0.1:${webPort}/', 'mychat.json.v1'); ws.onopen = () => { document.title = 'opened'; }; ws.onerror = () => { document.title = 'refused'; };</script>`);
+  });
+  await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+  try {
+    const context = await browser!.newContext();
+    contexts.push(context);
+    const other = await context.newPage();
+    await other.goto(`http://127.0.0.1:${(foreign.address() as { port: number }).port}/`);
+    await pollUntil(async () => ((await other.title()) !== '' ? true : undefined), () => 'the foreign page never heard back');
+    t.is(await other.title(), 'refused');
+    await daemon.waitForLog(/refused .*reason=origin/);
+  } finally {
+    foreign.close();
+  }
 });
 
 test.serial('register with the server rules, chat with an nc user both ways, rooms with unread counts and mentions, private talk, completion, paste, search', async (t) => {
@@ -340,9 +358,11 @@ test.serial('a hostile message (HTML, terminal escapes, bidi overrides) is shown
   t.false(/[\u202a-\u202e\u2066-\u2069\u001b]/.test(shown!), 'no bidi control or ESC reaches the page');
   t.is(await page.locator('#entries img, #entries script, #entries b, #entries svg, #topic img').count(), 0);
   t.is(await page.evaluate('window.pwned'), undefined);
+  // Trusted Types (required by the page's CSP): even code on the page could not turn a string into markup.
+  t.is(await page.evaluate('(() => { try { document.body.insertAdjacentHTML("beforeend", "<b>x</b>"); return "inserted"; } catch (e) { return e.name; } })()'), 'TypeError');
   t.true((await page.locator('#topic').textContent())!.startsWith('<img src=y'));
   await shot(page, '10-hostile-text');
-  t.deepEqual(errors, []);
+  t.deepEqual(errors, ["This document requires 'TrustedHTML' assignment. The action has been blocked."], 'the only error is the blocked insertion above');
 });
 
 test.serial('after a daemon restart on the same port the page reconnects, registers again and resumes its rooms', async (t) => {
