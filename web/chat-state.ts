@@ -72,6 +72,10 @@ export type SubmitResult = { ok: true } | { ok: false; why: string } | { ok: fal
 
 /** Most entries kept per conversation; older ones are dropped (scroll-back reads them again). */
 export const MAX_ENTRIES = 3000;
+/** Most private conversations kept open. */
+export const MAX_PRIVATE = 100;
+/** Most frames held while a paste block is being opened. */
+const MAX_HELD = 200;
 /** Entries one scroll-back request asks for. */
 export const HISTORY_PAGE = 50;
 
@@ -111,7 +115,11 @@ export class ChatState {
 
   private seq = 0;
   private userQuit = false;
-  /** The room the server sends plain lines and /me to (undefined: unknown, a /join makes it certain). */
+  /**
+   * The room the server will send plain lines and /me to once it has read everything sent so far: the
+   * server reads in order, so it is the room of the last /join sent. Undefined when unknown (after a
+   * /part, a failure, a reconnect): the next plain line is then preceded by a /join, which is harmless.
+   */
   private serverCurrent: string | undefined;
   private readonly userJoins = new Set<string>();
   private readonly runs = new Map<string, HistoryEvent[]>();
@@ -371,9 +379,9 @@ export class ChatState {
         if (first) {
           this.note(SERVER_KEY, 'info', event.text);
           // After a reconnect: back into every room the user was in (the automatic join is answered first).
-          for (const room of this.resumeRooms) this.frame({ cmd: 'join', room });
-          this.resumeRooms = [];
           this.serverCurrent = undefined;
+          for (const room of this.resumeRooms) this.join(room);
+          this.resumeRooms = [];
         } else {
           if (previous !== '' && previous !== event.subject) this.renamed(previous, event.subject);
           this.note(undefined, 'info', event.text);
@@ -389,7 +397,6 @@ export class ChatState {
         this.names.delete(key);
         const info = this.roomInfos.get(key);
         if (info !== undefined) c.topic = info.topic;
-        this.serverCurrent = key;
         const run = this.runs.get(key);
         this.runs.delete(key);
         this.runEnds.delete(key);
@@ -492,6 +499,8 @@ export class ChatState {
   }
 
   private failure(code: string, text: string): void {
+    // A /join may have failed: where plain lines go is no longer certain.
+    this.serverCurrent = undefined;
     if (this.phase === 'registering' || (this.phase === 'nick' && code.startsWith('NICK'))) {
       this.nickError = text;
       this.phase = 'nick';
@@ -549,11 +558,12 @@ export class ChatState {
         if (first === '') return { ok: false, why: 'Usage: /join #ROOM' };
         const room = first.startsWith('#') ? first : '#' + first;
         this.userJoins.add(roomKey(room));
-        this.frame({ cmd: 'join', room });
+        this.join(room);
         return { ok: true };
       }
       case 'part':
       case 'leave':
+        this.serverCurrent = undefined;
         if (first.startsWith('#')) this.line(text);
         else if (c.kind === 'room') this.line(`/part ${c.name}${args ? ' ' + args : ''}`);
         else return { ok: false, why: 'Usage: /part [#ROOM] [REASON] (switch to a room first, or name it)' };
@@ -662,9 +672,13 @@ export class ChatState {
 
   /** Makes `c` the server's current room before a plain line or /me, since those go to the server's current room. */
   private toRoom(c: Conversation): void {
-    if (this.serverCurrent === c.key) return;
-    this.serverCurrent = c.key;
-    this.frame({ cmd: 'join', room: c.name });
+    if (this.serverCurrent !== c.key) this.join(c.name);
+  }
+
+  /** Sends a /join, which also makes the room the server's current one. */
+  private join(room: string): void {
+    this.serverCurrent = roomKey(room);
+    this.frame({ cmd: 'join', room });
   }
 
   private frame(object: Record<string, unknown>): void {
@@ -677,8 +691,9 @@ export class ChatState {
 
   /** Sends a frame, or holds it while a paste block is being opened (it would land inside the block). */
   private queue(frame: string): void {
-    if (this.paste !== undefined) this.held.push(frame);
-    else this.send(frame);
+    if (this.paste === undefined) this.send(frame);
+    else if (this.held.length < MAX_HELD) this.held.push(frame);
+    else this.note(undefined, 'error', 'Too much typed while a paste is being sent; this line was not sent.');
   }
 
   private flushHeld(): void {
@@ -705,6 +720,12 @@ export class ChatState {
     const key = privateKey(nick);
     let c = this.conversations.get(key);
     if (c === undefined) {
+      // Strangers decide how many people write to you: past the bound the quietest conversation goes.
+      const privates = [...this.conversations.values()].filter((x) => x.kind === 'private' && x.key !== this.currentKey);
+      if (privates.length >= MAX_PRIVATE) {
+        const last = (x: Conversation): number => x.entries[x.entries.length - 1]?.seq ?? 0;
+        this.conversations.delete(privates.reduce((a, b) => (last(a) <= last(b) ? a : b)).key);
+      }
       c = this.blank(key, 'private', nick);
       c.topic = `Private conversation with ${nick}`;
       this.conversations.set(key, c);

@@ -92,6 +92,14 @@ test('a plain line goes to the room shown: the server is told to switch rooms fi
   t.deepEqual(sent.map((f) => JSON.parse(f)), [{ cmd: 'join', room: '#lobby' }, { cmd: 'say', text: 'hi there' }]);
   state.submit('//not a command');
   t.deepEqual(JSON.parse(sent.pop()!), { cmd: 'say', text: '/not a command' });
+  // Typing in #lobby right after /join #x, before its reply: the server's current room is #x by then.
+  sent.length = 0;
+  state.submit('/join #x');
+  state.submit('still here');
+  t.deepEqual(
+    sent.map((f) => JSON.parse(f)),
+    [{ cmd: 'join', room: '#x' }, { cmd: 'join', room: '#lobby' }, { cmd: 'say', text: 'still here' }],
+  );
   t.like(state.submit('/format mychat'), { ok: false });
   t.like(state.submit('/paste'), { ok: false });
 });
