@@ -386,7 +386,7 @@ test.serial('after a daemon restart on the same port the page reconnects, regist
   const second = await startDaemon(args);
   daemons.push(second);
   await second.waitForLog(/ listening .*web=true/);
-  await page.locator('#offline').waitFor({ state: 'hidden', timeout: 40_000 });
+  await page.locator('#offline').waitFor({ state: 'hidden', timeout: 45_000 });
   await page.locator('#status', { hasText: 'carol' }).waitFor({ timeout: T });
   const dave = await ncUser(second.port, 'dave');
   dave.write('/join #ops\r\n');

@@ -182,12 +182,12 @@ test('completion: commands, rooms, nicknames (addressed at the start of a line),
   t.deepEqual(complete('', 0, sources).candidates, []);
 });
 
-test('paste plans: dot-stuffing, the protocol limits, the confirmation threshold; backoff doubles to 30 s', (t) => {
+test('paste plans: dot-stuffing, the protocol limits, the confirmation threshold; backoff grows to 30 s', (t) => {
   t.like(planPaste('a\r\n.b\r\n..\n\n'), { ok: true, lines: ['a', '..b', '...'], confirm: false });
   t.like(planPaste(Array(101).fill('x').join('\n')), { ok: false });
   t.like(planPaste('y'.repeat(9000) + '\n' + 'y'.repeat(9000)), { ok: false });
   t.like(planPaste(Array(11).fill('x').join('\n')), { ok: true, confirm: true });
-  t.deepEqual([0, 1, 2, 5, 9].map((n) => reconnectDelay(n, 0.5)), [1000, 2000, 4000, 30000, 30000]);
+  t.deepEqual([0, 1, 2, 3, 7, 20].map((n) => reconnectDelay(n, 0.5)), [1000, 2000, 3000, 5000, 30000, 30000]);
   t.is(reconnectDelay(0, 0), 800);
 });
 
