@@ -1,6 +1,6 @@
 import { ChatState } from './chat-state';
 import { parseEvent } from './events';
-import { reconnectDelay } from './paste';
+import { reconnectDelay } from './reconnect';
 import { View } from './view';
 
 /*

@@ -2,7 +2,8 @@ import test from 'ava';
 import { ChatState } from '../../web/chat-state';
 import { complete, commonPrefix, COMMAND_NAMES } from '../../web/completion';
 import { parseEvent, type ServerEvent } from '../../web/events';
-import { planPaste, reconnectDelay } from '../../web/paste';
+import { planPaste } from '../../web/paste';
+import { reconnectDelay } from '../../web/reconnect';
 import { mentions, visible } from '../../web/text';
 
 /*
