@@ -1,4 +1,5 @@
 import type { ChatState, Conversation, Entry } from './chat-state';
+import { COMMAND_CATALOGUE } from '../lib/protocol/command-catalogue';
 import { COMMAND_NAMES, commonPrefix, complete } from './completion';
 import { longTime, shortTime, visible } from './text';
 
@@ -93,6 +94,9 @@ export class View {
       toggle.setAttribute('aria-expanded', String(open));
     });
     document.addEventListener('keydown', (event) => this.globalKey(event));
+    // The rules as the server states them (its /nick help), so the prompt never disagrees with the server.
+    const rules = COMMAND_CATALOGUE.find((c) => c.name === 'nick')?.help.replace(/^[^:]*:\s*/, '');
+    if (rules !== undefined) byId('nick-rules').textContent = rules.charAt(0).toUpperCase() + rules.slice(1);
     try {
       this.nickInput.value = localStorage.getItem('mychat.nick') ?? '';
     } catch {
