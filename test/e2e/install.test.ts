@@ -41,7 +41,7 @@ test('npm pack + npm install -g give a working mychatd, its man pages and the sy
   t.is(packed.status, 0, packed.stderr);
   const [{ filename, files }] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const contents = files.map((f) => f.path);
-  for (const wanted of ['dist/daemon/mychatd.js', 'systemd/mychatd.service', 'systemd/mychatd.socket', 'man/mychatd.8', 'schema/mychat-json.v1.schema.json', 'README.md']) {
+  for (const wanted of ['dist/daemon/mychatd.js', 'dist/web/index.html', 'dist/web/app.js', 'systemd/mychatd.service', 'systemd/mychatd.socket', 'man/mychatd.8', 'schema/mychat-json.v1.schema.json', 'README.md']) {
     t.true(contents.includes(wanted), `the tarball has ${wanted}`);
   }
   t.false(contents.some((p) => p.startsWith('test/') || p.startsWith('node_modules/') || (p.endsWith('.ts') && !p.endsWith('.d.ts'))), 'no sources or tests');

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { ChatCore } from '../../lib/core/chat-core';
 import { createLogger } from '../../lib/log';
 import { ChatListener } from '../../lib/transport/tcp/tcp-listener';
-import { WebSocketDoor } from '../../lib/transport/websocket/websocket-door';
+import { CONTENT_SECURITY_POLICY, WebSocketDoor } from '../../lib/transport/websocket/websocket-door';
 import { register } from '../helpers/client';
 import { assertValidEvent } from '../helpers/json-schema';
 import { DAEMON_JS, daemonEnv, scratchDir, startDaemon, waitForText, type Daemon } from '../helpers/daemon';
@@ -235,16 +235,16 @@ test('mychat.json.v1: JSON from the greeting on, one object per frame, JSON comm
   human.end();
 });
 
-test('a plain GET gets a text page saying how to connect, with the security headers', async (t) => {
+test('a plain GET gets the browser client, which names the plain chat port, with the security headers', async (t) => {
   const { daemon, webPort } = await webDaemon();
   const page = await httpGet(webPort);
   t.is(page.status, 200);
-  t.regex(page.headers['content-type'] ?? '', /^text\/plain/);
+  t.regex(page.headers['content-type'] ?? '', /^text\/html/);
   t.is(page.headers['x-content-type-options'], 'nosniff');
   t.is(page.headers['referrer-policy'], 'no-referrer');
-  t.is(page.headers['content-security-policy'], "default-src 'self'");
-  t.true(page.body.includes(`nc 127.0.0.1 ${daemon.port}`), page.body);
-  t.regex(page.body, /browser client will be here/);
+  t.is(page.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+  t.true(page.body.includes(`port ${daemon.port} of this server`), page.body);
+  t.regex(page.body, /<script src="app.js" defer><\/script>/);
 });
 
 test('--max-per-address counts WebSocket connections too', async (t) => {

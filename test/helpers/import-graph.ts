@@ -90,7 +90,7 @@ const LEAVES = ['lib/log.ts', 'lib/version.ts', 'lib/config-file.ts'];
 
 /**
  * mychat's layering (README "Design"): protocol <- core <- history/codec/transport <- daemon, and the client
- * reads only the protocol. lib/history implements the core's ports and may import nothing else of the core.
+ * reads only the protocol, and so does the browser client (web/). lib/history implements the core's ports and may import nothing else of the core.
  * The core speaks events, not wire text, so it may not import the mychat line format (server-lines.ts);
  * codecs turn events into bytes and see only the events, the ports and the protocol.
  */
@@ -104,6 +104,8 @@ export const LAYERS: readonly LayerRule[] = [
   { layer: 'lib/client/', may: ['lib/protocol/', ...LEAVES] },
   ...LEAVES.map((leaf) => ({ layer: leaf, may: [] })),
   { layer: 'daemon/', may: ['lib/'] },
+  // The browser client is bundled for the browser: it may read the protocol (command catalogue, limits, text hygiene), nothing else of ours.
+  { layer: 'web/', may: ['lib/protocol/'] },
 ];
 
 /** Every import that breaks `rules`, as "from -> to" lines; a file no rule covers is reported too. */

@@ -5,14 +5,16 @@ import path from 'node:path';
 import { findCycles, importEdges, layerViolations, sourceFiles, type ImportEdge } from '../helpers/import-graph';
 
 const root = path.resolve(__dirname, '../..');
-const edges = importEdges(root, sourceFiles(root, ['lib', 'daemon']));
+const edges = importEdges(root, sourceFiles(root, ['lib', 'daemon', 'web']));
 const edge = (from: string, to: string, typeOnly = false): ImportEdge => ({ from, to, typeOnly });
 
-test('every import in lib/ and daemon/ follows the layering: protocol <- core <- history/transport <- daemon, client -> protocol', (t) => {
+test('every import in lib/, daemon/ and web/ follows the layering: protocol <- core <- history/transport <- daemon, client and browser client -> protocol', (t) => {
   // The graph is real: a check that saw no imports would pass whatever the code did.
   t.true(edges.some((e) => e.from === 'lib/core/chat-core.ts' && e.to === 'lib/protocol/limits.ts'));
   t.true(edges.some((e) => e.from === 'lib/client/completion.ts' && e.to === 'lib/protocol/command-catalogue.ts'));
+  t.true(edges.some((e) => e.from === 'web/completion.ts' && e.to === 'lib/protocol/command-catalogue.ts'));
   t.deepEqual(layerViolations(edges), []);
+  t.deepEqual(layerViolations([edge('web/chat-state.ts', 'lib/core/events.ts', true)]), ['web/chat-state.ts -> lib/core/events.ts']);
 });
 
 test('lib/ and daemon/ have no import cycle, counting type-only imports', (t) => {

@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Codec } from '../../codec/codec';
@@ -19,12 +23,64 @@ export const WEB_PING_INTERVAL_MS = 30_000;
 /** How long the HTTP side waits for a request's headers: a slow-loris client holds a socket for at most this. */
 const HEADERS_TIMEOUT_MS = 10_000;
 
-/** Headers on every HTTP answer of the door (the page, refusals). */
+/**
+ * The Content-Security-Policy of every answer: the page may load its own script, style sheet and icon and
+ * connect to its own origin (ws: included), nothing else; no inline script or style, no plugins, no
+ * framing by other sites, and Trusted Types required, so even a stray innerHTML in the client would throw.
+ */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'; require-trusted-types-for 'script'; trusted-types 'none'";
+
+/** Headers on every HTTP answer of the door (the client's files, errors, refusals). */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
-  'Content-Security-Policy': "default-src 'self'",
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
 };
+
+/** Where `npm run build` puts the browser client, next to the compiled door (dist/lib/transport/websocket -> dist/web). */
+export const DEFAULT_WEB_ROOT = path.join(__dirname, '..', '..', '..', 'web');
+
+/** The file types the door serves, by extension; other files in the folder are not served. */
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/** The page's placeholder for the plain chat port (in its <noscript> text). */
+const TCP_PORT_MARK = '%TCP_PORT%';
+
+/** One file of the browser client, held in memory with its gzip form and validator. */
+interface StaticFile {
+  type: string;
+  body: Buffer;
+  gzip: Buffer;
+  etag: string;
+}
+
+function staticFile(type: string, body: Buffer): StaticFile {
+  return { type, body, gzip: gzipSync(body, { level: 9 }), etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+}
+
+/**
+ * Reads the built browser client (a flat folder: index.html, app.js, app.css, icon.svg) into memory once,
+ * so a request never touches the disk and no request path can name a file outside this fixed set.
+ * Undefined when the folder holds no index.html (a checkout that was not built).
+ */
+export function loadWebClient(root: string): Map<string, Buffer> | undefined {
+  if (!existsSync(path.join(root, 'index.html'))) return undefined;
+  const files = new Map<string, Buffer>();
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (entry.isFile() && /^[a-z0-9-]+\.[a-z]+$/.test(entry.name) && CONTENT_TYPES[path.extname(entry.name)] !== undefined) {
+      files.set('/' + entry.name, readFileSync(path.join(root, entry.name)));
+    }
+  }
+  return files;
+}
 
 /** What the door needs from the daemon. */
 export interface WebDoorOptions {
@@ -37,6 +93,8 @@ export interface WebDoorOptions {
   maxConnections?: number;
   /** Ping interval; tests may shorten it. */
   pingIntervalMs?: number;
+  /** Folder of the built browser client (default DEFAULT_WEB_ROOT); without one, `/` is a short text page. */
+  webRoot?: string;
 }
 
 /** Hands an upgraded WebSocket to the daemon's shared connection machinery (budgets, caps, the core). */
@@ -136,7 +194,8 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string, text: str
 
 /**
  * The WebSocket door (--web-port): an HTTP server that upgrades to WebSocket (subprotocol mychat.v1: one
- * text frame per line each way) and answers a plain GET with a short page. Every WebSocket becomes a
+ * text frame per line each way; mychat.json.v1: JSON mode) and serves the browser client's few static files
+ * at `/` (from memory, gzip when asked, with the security headers). Every WebSocket becomes a
  * Connection through the same `accept` as TCP, so flood budgets, per-address caps, the connection rate,
  * the send-queue cap and the output turn are the same.
  */
@@ -144,11 +203,15 @@ export class WebSocketDoor {
   readonly server: http.Server;
   private readonly wss: WebSocketServer;
   private readonly pinger: NodeJS.Timeout;
+  private readonly client: Map<string, Buffer> | undefined;
+  private readonly served = new Map<string, StaticFile>();
+  private servedPort = -1;
 
   constructor(
     private readonly accept: WebAccept,
     private readonly options: WebDoorOptions,
   ) {
+    this.client = loadWebClient(options.webRoot ?? DEFAULT_WEB_ROOT);
     this.server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: HEADERS_TIMEOUT_MS }, (req, res) => this.page(req, res));
     // maxPayload: the protocol's line cap; a larger frame closes the connection with 1009 (message too big).
     this.wss = new WebSocketServer({
@@ -188,12 +251,52 @@ export class WebSocketDoor {
   }
 
   private page(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const host = (req.headers.host ?? 'this-server').replace(/:\d+$/, '');
     const get = req.method === 'GET' || req.method === 'HEAD';
-    const text = get
-      ? `This is mychat, a plain-text chat server.\n\nConnect with nc:  nc ${host} ${this.options.chatPort()}\nor with the mychat client, or a WebSocket client (subprotocol mychat.v1) on this port.\n\nThe browser client will be here.\n`
-      : 'Only GET is served here.\n';
-    res.writeHead(get ? 200 : 405, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...(get ? {} : { Allow: 'GET, HEAD' }) });
+    if (!get) return this.text(req, res, 405, 'Only GET is served here.\n', { Allow: 'GET, HEAD' });
+    const url = (req.url ?? '/').split('?')[0]!;
+    if (this.client === undefined) {
+      if (url !== '/') return this.text(req, res, 404, 'Not found.\n');
+      const host = (req.headers.host ?? 'this-server').replace(/:\d+$/, '');
+      return this.text(
+        req,
+        res,
+        200,
+        `This is mychat, a plain-text chat server.\n\nConnect with nc:  nc ${host} ${this.options.chatPort()}\nor with the mychat client, or a WebSocket client (subprotocol mychat.v1) on this port.\n\nThe browser client is not built here (npm run build).\n`,
+      );
+    }
+    const file = this.file(url === '/' ? '/index.html' : url);
+    if (file === undefined) return this.text(req, res, 404, 'Not found.\n');
+    const headers: http.OutgoingHttpHeaders = { ...SECURITY_HEADERS, 'Content-Type': file.type, 'Cache-Control': 'no-cache', ETag: file.etag, Vary: 'Accept-Encoding' };
+    if (req.headers['if-none-match'] === file.etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const body = gzip ? file.gzip : file.body;
+    res.writeHead(200, { ...headers, 'Content-Length': body.length, ...(gzip ? { 'Content-Encoding': 'gzip' } : {}) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** A file of the browser client as served; the page gets the chat port written in, once it is known. */
+  private file(url: string): StaticFile | undefined {
+    const port = this.options.chatPort();
+    if (port !== this.servedPort) {
+      this.served.clear();
+      this.servedPort = port;
+    }
+    const cached = this.served.get(url);
+    if (cached !== undefined) return cached;
+    const raw = this.client?.get(url);
+    if (raw === undefined) return undefined;
+    const body = url === '/index.html' ? Buffer.from(raw.toString('utf8').replaceAll(TCP_PORT_MARK, String(port))) : raw;
+    const file = staticFile(CONTENT_TYPES[path.extname(url)]!, body);
+    this.served.set(url, file);
+    return file;
+  }
+
+  private text(req: http.IncomingMessage, res: http.ServerResponse, status: number, text: string, extra: http.OutgoingHttpHeaders = {}): void {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...extra });
     res.end(req.method === 'HEAD' ? undefined : text);
   }
 
