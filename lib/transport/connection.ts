@@ -41,6 +41,13 @@ export interface DoorRefusal {
 /** Input items made from a JSON command object, which must not be read as JSON again (one set per process, not per connection). */
 const TRANSLATED = new WeakSet<PendingInput>();
 
+/**
+ * Body lines of a translated JSON /paste object. They belong to the block their /paste line opens: when
+ * that line is refused (no such room, not a member) or the block is discarded, they are dropped, never run
+ * as typed input (a body line "/part #lobby" must stay text).
+ */
+const PASTE_BODY = new WeakSet<PendingInput>();
+
 /** A line waiting for the core, or a door's refusal waiting its turn (flood control paces both). */
 type PendingInput = InputLine | DoorRefusal;
 
@@ -292,6 +299,12 @@ export class Connection implements FramedInput {
       }
       if (this.readsJson(this.backlog![0]!)) this.translateJson();
       const line = this.backlog![0]!;
+      if (this.session.paste === undefined && PASTE_BODY.has(line)) {
+        // Its /paste was refused (the refusal already went out) or its block discarded: the body is not input.
+        this.backlog!.shift();
+        this.backlogBytes -= this.backlogSizes!.shift()!;
+        continue;
+      }
       // With line pacing off (--flood-rate 0) nothing needs the cost: skip parsing the line for it.
       const paced = this.lines !== undefined || this.shared.lines !== undefined;
       const cost = !paced ? 0 : line.ok ? this.ctx.core.inputCost(this.session, line.text) : 1;
@@ -371,6 +384,8 @@ export class Connection implements FramedInput {
     const result = jsonInputLines(head.text);
     const replacement: PendingInput[] = result.ok ? result.lines.map((text) => ({ ok: true, text })) : [{ ok: false, code: result.code, text: result.text }];
     for (const item of replacement) TRANSLATED.add(item);
+    // Only a /paste object becomes several lines: the first opens the block, the rest are its body.
+    for (const item of replacement.slice(1)) PASTE_BODY.add(item);
     // The original line's byte size stays with the first item, so the backlog's byte count stays exact.
     this.backlog!.splice(0, 1, ...replacement);
     this.backlogSizes!.splice(1, 0, ...replacement.slice(1).map(() => 0));

@@ -106,6 +106,21 @@ test('bad JSON commands get typed failures and nothing is posted', async (t) => 
   human.end();
 });
 
+test('the body of a refused JSON paste is dropped, never run as commands', async (t) => {
+  const bot = await jsonBot('jpaster');
+  const human = await register(daemon.port, 'jpwatch');
+  bot.send(JSON.stringify({ cmd: 'paste', room: '#nowhere', text: '/part #lobby oops\n/nick stolen\nplain words' }));
+  const refusal = await waitForEvent(bot, { type: 'failure' });
+  t.is(refusal.code, 'NO_SUCH_ROOM');
+  bot.send(JSON.stringify({ cmd: 'say', text: 'still here' }));
+  t.is(await human.waitForLine(/^MSG #lobby jpaster/), 'MSG #lobby jpaster still here', 'the bot is still in #lobby under its own name');
+  await human.sync();
+  t.deepEqual(human.pending(/^(PART|NICK|MSG)/), [], 'no body line was posted or run');
+  assertAllValid(t, bot);
+  bot.end();
+  human.end();
+});
+
 test('every event type a JSON-mode session can see over TCP is valid against the published schema', async (t) => {
   const bot = await jsonBot('jschema');
   const other = await register(daemon.port, 'jother');

@@ -48,7 +48,9 @@ export const messageHandlers = {
   },
   me: ({ core, session }, args) => sayToRoom(core, session, args.ACTION!, 'ACTION'),
   paste: ({ core, session }, args) => {
-      const room = args['#ROOM'] !== undefined ? core.rooms.find(args['#ROOM']) : session.currentRoom;
+      const named = args['#ROOM'];
+      const room = named !== undefined ? core.rooms.find(named) : session.currentRoom;
+      if (room === undefined && named !== undefined) throw new ChatError('NO_SUCH_ROOM', `There is no room ${named}, so there is nowhere to paste: /join it first.`);
       if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room, so there is nowhere to paste: /join #ROOM first.');
       if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `Join ${room.name} to paste into it.`);
       session.paste = new PasteBlock(room);
