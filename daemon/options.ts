@@ -77,6 +77,8 @@ export interface DaemonOptions {
   sync: SyncMode;
   /** `off`: nothing is stored or replayed, no database is opened, and /history and /search answer NO_HISTORY. */
   history: (typeof HISTORY_MODES)[number];
+  /** PostgreSQL URL holding rooms and history shared by several nodes; '' keeps them in SQLite under dataDir. */
+  database: string;
   /** Comma-separated nicknames no one may take (see nickList). */
   reservedNicks: string;
   /** Seconds a nickname stays held for its address after an abrupt disconnect; 0 turns holding off. */
@@ -175,6 +177,22 @@ export function webPortOf(options: DaemonOptions): number | undefined {
 /** The TLS port to listen on, or undefined when the TLS door is off. */
 export function tlsPortOf(options: DaemonOptions): number | undefined {
   return options.tlsPort === '' ? undefined : Number(options.tlsPort);
+}
+
+/** Why a --database value is wrong: empty (SQLite) or a postgres:// URL. The password, if any, is never shown. */
+function databaseProblem(value: string | number): string | undefined {
+  const text = String(value);
+  if (text === '') return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') || parsed.pathname.length <= 1) {
+    return 'must be empty (SQLite in --data-dir) or a PostgreSQL URL such as postgres://mychat@db.example.org:5432/mychat';
+  }
+  return undefined;
 }
 
 /** Longest --motd text or MOTD file, in characters. */
@@ -365,6 +383,14 @@ const SPECS: Record<string, OptionSpec> = {
     choices: HISTORY_MODES,
     reload: false,
   },
+  database: {
+    field: 'database',
+    type: 'string',
+    default: '',
+    describe: 'PostgreSQL URL, e.g. postgres://mychat@db.example.org/mychat, for rooms and history shared by several nodes (empty: SQLite in --data-dir)',
+    check: databaseProblem,
+    reload: false,
+  },
   sync: { field: 'sync', type: 'string', default: 'normal', describe: 'History durability: normal (survives a crash of mychatd) or full (survives power loss, slower)', choices: SYNC_MODES, reload: false },
 };
 
@@ -497,7 +523,7 @@ export function parseOptions(argv: string[], version: string): DaemonOptions {
     .config(fileValues ?? {})
     .epilog(
       'Precedence: command line, then MYCHATD_* environment, then the configuration file, then the defaults.\n' +
-        'SIGHUP re-reads the configuration and the TLS certificate; host, port, tls-port, data-dir, history-* and sync need a restart. See mychatd(8).',
+        'SIGHUP re-reads the configuration and the TLS certificate; host, port, tls-port, data-dir, database, history-* and sync need a restart. See mychatd(8).',
     )
     .version(version)
     .alias('h', 'help')

@@ -140,6 +140,8 @@ export class PostgresHistoryQueries implements HistoryQueries {
     this.active++;
     let client: pg.PoolClient | undefined;
     try {
+      // Read your own writes: what this node queued before the query (a /search right after a message) is written first.
+      await this.options.store.caughtUp();
       client = await this.connect();
       const result = await query(client);
       client.release();

@@ -463,6 +463,14 @@ export class PostgresHistoryStore implements HistoryStore {
     return new Promise((resolve) => this.marks.push({ seq, resolve }));
   }
 
+  /**
+   * Resolves once everything this node queued so far is written (or could not be): reads wait for it, so
+   * a user finds what they have just said, as with the SQLite store's synchronous commit.
+   */
+  async caughtUp(): Promise<void> {
+    await this.ownBound(this.appendSeq);
+  }
+
   private resolveMarks(): void {
     while (this.marks.length > 0 && (this.marks[0]!.seq <= this.writtenSeq || this.failing || this.closed)) this.marks.shift()!.resolve(this.lastOwnId);
   }
