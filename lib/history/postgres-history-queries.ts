@@ -149,6 +149,8 @@ export class PostgresHistoryQueries implements HistoryQueries {
     } catch (error) {
       if (client !== undefined) client.release(error as Error);
       if (error instanceof HistoryQueryError || error instanceof RangeError) throw error;
+      // Queries cut off by close() at shutdown are refused quietly.
+      if (this.closed) throw new HistoryQueryError('HISTORY_BUSY', 'The server is shutting down.');
       if ((error as { code?: string }).code === QUERY_CANCELED) {
         this.options.log.log('warn', 'history-query-timeout', { budgetMs: this.settings.timeoutMs });
         throw new HistoryQueryError('QUERY_TIMEOUT', `The query took longer than ${this.settings.timeoutMs} ms; narrow it and try again.`);
