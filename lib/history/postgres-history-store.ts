@@ -59,7 +59,7 @@ const CHUNK_ENTRIES = 100;
 /** See CHUNK_ENTRIES. */
 const CHUNK_BYTES = 64 * 1024;
 /** A healthy group commit writes at most this many entries per transaction (the rest follow at once). */
-const BATCH_ENTRIES = 1000;
+const BATCH_ENTRIES = 2000;
 /** Rows deleted per prune step, as in the SQLite store. */
 const PRUNE_STEP_ROWS = 200;
 /**
@@ -71,7 +71,7 @@ const WRITE_STATEMENT_TIMEOUT_MS = 5000;
 /** See WRITE_STATEMENT_TIMEOUT_MS. */
 const WRITE_ROUND_TRIP_TIMEOUT_MS = 7000;
 /** How long a connection attempt may take. */
-const CONNECT_TIMEOUT_MS = 3000;
+const CONNECT_TIMEOUT_MS = 5000;
 /** Connections of the write pool: one for the group commit, one for retention steps. */
 const WRITE_POOL_SIZE = 2;
 /** The schema version this code writes; a database with another one is refused. */
@@ -297,7 +297,11 @@ export class PostgresHistoryStore implements HistoryStore {
     const queued = { ...entry, seq: ++this.appendSeq };
     this.queue.push(queued);
     this.queuedBytes += entrySize(queued);
-    if (this.queue.length > MAX_UNSAVED || this.queuedBytes > MAX_UNSAVED_BYTES) this.dropOldest();
+    if (this.queue.length > MAX_UNSAVED || this.queuedBytes > MAX_UNSAVED_BYTES) {
+      // While healthy a write starts now (what it holds is dropped from the bound, and lost only if it fails).
+      if (!this.failing) this.commit();
+      this.dropOldest();
+    }
     if (!this.commitScheduled && !this.failing) {
       this.commitScheduled = true;
       setImmediate(() => this.commit());
@@ -364,68 +368,33 @@ export class PostgresHistoryStore implements HistoryStore {
     return undefined;
   }
 
-  /** One transaction: rooms created on first sight (never cached: other nodes may change them), then rows in order. Returns the new message ids in order. */
+  /**
+   * One transaction, in a few statements whatever the batch holds: for each run of entries between two
+   * forgets, the rooms it names are inserted if new and their ids read (never cached across batches: other
+   * nodes may change them), then its messages go in as one multi-row INSERT (ids follow the order of the
+   * rows), its creations as another, and each room's newest topic as an UPDATE. Returns the message ids in order.
+   */
   private async writeBatch(batch: readonly QueuedWrite[]): Promise<number[]> {
     const client = await this.pool.connect();
     const ids: number[] = [];
     try {
       await client.query('BEGIN');
-      const roomIds = new Map<string, number>();
-      const roomId = async (key: string, name: string, at: number): Promise<number> => {
-        let id = roomIds.get(key);
-        if (id !== undefined) return id;
-        // Insert-or-select in one statement; a concurrent insert by another node is seen through ON CONFLICT.
-        const result = await client.query<{ id: number }>(
-          `WITH added AS (INSERT INTO rooms (key, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING id)
-           SELECT id FROM added UNION ALL SELECT id FROM rooms WHERE key = $1 LIMIT 1`,
-          [key, name, at],
-        );
-        // A row another node inserted meanwhile is not in this statement's snapshot: read it in a new one.
-        id = result.rows[0]?.id ?? (await client.query<{ id: number }>('SELECT id FROM rooms WHERE key = $1', [key])).rows[0]!.id;
-        roomIds.set(key, id);
-        return id;
-      };
-      // Consecutive messages go in as one multi-row INSERT (ids follow the order of the rows).
-      let rows: Array<{ roomId: number; entry: NewHistoryEntry }> = [];
-      const flushRows = async (): Promise<void> => {
-        if (rows.length === 0) return;
-        const result = await client.query<{ id: number }>(
-          `INSERT INTO messages (room_id, at, nick, kind, text, node, search)
-           SELECT r, a, n, k, t, $6::integer, s::tsvector
-           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $7::text[]) WITH ORDINALITY AS u(r, a, n, k, t, s, o)
-           ORDER BY o RETURNING id`,
-          [rows.map((r) => r.roomId), rows.map((r) => r.entry.at), rows.map((r) => r.entry.nick), rows.map((r) => r.entry.kind), rows.map((r) => r.entry.text), this.node, rows.map((r) => tsvectorLiteral(r.entry.text))],
-        );
-        ids.push(...result.rows.map((row) => row.id));
-        rows = [];
-      };
-      for (const entry of batch) {
-        if ('forget' in entry) {
-          await flushRows();
+      let start = 0;
+      while (start < batch.length) {
+        let end = start;
+        while (end < batch.length && !('forget' in batch[end]!)) end++;
+        await this.writeRun(client, batch.slice(start, end) as Array<NewHistoryEntry | NewRoom>, ids);
+        const forget = batch[end];
+        if (forget !== undefined) {
           // Only a room that holds no message: another node may have spoken in it since this one loaded it.
           await client.query(
             `UPDATE rooms SET key = '!' || id WHERE key = $1
                AND NOT EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id AND kind <> 'TOPIC')`,
-            [entry.roomKey],
+            [forget.roomKey],
           );
-          roomIds.delete(entry.roomKey);
-          continue;
         }
-        const id = await roomId(entry.roomKey, entry.roomName, entry.at);
-        if (!isMessage(entry)) {
-          if (entry.creator !== undefined) {
-            await flushRows();
-            await client.query('INSERT INTO room_creations (creator, at) VALUES ($1, $2)', [entry.creator, entry.at]);
-          }
-          continue;
-        }
-        rows.push({ roomId: id, entry });
-        if (entry.kind === 'TOPIC') {
-          await flushRows();
-          await client.query('UPDATE rooms SET topic = $1, topic_by = $2, topic_at = $3 WHERE id = $4', [entry.text, entry.nick, entry.at, id]);
-        }
+        start = end + 1;
       }
-      await flushRows();
       await client.query('COMMIT');
       client.release();
       return ids;
@@ -434,6 +403,49 @@ export class PostgresHistoryStore implements HistoryStore {
       // A connection that failed mid-transaction is not reused.
       client.release(error as Error);
       throw error;
+    }
+  }
+
+  /** Writes a run of messages and saved rooms (no forget among them) inside writeBatch's transaction. */
+  private async writeRun(client: pg.PoolClient, run: ReadonlyArray<NewHistoryEntry | NewRoom>, ids: number[]): Promise<void> {
+    if (run.length === 0) return;
+    const rooms = new Map<string, { name: string; at: number }>();
+    for (const entry of run) if (!rooms.has(entry.roomKey)) rooms.set(entry.roomKey, { name: entry.roomName, at: entry.at });
+    const keys = [...rooms.keys()];
+    await client.query(
+      `INSERT INTO rooms (key, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT (key) DO NOTHING`,
+      [keys, keys.map((key) => rooms.get(key)!.name), keys.map((key) => rooms.get(key)!.at)],
+    );
+    // A new statement, so rows another node inserted meanwhile are seen too.
+    const found = await client.query<{ id: number; key: string }>('SELECT id, key FROM rooms WHERE key = ANY($1::text[])', [keys]);
+    const roomIds = new Map(found.rows.map((row) => [row.key, row.id]));
+    const messages = run.filter(isMessage);
+    if (messages.length > 0) {
+      const result = await client.query<{ id: number }>(
+        `INSERT INTO messages (room_id, at, nick, kind, text, node, search)
+         SELECT r, a, n, k, t, $6::integer, s::tsvector
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $7::text[]) WITH ORDINALITY AS u(r, a, n, k, t, s, o)
+         ORDER BY o RETURNING id`,
+        [
+          messages.map((m) => roomIds.get(m.roomKey)!),
+          messages.map((m) => m.at),
+          messages.map((m) => m.nick),
+          messages.map((m) => m.kind),
+          messages.map((m) => m.text),
+          this.node,
+          messages.map((m) => tsvectorLiteral(m.text)),
+        ],
+      );
+      ids.push(...result.rows.map((row) => row.id));
+    }
+    const created = run.filter((entry): entry is NewRoom & { creator: string } => !isMessage(entry) && entry.creator !== undefined);
+    if (created.length > 0) {
+      await client.query('INSERT INTO room_creations (creator, at) SELECT * FROM unnest($1::text[], $2::bigint[])', [created.map((c) => c.creator), created.map((c) => c.at)]);
+    }
+    const topics = new Map<string, NewHistoryEntry>();
+    for (const message of messages) if (message.kind === 'TOPIC') topics.set(message.roomKey, message);
+    for (const topic of topics.values()) {
+      await client.query('UPDATE rooms SET topic = $1, topic_by = $2, topic_at = $3 WHERE id = $4', [topic.text, topic.nick, topic.at, roomIds.get(topic.roomKey)!]);
     }
   }
 
