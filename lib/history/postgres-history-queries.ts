@@ -42,7 +42,8 @@ function checkQuery(limit: number, words?: readonly string[]): void {
 
 /**
  * History queries answered by PostgreSQL over a small bounded pool. Each query is one statement (one
- * snapshot) that looks the room up by key, so a room forgotten and re-created meanwhile never mixes in
+ * snapshot) that looks the room up by key in a sub-select (so the planner walks the (room_id, id) index
+ * newest first and stops at the limit, where a join would sort the whole room), so a room forgotten and re-created meanwhile never mixes in
  * another room's rows. The server enforces the time budget (statement_timeout) and cancels the query, so
  * unlike SQLite no thread has to be abandoned.
  */
@@ -85,8 +86,8 @@ export class PostgresHistoryQueries implements HistoryQueries {
     return this.run(async (client) => {
       if (limit === 0) return { entries: [], more: false };
       const rows = await client.query<Row>(
-        `SELECT m.id, m.at, m.nick, m.kind, m.text FROM messages m JOIN rooms r ON r.id = m.room_id
-         WHERE r.key = $1 AND m.id <= $2 AND (m.node <> $3 OR m.id <= $4) ORDER BY m.id DESC LIMIT $5`,
+        `SELECT m.id, m.at, m.nick, m.kind, m.text FROM messages m
+         WHERE m.room_id = (SELECT id FROM rooms WHERE key = $1) AND m.id <= $2 AND (m.node <> $3 OR m.id <= $4) ORDER BY m.id DESC LIMIT $5`,
         [roomKey, bound, this.options.store.node, own, limit + 1],
       );
       return this.page(rows.rows, roomKey, limit);
@@ -97,8 +98,8 @@ export class PostgresHistoryQueries implements HistoryQueries {
     return this.run(async (client) => {
       if (limit === 0) return { entries: [], more: false };
       const rows = await client.query<Row>(
-        `SELECT m.id, m.at, m.nick, m.kind, m.text FROM messages m JOIN rooms r ON r.id = m.room_id
-         WHERE r.key = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3`,
+        `SELECT m.id, m.at, m.nick, m.kind, m.text FROM messages m
+         WHERE m.room_id = (SELECT id FROM rooms WHERE key = $1) AND m.id < $2 ORDER BY m.id DESC LIMIT $3`,
         [roomKey, beforeId, limit + 1],
       );
       return this.page(rows.rows, roomKey, limit);
@@ -110,8 +111,8 @@ export class PostgresHistoryQueries implements HistoryQueries {
       const query = tsqueryLiteral(words);
       if (query === undefined || limit === 0) return [];
       const rows = await client.query<Row>(
-        `SELECT m.id, m.at, m.nick, m.kind, m.text FROM messages m JOIN rooms r ON r.id = m.room_id
-         WHERE r.key = $1 AND m.search @@ $2::tsquery ORDER BY m.id DESC LIMIT $3`,
+        `SELECT m.id, m.at, m.nick, m.kind, m.text FROM messages m
+         WHERE m.room_id = (SELECT id FROM rooms WHERE key = $1) AND m.search @@ $2::tsquery ORDER BY m.id DESC LIMIT $3`,
         [roomKey, query, limit],
       );
       return rows.rows.map((row) => this.entry(row, roomKey));
