@@ -7,8 +7,16 @@ import { LIMITS } from '../protocol/limits';
  * dictionary, stemmer or extension of the server takes part and every server gives the same answers.
  */
 
-/** Characters kept inside a token, as FTS5's unicode61 (categories "L* N* Co"); anything else separates. */
-const INDEX_TOKEN = /[\p{L}\p{N}\p{Co}]+/gu;
+/**
+ * Characters kept inside a token, as FTS5's unicode61: categories "L* N* Co", plus the combining
+ * diacritics U+0300 to U+036F, which unicode61 (remove_diacritics 2) keeps in the token and then drops, so
+ * that a decomposed "e" + U+0301 + "x" is the token "ex". Anything else separates tokens.
+ */
+const INDEX_TOKEN = /[\p{L}\p{N}\p{Co}\u0300-\u036f]+/gu;
+/** Tokens as search-terms.ts counts them for its prefix rule (without the combining diacritics). */
+const PREFIX_TOKEN = /[\p{L}\p{N}\p{Co}]+/gu;
+/** The combining diacritics that unicode61 drops wherever they stand. */
+const COMBINING_DIACRITICS = /[\u0300-\u036f]/g;
 /** A Latin letter with the combining marks after it (unicode61 removes diacritics of Latin letters only). */
 const LATIN_WITH_MARKS = /(\p{Script=Latin})\p{M}+/gu;
 /**
@@ -23,7 +31,7 @@ const MAX_POSITION = 16383;
 function lexeme(token: string): string {
   // Lower case first, so İ becomes i plus a dot that goes with the other marks. Letters of other scripts
   // keep their marks (Greek tonos, Cyrillic breve, kana voicing), as in unicode61.
-  let text = token.toLowerCase().normalize('NFD').replace(LATIN_WITH_MARKS, '$1').normalize('NFC');
+  let text = token.replace(COMBINING_DIACRITICS, '').toLowerCase().normalize('NFD').replace(LATIN_WITH_MARKS, '$1').normalize('NFC');
   // unicode61 folds the long s to s; toLowerCase leaves it.
   text = text.replace(/ſ/g, 's');
   if (Buffer.byteLength(text) <= MAX_LEXEME_BYTES) return text;
@@ -70,7 +78,8 @@ function queryTerm(word: string): string | undefined {
   if (tokens === null) return undefined;
   const words = tokens.map(lexeme).filter((l) => l !== '');
   if (words.length === 0) return undefined;
-  const prefix = [...tokens[tokens.length - 1]!].length >= LIMITS.minSearchPrefix;
+  const counted = word.match(PREFIX_TOKEN);
+  const prefix = counted !== null && [...counted[counted.length - 1]!].length >= LIMITS.minSearchPrefix;
   const parts = words.map((w, i) => `${quote(w)}${prefix && i === words.length - 1 ? ':*' : ''}`);
   return parts.length === 1 ? parts[0] : `(${parts.join(' <-> ')})`;
 }

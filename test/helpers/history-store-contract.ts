@@ -153,6 +153,7 @@ export function historyStoreContract(title: string, open: OpenStore): void {
     add('#u', 'Ёлка άλφα 日本語のテキスト ŁÓDŹ straße');
     add('#u', 'an ox is on it');
     add('#u', 'oxen are big');
+    add('#n', 'decomposed cafe\u0301 and e\u0301xit');
     await h.settle();
     const find = async (room: string, words: string[], limit = 10): Promise<string[]> => (await h.queries.search(room, words, limit)).map((e) => e.text);
     t.deepEqual(await find('#s', ['deploy', 'CREME']), ['deployment finished for the creme service', 'Deploy the Crème brûlée service']);
@@ -170,6 +171,8 @@ export function historyStoreContract(title: string, open: OpenStore): void {
     t.deepEqual(await find('#u', ['lodz']), [], 'ł is a letter of its own, not l with a diacritic');
     t.deepEqual(await find('#u', ['ёлк', 'ΆΛΦΑ', 'ŁODZ', 'STRAßE', '日本語']), ['Ёлка άλφα 日本語のテキスト ŁÓDŹ straße'], 'non-Latin letters fold case and keep their accents');
     t.deepEqual(await find('#u', ['елка']), [], 'Cyrillic ё keeps its diaeresis, as in SQLite unicode61');
+    t.deepEqual(await find('#n', ['café', 'exit']), ['decomposed cafe\u0301 and e\u0301xit'], 'a combining accent is dropped, not a word break');
+    t.deepEqual(await find('#n', ['xit']), []);
   });
 
   test(`${title}: retention keeps the newest N per room, drops old messages, and reports rooms left with no message, topic or not`, async (t) => {
