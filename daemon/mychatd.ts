@@ -5,13 +5,16 @@ import { LocalRoomBus } from '../lib/cluster/local-bus';
 import { WorkerHistoryReader } from '../lib/history/history-reader';
 import { startRetention } from './retention';
 import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
+import { DatabaseOpenError, PostgresHistoryStore, redactUrl } from '../lib/history/postgres-history-store';
+import { PostgresHistoryQueries } from '../lib/history/postgres-history-queries';
+import type { NewHistoryEntry } from '../lib/core/ports/history-store';
 import { createLogger, stormGuard, type Logger } from '../lib/log';
 import type { FloodSettings } from '../lib/transport/flood';
 import { OutputTurn } from '../lib/transport/output-turn';
 import { ChatListener } from '../lib/transport/tcp/tcp-listener';
 import { packageVersion } from '../lib/version';
 import { WebSocketDoor } from '../lib/transport/websocket/websocket-door';
-import { normaliseName } from '../lib/protocol/text-hygiene';
+import { nameKey, normaliseName } from '../lib/protocol/text-hygiene';
 import { changedOptions, nickList, parseOptions, reloadedOptions, roomList, tlsPortOf, UsageError, webOriginList, webPortOf, type DaemonOptions } from './options';
 import { notifySystemd, takeNamedListenFds, TLS_FD_NAME, WEB_FD_NAME } from './systemd';
 import { loadTlsCredentials, TlsCredentialsError, TlsDoor, type TlsCredentials } from './tls-door';
@@ -78,7 +81,36 @@ function tlsCredentialsOrExit(options: DaemonOptions, tlsFds: number[]): TlsCred
   }
 }
 
-function main(): void {
+/** The history store and its reader chosen by the options (none with --history off); exits 1 when the store cannot be opened. */
+async function openHistory(
+  options: DaemonOptions,
+  log: Logger,
+  onOutage: (unsaved: readonly NewHistoryEntry[]) => void,
+): Promise<{ history?: SqliteHistoryStore | PostgresHistoryStore; reader?: WorkerHistoryReader | PostgresHistoryQueries }> {
+  // --history off: no database at all; the core then stores nothing and answers NO_HISTORY.
+  if (options.history === 'off') return {};
+  try {
+    if (options.database !== '') {
+      // Rooms and the creation log are read here, before the core starts: the core's loads are synchronous.
+      const history = await PostgresHistoryStore.open({ url: options.database, log, onOutage, keyOf: nameKey });
+      log.log('info', 'history-store', { store: 'postgres', database: redactUrl(options.database), node: history.node });
+      // Reads go to PostgreSQL over their own small pool; the server enforces each query's time budget.
+      return { history, reader: new PostgresHistoryQueries({ url: options.database, log, store: history }) };
+    }
+    // Search indexing and WAL checkpoints (with their fsyncs) run off the event loop.
+    const history = new SqliteHistoryStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage, maintenanceThread: true });
+    // History reads a client can ask for run in worker threads, so no query blocks chat.
+    return { history, reader: new WorkerHistoryReader({ dataDir: options.dataDir, log }) };
+  } catch (error) {
+    if (!(error instanceof HistoryOpenError) && !(error instanceof DatabaseOpenError)) throw error;
+    // Refuse to start rather than fail later or replace what is there: the message says what to do.
+    log.log('error', 'history-unavailable', { error: error.message });
+    process.stderr.write(`mychatd: ${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
   const version = packageVersion();
   const argv = process.argv.slice(2);
   let options = optionsOrExit(argv, version);
@@ -91,29 +123,8 @@ function main(): void {
   const tlsCredentials = tlsCredentialsOrExit(options, inheritedTlsFds);
 
   const log: Logger = stormGuard(createLogger(options.logLevel));
-  let history: SqliteHistoryStore | undefined;
-  // --history off: no database at all; the core then stores nothing and answers NO_HISTORY.
-  if (options.history === 'on') {
-    try {
-      // onOutage can only fire after an append, so `core` (declared below) exists by then.
-      history = new SqliteHistoryStore({
-        dataDir: options.dataDir,
-        sync: options.sync,
-        log,
-        onOutage: (unsaved) => core.historyOutage(unsaved),
-        // Search indexing and WAL checkpoints (with their fsyncs) off the event loop.
-        maintenanceThread: true,
-      });
-    } catch (error) {
-      if (!(error instanceof HistoryOpenError)) throw error;
-      // Refuse to start rather than fail later or replace what is there: the message says what to do.
-      log.log('error', 'history-unavailable', { error: error.message });
-      process.stderr.write(`mychatd: ${error.message}\n`);
-      process.exit(1);
-    }
-  }
-  // History reads a client can ask for run in worker threads, so no query blocks chat.
-  const reader = history === undefined ? undefined : new WorkerHistoryReader({ dataDir: options.dataDir, log });
+  // onOutage can only fire after an append, so `core` (declared below) exists by then.
+  const { history, reader } = await openHistory(options, log, (unsaved) => core.historyOutage(unsaved));
   const core = new ChatCore({
     serverName: 'mychat',
     version,
@@ -299,7 +310,7 @@ function main(): void {
       stopRetention();
       await reader?.close();
       // Logs exactly how many messages were not kept (history-closed notKept=N).
-      history?.close(HISTORY_LAST_ATTEMPT_MS);
+      await history?.close(HISTORY_LAST_ATTEMPT_MS);
       log.log('info', 'stopped');
       process.exit(0);
     })();
@@ -313,4 +324,7 @@ function main(): void {
   });
 }
 
-main();
+main().catch((error: unknown) => {
+  process.stderr.write(`mychatd: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(70);
+});

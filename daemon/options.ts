@@ -79,6 +79,8 @@ export interface DaemonOptions {
   history: (typeof HISTORY_MODES)[number];
   /** Comma-separated rooms whose history is not kept (see roomList); reloadable. */
   historyOffRooms: string;
+  /** PostgreSQL URL holding rooms and history shared by several nodes; '' keeps them in SQLite under dataDir. */
+  database: string;
   /** Comma-separated nicknames no one may take (see nickList). */
   reservedNicks: string;
   /** Seconds a nickname stays held for its address after an abrupt disconnect; 0 turns holding off. */
@@ -194,6 +196,22 @@ export function webPortOf(options: DaemonOptions): number | undefined {
 /** The TLS port to listen on, or undefined when the TLS door is off. */
 export function tlsPortOf(options: DaemonOptions): number | undefined {
   return options.tlsPort === '' ? undefined : Number(options.tlsPort);
+}
+
+/** Why a --database value is wrong: empty (SQLite) or a postgres:// URL. The password, if any, is never shown. */
+function databaseProblem(value: string | number): string | undefined {
+  const text = String(value);
+  if (text === '') return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') || parsed.pathname.length <= 1) {
+    return 'must be empty (SQLite in --data-dir) or a PostgreSQL URL such as postgres://mychat@db.example.org:5432/mychat';
+  }
+  return undefined;
 }
 
 /** Longest --motd text or MOTD file, in characters. */
@@ -393,6 +411,14 @@ const SPECS: Record<string, OptionSpec> = {
     check: roomListProblem,
     reload: true,
   },
+  database: {
+    field: 'database',
+    type: 'string',
+    default: '',
+    describe: 'PostgreSQL URL, e.g. postgres://mychat@db.example.org/mychat, for rooms and history shared by several nodes (empty: SQLite in --data-dir)',
+    check: databaseProblem,
+    reload: false,
+  },
   sync: { field: 'sync', type: 'string', default: 'normal', describe: 'History durability: normal (survives a crash of mychatd) or full (survives power loss, slower)', choices: SYNC_MODES, reload: false },
 };
 
@@ -525,7 +551,7 @@ export function parseOptions(argv: string[], version: string): DaemonOptions {
     .config(fileValues ?? {})
     .epilog(
       'Precedence: command line, then MYCHATD_* environment, then the configuration file, then the defaults.\n' +
-        'SIGHUP re-reads the configuration and the TLS certificate; host, port, tls-port, data-dir, sync and history-* (but history-off-rooms) need a restart. See mychatd(8).',
+        'SIGHUP re-reads the configuration and the TLS certificate; host, port, tls-port, data-dir, database, sync and history-* (but history-off-rooms) need a restart. See mychatd(8).',
     )
     .version(version)
     .alias('h', 'help')

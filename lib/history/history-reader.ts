@@ -5,7 +5,7 @@ import type { Logger } from '../log';
 import { LIMITS } from '../protocol/limits';
 import type { ReaderData, ReaderReply, ReaderRequest } from './history-reader-protocol';
 import type { HistoryPage, HistoryQueries } from '../core/ports/history-queries';
-import type { HistoryEntry, HistoryStore } from '../core/ports/history-store';
+import type { HistoryEntry, SyncHistoryStore } from '../core/ports/history-store';
 import { DATABASE_FILE } from './sqlite-history-store';
 
 export type { HistoryPage, HistoryQueries } from '../core/ports/history-queries';
@@ -362,7 +362,7 @@ export class WorkerHistoryReader implements HistoryQueries {
  * core that need no worker. It applies the same word rules (the store uses search-terms.ts) and the same
  * checks; unlike the worker reader it also sees entries not yet committed. close() leaves the store open.
  */
-export function inlineQueries(store: HistoryStore): HistoryQueries {
+export function inlineQueries(store: SyncHistoryStore): HistoryQueries {
   /** A page from up to limit + 1 oldest-first entries: the extra oldest one only says that more exist. */
   const page = (entries: HistoryEntry[], limit: number): HistoryPage =>
     entries.length > limit ? { entries: entries.slice(entries.length - limit), more: true } : { entries, more: false };

@@ -82,8 +82,10 @@ export interface RetentionPolicy {
 }
 
 /**
- * Where room history lives. The embedded SQLite store implements it; a later multi-machine mode can put
- * history elsewhere behind the same calls. Reads see every appended entry, committed or not.
+ * Where room history lives: what the core calls. The embedded SQLite store implements it, and so does the
+ * PostgreSQL store shared by several nodes. Clients' reads go through HistoryQueries (asynchronous); a
+ * store whose writes complete asynchronously loads rooms and creations before the core starts, starts a
+ * write in commit() and returns at once, and reports retention steps as they finish (see prune).
  */
 export interface HistoryStore {
   /**
@@ -108,18 +110,33 @@ export interface HistoryStore {
    * Called before each search instead of commit(); never throws.
    */
   catchUpSearch?(): void;
-  /** Id of the newest committed message (0 when there is none): a replay reads up to it, so live lines held meanwhile are not shown twice. */
+  /**
+   * Id of the newest committed message (0 when there is none): a replay reads up to it, so live lines held
+   * meanwhile are not shown twice. A store that commits asynchronously may return instead a mark that only
+   * its own HistoryQueries understand (the PostgreSQL store: a negative number, "what this node queued so far").
+   */
   lastMessageId(): number;
+  /**
+   * Applies retention in one bounded step; also deletes what forgotten rooms held and old creation-log rows.
+   * A store that prunes asynchronously starts a step and answers `done: false` until a call finds it finished
+   * (the caller keeps calling, as daemon/retention.ts does).
+   */
+  prune(now: number, policy: RetentionPolicy): PruneResult;
+  /** True while writes succeed; false during a storage outage. */
+  readonly healthy: boolean;
+  /** Commits what is queued and closes the store. */
+  close(): void;
+}
+
+/**
+ * A store that can also read synchronously on the calling thread (the SQLite store): unit tests read it
+ * directly or through inlineQueries. Reads see every appended entry, committed or not.
+ */
+export interface SyncHistoryStore extends HistoryStore {
   /** The newest `limit` entries of a room, oldest first. */
   recent(roomKey: string, limit: number): HistoryEntry[];
   /** The `limit` entries of a room just before id `beforeId`, oldest first. */
   before(roomKey: string, beforeId: number, limit: number): HistoryEntry[];
   /** Entries of a room containing every word of `words` (words of 3+ letters also as prefixes; see search-terms.ts), newest first. */
   search(roomKey: string, words: string[], limit: number): HistoryEntry[];
-  /** Applies retention in one bounded step; also deletes what forgotten rooms held and old creation-log rows. */
-  prune(now: number, policy: RetentionPolicy): PruneResult;
-  /** True while writes succeed; false during a storage outage. */
-  readonly healthy: boolean;
-  /** Commits what is queued and closes the store. */
-  close(): void;
 }

@@ -1,0 +1,72 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { register } from '../helpers/client';
+import { DAEMON_JS, daemonEnv, startDaemon } from '../helpers/daemon';
+import { historyScenarios } from '../helpers/history-scenarios';
+import { startPostgres, type PostgresServer } from '../helpers/postgres';
+
+/*
+ * mychatd --database postgres://...: the history scenarios of history.test.ts against a real PostgreSQL 15
+ * (one server for this file, a fresh database per test), two nodes sharing one database, and start-up errors.
+ */
+
+let server: PostgresServer | undefined;
+test.before(async () => {
+  server = await startPostgres();
+});
+test.after.always(() => server?.destroy());
+
+historyScenarios('postgres', async () => ['--database', await server!.createDatabase()]);
+
+test('two nodes on one database share rooms, topics, history and search', async (t) => {
+  const database = await server!.createDatabase();
+  const one = await startDaemon(['--database', database]);
+  const two = await startDaemon(['--database', database]);
+  const a = await register(one.port, 'nodeA');
+  a.send('/join #shared');
+  await a.waitForLine(/^OK JOIN #shared/);
+  a.send('/topic #shared Shared topic');
+  await a.waitForLine(/^OK TOPIC/);
+  a.send('written on node one');
+  await a.sync();
+  t.teardown(() => Promise.all([one.stop('SIGKILL'), two.stop('SIGKILL')]));
+  const b = await register(two.port, 'nodeB');
+  // Node two loaded its rooms at start, before #shared existed: joining makes it there (the room's row is
+  // shared) but without a replay; /history and /search read the shared history.
+  b.send('/join #shared');
+  await b.waitForLine(/^OK JOIN #shared/);
+  b.send('and on node two');
+  b.send('/search #shared written');
+  await b.waitForLine(/^OK SEARCH #shared 1/);
+  t.regex(b.all(/^HISTORY #shared/)[0] ?? '', /^HISTORY #shared \d+ \S+ nodeA MSG written on node one$/, "node two finds node one's message");
+  a.send('/history #shared');
+  await a.waitForLine(/^OK HISTORY #shared/);
+  t.deepEqual(
+    a.all(/^HISTORY #shared \d+ \S+ \S+ MSG /).map((l) => l.replace(/^HISTORY #shared \d+ \S+ /, '')),
+    ['nodeA MSG written on node one', 'nodeB MSG and on node two'],
+    "node one reads node two's message",
+  );
+  a.end();
+  b.end();
+  await one.stop();
+  await two.stop();
+  // A third node started now loads the room and its topic from the database.
+  const three = await startDaemon(['--database', database]);
+  const c = await register(three.port, 'nodeC');
+  c.send('/rooms shared');
+  t.is(await c.waitForLine(/^ROOM #shared/), 'ROOM #shared 0 Shared topic');
+  c.end();
+  await three.stop();
+});
+
+test.serial('a database that cannot be reached stops mychatd at start with status 1 and a message naming it, password hidden', (t) => {
+  // A port nothing listens on: PostgreSQL's, just stopped, would be one; here the server's port plus one is closed.
+  const url = `postgres://mychat:secret@127.0.0.1:${server!.port + 1}/nowhere`;
+  const result = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--database', url], { encoding: 'utf8', timeout: 20_000, env: daemonEnv() });
+  t.is(result.status, 1, result.stderr);
+  t.regex(result.stderr, /^mychatd: cannot use the history database postgres:\/\/mychat:\*\*\*@127\.0\.0\.1:\d+\/nowhere: .*ECONNREFUSED/m);
+  t.false(result.stderr.includes('secret'));
+  const bad = spawnSync(process.execPath, [DAEMON_JS, '--port', '0', '--database', 'mysql://db/x'], { encoding: 'utf8', timeout: 20_000, env: daemonEnv() });
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /--database must be empty \(SQLite in --data-dir\) or a PostgreSQL URL/);
+});

@@ -1,0 +1,103 @@
+import test from 'ava';
+import pg from 'pg';
+import { createLogger } from '../../lib/log';
+import { HistoryQueryError } from '../../lib/history/history-reader';
+import { PostgresHistoryQueries } from '../../lib/history/postgres-history-queries';
+import { DatabaseOpenError, PostgresHistoryStore } from '../../lib/history/postgres-history-store';
+import { tsqueryLiteral, tsvectorLiteral } from '../../lib/history/postgres-search';
+import { nameKey } from '../../lib/protocol/text-hygiene';
+import { startPostgres, type PostgresServer } from '../helpers/postgres';
+
+/*
+ * What only the PostgreSQL store does (the shared contract is in history-store-postgres.test.ts): its
+ * literals, its schema under concurrent start-up, re-keying, long words, and the server-side time budget.
+ */
+
+let server: PostgresServer | undefined;
+test.before(async () => {
+  server = await startPostgres();
+});
+test.after.always(() => server?.destroy());
+
+const log = createLogger('error', () => undefined, false);
+
+async function sql(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+test('the literals quote every lexeme, keep positions for phrases, and make prefixes only of 3+ letters', (t) => {
+  t.is(tsvectorLiteral("Don't stop, don't!"), "'don':1,4 't':2,5 'stop':3");
+  t.is(tsvectorLiteral('!!! ...'), '');
+  t.is(tsqueryLiteral(['Crème', 'ab', 'stop-me', "it's"]), "'creme':* & 'ab' & ('stop' <-> 'me') & ('it' <-> 's')");
+  t.is(tsqueryLiteral(['&|!', ':*']), undefined);
+  t.throws(() => tsqueryLiteral(Array.from({ length: 11 }, () => 'w')), { instanceOf: RangeError });
+});
+
+test('two nodes starting at once create the schema once and get different node numbers; another schema version is refused', async (t) => {
+  const url = await server!.createDatabase();
+  const [a, b] = await Promise.all([PostgresHistoryStore.open({ url, log }), PostgresHistoryStore.open({ url, log })]);
+  t.not(a.node, b.node);
+  await a.close();
+  await b.close();
+  await sql(url, `UPDATE mychat_meta SET value = '99' WHERE key = 'schema'`);
+  const error = await t.throwsAsync(PostgresHistoryStore.open({ url, log }), { instanceOf: DatabaseOpenError });
+  t.regex(error!.message, /unknown schema version 99/);
+});
+
+test('open() re-keys rooms with keyOf and merges look-alikes into the oldest, messages included', async (t) => {
+  const url = await server!.createDatabase();
+  const store = await PostgresHistoryStore.open({ url, log });
+  // Keys as an older key function (case folding only) made them; #рор is Cyrillic.
+  store.append({ roomKey: '#pop', roomName: '#pop', at: 1_000, nick: 'alice', kind: 'MSG', text: 'latin' });
+  store.append({ roomKey: '#рор', roomName: '#рор', at: 2_000, nick: 'ivan', kind: 'MSG', text: 'cyrillic' });
+  await store.close();
+  const again = await PostgresHistoryStore.open({ url, log, keyOf: nameKey });
+  t.deepEqual(again.loadRooms().map((r) => [r.key, r.name]), [[nameKey('#pop'), '#pop']]);
+  const queries = new PostgresHistoryQueries({ url, log, store: again });
+  t.deepEqual((await queries.recent(nameKey('#pop'), 10)).entries.map((e) => e.text), ['latin', 'cyrillic']);
+  t.deepEqual((await queries.search(nameKey('#рор'), ['cyrillic'], 10)).map((e) => e.nick), ['ivan']);
+  await queries.close();
+  await again.close();
+});
+
+test('a message that is one 4,000-letter word is stored and found (PostgreSQL refuses lexemes of 2 KiB)', async (t) => {
+  const url = await server!.createDatabase();
+  const store = await PostgresHistoryStore.open({ url, log });
+  const queries = new PostgresHistoryQueries({ url, log, store });
+  const word = 'é'.repeat(2000);
+  store.append({ roomKey: '#long', roomName: '#long', at: 1_000, nick: 'alice', kind: 'MSG', text: word });
+  await store.flushed();
+  t.true(store.healthy);
+  t.is((await queries.search('#long', ['eee'], 10)).length, 1);
+  t.is((await queries.search('#long', [word], 10)).length, 1, 'the whole word, compared on its first 500 bytes');
+  await queries.close();
+  await store.close();
+});
+
+test('a query past its time budget is cancelled by the server (QUERY_TIMEOUT); past the queue bound, HISTORY_BUSY', async (t) => {
+  const url = await server!.createDatabase();
+  const store = await PostgresHistoryStore.open({ url, log });
+  const queries = new PostgresHistoryQueries({ url, log, store, timeoutMs: 300, maxQueue: 1 });
+  // A statement as slow as a costly search, run through the same path as every query.
+  const slow = (queries as unknown as { run: (q: (c: pg.PoolClient) => Promise<unknown>, limit: number) => Promise<unknown> }).run(
+    (client) => client.query('SELECT pg_sleep(5)'),
+    1,
+  );
+  const busy = await t.throwsAsync(queries.recent('#x', 10), { instanceOf: HistoryQueryError });
+  t.is(busy!.code, 'HISTORY_BUSY');
+  const started = Date.now();
+  const timedOut = await t.throwsAsync(slow, { instanceOf: HistoryQueryError });
+  t.is(timedOut!.code, 'QUERY_TIMEOUT');
+  t.true(Date.now() - started < 3000, 'cancelled by statement_timeout, not waited out');
+  const running = await sql(url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'`);
+  t.is(running.rows[0].n, 0, 'nothing is left running on the server');
+  t.deepEqual(await queries.recent('#x', 10), { entries: [], more: false }, 'the connection is usable again');
+  await queries.close();
+  await store.close();
+});
