@@ -254,17 +254,42 @@ class InteractiveClient {
     const parts = this.windows.statusItems().map((item) =>
       item.current ? paint(c, item.text, STYLES.reverse) : item.mentions ? paint(c, item.text, STYLES.yellow, STYLES.bold) : item.unread ? paint(c, item.text, STYLES.bold) : item.text,
     );
-    if (this.lost !== undefined) parts.push(paint(c, `(connection lost: ${this.lost.why}; ${this.retryText})`, STYLES.yellow));
     const room = this.columns - 1;
     let row = '';
     let width = 0;
     for (const part of parts) {
       const w = visibleWidth(part, this.widthOf) + (row.length > 0 ? 1 : 0);
-      if (width + w > room) return row + (width < room ? ' …' : '');
+      if (width + w > room) {
+        row += ' …';
+        width += 2;
+        break;
+      }
       row += (row.length > 0 ? ' ' : '') + part;
       width += w;
     }
+    if (this.lost !== undefined) {
+      // Whatever room is left says why the connection was lost and when the next try is, cut if need be.
+      const text = `(connection lost: ${this.lost.why}; ${this.retryText})`;
+      const left = room - width - (row.length > 0 ? 1 : 0);
+      const cut = this.cutToWidth(text, left);
+      if (cut.length > 0) row += (row.length > 0 ? ' ' : '') + paint(c, cut, STYLES.yellow);
+    }
     return row;
+  }
+
+  /** `text` (unstyled) cut to `columns`, ending in "…" when cut. */
+  private cutToWidth(text: string, columns: number): string {
+    if (columns <= 1) return '';
+    if (visibleWidth(text, this.widthOf) <= columns) return text;
+    let out = '';
+    let width = 0;
+    for (const { segment } of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)) {
+      const w = this.widthOf(segment);
+      if (width + w > columns - 1) break;
+      out += segment;
+      width += w;
+    }
+    return out + '…';
   }
 
   private context(): RenderContext {
@@ -907,7 +932,7 @@ class InteractiveClient {
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
         delay = backoffDelay(this.failures++);
-        this.retryText = `${error.message}; trying again in ${formatDelay(delay)}`;
+        this.retryText = `reconnecting in ${formatDelay(delay)}, try ${this.failures}`;
         this.scheduleFlush();
       }
     }
