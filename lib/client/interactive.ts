@@ -110,6 +110,8 @@ class InteractiveClient {
   private joinBuffer: { room: string; lines: HeldLine[] } | undefined;
   /** Rooms (folded) re-joined only to make them the server's current room: their join replies are not shown. */
   private readonly silentJoins = new Map<string, number>();
+  /** Own /msg lines not answered yet, oldest first, with whether each opened its window (bounded like held lines). */
+  private readonly sentPrivate: Array<{ window: ChatWindow; opened: boolean }> = [];
   /** The last key was Ctrl-C: another one on an empty line quits. */
   private interrupted = false;
 
@@ -520,6 +522,7 @@ class InteractiveClient {
     if (parsed?.kind === 'text') {
       if (window.kind === 'private') {
         this.sendTyped(`/msg ${window.name} ${parsed.text}`);
+        if (this.sentPrivate.length < MAX_HELD_LINES) this.sentPrivate.push({ window, opened: false });
         this.place(window, renderServerLine(formatLine('PRIVMSG', [this.state.nick], parsed.text), ctx), own, true);
         return;
       }
@@ -542,9 +545,10 @@ class InteractiveClient {
       }
       if ((parsed.name === 'msg' || parsed.name === 'm' || parsed.name === 'tell') && word.length > 0 && rest.length > 0 && !word.startsWith('#')) {
         this.sendTyped(line);
+        const opened = this.windows.find('private', word) === undefined;
         const target = this.windows.open('private', word);
         this.place(target, renderServerLine(formatLine('PRIVMSG', [this.state.nick], rest), ctx), own, true);
-        this.scheduleFlush();
+        if (this.sentPrivate.length < MAX_HELD_LINES) this.sentPrivate.push({ window: target, opened });
         return;
       }
       if ((parsed.name === 'join' || parsed.name === 'j') && word.length > 0) {
@@ -656,6 +660,7 @@ class InteractiveClient {
     this.serverFull = false;
     this.greeted = false;
     this.silentJoins.clear();
+    this.sentPrivate.length = 0;
     this.joinBuffer = undefined;
     this.registration = new Registration(plan);
     opened.startKeepalive(KEEPALIVE_IDLE_MS, KEEPALIVE_TIMEOUT_MS);
@@ -742,7 +747,17 @@ class InteractiveClient {
         }
         break;
       case 'OK':
-        if (a === 'MSG' && this.windows.current.kind === 'private' && foldName(this.windows.current.name) === foldName(b)) return;
+        if (a === 'MSG') {
+          this.sentPrivate.shift();
+          if (this.windows.current.kind === 'private' && foldName(this.windows.current.name) === foldName(b)) return;
+        }
+        break;
+      case 'ERR':
+        if (a === 'NO_SUCH_NICK') {
+          // A /msg to no one: the window it opened holds only the line that was not delivered.
+          const sent = this.sentPrivate.shift();
+          if (sent?.opened === true && sent.window !== this.windows.current && sent.window.lines.length <= 1) this.windows.close(sent.window);
+        }
         break;
       default:
         break;

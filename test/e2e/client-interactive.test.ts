@@ -347,6 +347,10 @@ test('room windows: only the current room is shown, the status line counts unrea
   await term.typeLine('psst back');
   t.is(await bob.waitForLine(/^PRIVMSG winalice /, T), 'PRIVMSG winalice psst back');
   await term.waitForRow(/^\d\d:\d\d \[private\] <winalice> psst back$/);
+  // A private message to no one is refused, and leaves no window behind.
+  await term.typeLine('/msg winnobody hello?');
+  await term.waitForRow(/!! No one called winnobody is online\. \[NO_SUCH_NICK\]$/);
+  await term.waitForRow('[1:#lobby] [2:#windev] [3:#winops] [4:winbob]');
 
   // "/join lobby" without '#' switches to the window it already has; a bare /topic asks about the window's room.
   await term.typeLine('/join windev');
