@@ -12,6 +12,7 @@ export interface CommandInfo {
 export const CLIENT_COMMANDS: readonly CommandInfo[] = [
   { name: 'clear', aliases: [], args: [] },
   { name: 'say', aliases: [], args: ['text'] },
+  { name: 'window', aliases: [], args: ['word'] },
 ];
 
 /**

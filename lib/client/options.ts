@@ -32,6 +32,8 @@ export interface ClientOptions {
   listen: boolean;
   /** TLS settings with --tls; undefined for plain TCP. */
   tls: ClientTls | undefined;
+  /** Ring the terminal bell on mentions and private messages (--bell on|off). */
+  bell: boolean;
 }
 
 /** Thrown for invalid options or arguments; the entry point prints it and exits with status 2. */
@@ -132,12 +134,13 @@ export function parseClientOptions(argv: string[], env: NodeJS.ProcessEnv, versi
     .option('listen', { type: 'boolean', default: false, describe: 'Pipe mode: ignore stdin and print what the server sends until killed' })
     .option('tls', { type: 'boolean', default: false, describe: `Connect with TLS (default port ${DEFAULT_TLS_PORT}), verifying the server's certificate against the system's CAs` })
     .option('ca', { type: 'string', describe: 'With --tls: trust the PEM certificates in this file instead of the system CAs (e.g. a self-signed server)' })
+    .option('bell', { type: 'string', describe: 'Ring the terminal bell when someone mentions you or sends you a private message: on (default) or off [env MYCHAT_BELL]' })
     .option('insecure', { type: 'boolean', default: false, describe: 'With --tls: do not verify the server (encrypted, but anyone in the path could read it)' })
     .version(version)
     .alias('h', 'help')
     .alias('v', 'version')
     .epilog(
-      'Environment: MYCHAT_HOST, MYCHAT_PORT, MYCHAT_NICK give defaults (the command line wins); NO_COLOR turns colours off.\n\n' +
+      'Environment: MYCHAT_HOST, MYCHAT_PORT, MYCHAT_NICK, MYCHAT_BELL give defaults (the command line wins); NO_COLOR turns colours off.\n\n' +
         `Exit status:\n  ${EXIT_HELP}\n\nSee mychat(1).`,
     )
     .strictOptions()
@@ -162,7 +165,17 @@ export function parseClientOptions(argv: string[], env: NodeJS.ProcessEnv, versi
     rooms: checkRooms(joins),
     listen: parsed.listen,
     tls,
+    // A repeated --bell is collected into an array; the last one wins. The command line beats MYCHAT_BELL.
+    bell: parseBell(parsed.bell !== undefined ? String(([] as unknown[]).concat(parsed.bell).pop()) : env.MYCHAT_BELL ?? 'on'),
   };
+}
+
+/** Reads an on|off value of --bell (or MYCHAT_BELL); anything else is a usage error. */
+function parseBell(value: string): boolean {
+  const word = value.trim().toLowerCase();
+  if (word === 'on' || word === '') return true;
+  if (word === 'off') return false;
+  throw new UsageError(`--bell must be on or off (got ${JSON.stringify(value)})`);
 }
 
 /** The TLS settings from --tls, --ca and --insecure; the CA file is read now, so a wrong path is a usage error. */

@@ -44,6 +44,17 @@ function parseUtc(text: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/** A protocol UTC time inside a reply's text ("Topic set by al at 2026-12-02T13:03:26.100Z."). */
+const UTC_IN_TEXT = /\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z\b/g;
+
+/** Replaces every protocol UTC time in a server reply's text with the local time, as shown everywhere else. */
+export function localTimes(text: string, now: Date): string {
+  return text.replace(UTC_IN_TEXT, (iso) => {
+    const at = parseUtc(iso);
+    return at === undefined ? iso : pastTime(at, now);
+  });
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 }
@@ -213,13 +224,13 @@ function renderParsed(p: Painter, ctx: RenderContext, line: ServerLine, raw: str
     case 'TOPIC':
       return p.live(text ? `--- ${p.nick(b)} changed the topic of ${p.room(a)} to: ${text}` : `--- ${p.nick(b)} cleared the topic of ${p.room(a)}`);
     case 'NOTICE':
-      return p.live(p.style(`-!- ${text}`, STYLES.yellow));
+      return p.live(p.style(`-!- ${localTimes(text, ctx.now)}`, STYLES.yellow));
     case 'HELLO':
       return p.live(`-- Connected to ${a}: ${text}`);
     case 'OK':
-      return p.live(p.style(`-- ${text || `OK ${a} ${b}`.trimEnd()}`, STYLES.green));
+      return p.live(p.style(`-- ${localTimes(text, ctx.now) || `OK ${a} ${b}`.trimEnd()}`, STYLES.green));
     case 'ERR':
-      return p.live(p.style(`!! ${text || 'Error'} [${a}]`, STYLES.red, STYLES.bold));
+      return p.live(p.style(`!! ${localTimes(text, ctx.now) || 'Error'} [${a}]`, STYLES.red, STYLES.bold));
     case 'PONG':
       return p.live(`-- pong${text ? ' ' + text : ''}`);
     case 'ROOM': {
@@ -265,4 +276,32 @@ export function renderClientNotice(text: string, ctx: RenderContext): string {
 /** True when the two names are the same nickname or room to the server (which ignores case). */
 export function sameName(a: string, b: string): boolean {
   return foldName(a) === foldName(b);
+}
+
+/** How a server line counts for unread counts and the bell. */
+export interface LineWeight {
+  /** Someone's message (MSG, ACTION, the first line of a PASTE block, PRIVMSG), live, not replayed. */
+  message: boolean;
+  /** A message that mentions `ownNick`, or a private message. */
+  mention: boolean;
+}
+
+/** Classifies a server line for the windows' unread counts and the bell. */
+export function lineWeight(line: ServerLine, ownNick: string): LineWeight {
+  const none = { message: false, mention: false };
+  switch (line.keyword) {
+    case 'MSG':
+    case 'ACTION':
+      return { message: true, mention: mentions(line.text, ownNick) };
+    case 'PASTE': {
+      const at = pastePosition(line.fields[3] ?? '');
+      // A block is one message; a mention anywhere in it counts, but only once, on its first line.
+      if (at === undefined) return none;
+      return { message: at.index === 1, mention: mentions(line.text, ownNick) };
+    }
+    case 'PRIVMSG':
+      return { message: true, mention: true };
+    default:
+      return none;
+  }
 }

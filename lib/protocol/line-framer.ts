@@ -12,6 +12,16 @@ export const TELNET = {
   SE: 0xf0,
 } as const;
 
+/** The TRANSMIT-BINARY option (RFC 856). */
+export const TELOPT_BINARY = 0;
+
+/** The state of one side of an option, after RFC 1143: off, on, or asked for and not answered yet. */
+const enum Option {
+  No,
+  Yes,
+  WantYes,
+}
+
 /** Why a line was rejected. */
 type RejectCode = Exclude<InputLine, { ok: true }>['code'];
 
@@ -46,7 +56,7 @@ const enum Telnet {
 
 /**
  * The input framer, one pass over every byte: strips telnet commands (answering option requests with
- * refusals), ends lines at CRLF / CR NUL / LF, drops other NULs, and checks each line's length and UTF-8
+ * refusals, except TRANSMIT-BINARY, which it asks a client that speaks telnet to use), ends lines at CRLF / CR NUL / LF, drops other NULs, and checks each line's length and UTF-8
  * validity as bytes arrive, so that no more than `maxLineBytes` of one line is ever held. Complete lines
  * go to the FramedInput as InputLine objects; the bytes of a line not yet ended are kept in a buffer of
  * their own size only between two chunks.
@@ -54,6 +64,10 @@ const enum Telnet {
 export class LineFramer {
   private telnet = Telnet.Data;
   private telnetVerb = 0;
+  /** TRANSMIT-BINARY from the client to us (our DO). */
+  private binaryHim = Option.No;
+  /** The client sent a telnet command, so it speaks telnet: binary mode was offered once. */
+  private binaryOffered = false;
   private subBytes = 0;
   private pendingCr = false;
   /** Bytes of the current line so far (stored in the scratch buffer while it is not rejected). */
@@ -99,6 +113,7 @@ export class LineFramer {
             this.telnet = Telnet.Data;
             break;
           }
+          this.offerBinary();
           if (b >= TELNET.WILL && b <= TELNET.DONT) {
             this.telnetVerb = b;
             this.telnet = Telnet.Option;
@@ -232,8 +247,46 @@ export class LineFramer {
     return true;
   }
 
+  /**
+   * A client that sends telnet commands is a telnet client: ask it, once, to send in binary mode (DO
+   * TRANSMIT-BINARY). Outside binary mode inetutils (and BSD) telnet strip the 8th bit of each typed byte
+   * before comparing it with its escape and interrupt characters, so UTF-8 such as the Hebrew final mem
+   * (D7 9D: 0x9D reads as Ctrl-]) drops the user at the telnet> prompt, and "ă" (C4 83: 0x83 as Ctrl-C) or
+   * "✓" (E2 9C 93: 0x9C as Ctrl-\) turn into IAC IP or IAC BRK; its terminal strips the 8th bit too. With
+   * the client sending in binary mode its bytes go through as typed. (We do not send in binary mode
+   * ourselves: see negotiateBinary.) Nothing is ever sent to a client that has not spoken telnet first:
+   * to nc the bytes would be garbage.
+   */
+  private offerBinary(): void {
+    if (this.binaryOffered) return;
+    this.binaryOffered = true;
+    if (this.binaryHim !== Option.No) return;
+    this.binaryHim = Option.WantYes;
+    this.output.telnetReply(Buffer.from([TELNET.IAC, TELNET.DO, TELOPT_BINARY]));
+  }
+
+  /**
+   * Answers WILL or WONT TRANSMIT-BINARY (the client's sending) after RFC 1143's rules, so requests never
+   * loop. DO TRANSMIT-BINARY (our sending) is refused like any other option: telnet shows UTF-8 fine
+   * without it, and with it turns the terminal's output processing off, so the echo of each typed line
+   * would end without a carriage return.
+   */
+  private negotiateBinary(verb: number): void {
+    if (verb === TELNET.WILL) {
+      if (this.binaryHim === Option.No) this.output.telnetReply(Buffer.from([TELNET.IAC, TELNET.DO, TELOPT_BINARY]));
+      this.binaryHim = Option.Yes;
+    } else {
+      if (this.binaryHim === Option.Yes) this.output.telnetReply(Buffer.from([TELNET.IAC, TELNET.DONT, TELOPT_BINARY]));
+      this.binaryHim = Option.No;
+    }
+  }
+
   private refuse(verb: number, option: number): void {
-    // We enable no option: refuse DO and WILL; WONT and DONT already match our state and need no answer.
+    if (option === TELOPT_BINARY && (verb === TELNET.WILL || verb === TELNET.WONT)) {
+      this.negotiateBinary(verb);
+      return;
+    }
+    // We enable no other option: refuse DO and WILL; WONT and DONT already match our state and need no answer.
     // Every request is answered, even a repeat: telnet waits for the reply to each DO TIMING-MARK it sends.
     if (verb !== TELNET.DO && verb !== TELNET.WILL) return;
     this.output.telnetReply(Buffer.from([TELNET.IAC, verb === TELNET.DO ? TELNET.WONT : TELNET.DONT, option]));

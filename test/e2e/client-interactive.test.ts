@@ -37,9 +37,9 @@ async function person(port: number, nick: string): Promise<TestClient> {
   return client;
 }
 
-async function client(args: string[]): Promise<TmuxTerminal> {
+async function client(args: string[], env: Record<string, string> = {}, size?: { width: number; height: number }): Promise<TmuxTerminal> {
   requireBinaries('tmux');
-  const term = await startInteractive(args);
+  const term = await startInteractive(args, env, size);
   terminals.push(term);
   return term;
 }
@@ -124,21 +124,34 @@ test('the prompt follows the current room through joins and parts, and /quit wai
   t.regex(await term.waitForRow(EXIT_MARK), /status 0/);
 });
 
-for (const [key, name] of [
-  ['C-c', 'Ctrl-C'],
-  ['C-d', 'Ctrl-D'],
-] as const) {
-  test(`${name} quits cleanly: the server sees /quit, the exit status is 0`, async (t) => {
-    const nick = `quit${key.slice(-1)}`;
-    const bob = await person(daemon.port, `${nick}bob`);
-    const term = await client(['--nick', nick, '127.0.0.1', String(daemon.port)]);
-    await term.waitForRow(`${nick} #lobby>`);
-    await bob.waitForLine(`JOIN #lobby ${nick}`, T);
-    await term.press(key);
-    t.is(await bob.waitForLine(new RegExp(`^QUIT ${nick} `), T), `QUIT ${nick} Quit`);
-    t.regex(await term.waitForRow(EXIT_MARK), /status 0/);
-  });
-}
+test('Ctrl-C clears a half-typed line; on an empty line it asks, and a second one quits cleanly (exit status 0)', async (t) => {
+  const bob = await person(daemon.port, 'quitcbob');
+  const term = await client(['--nick', 'quitc', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('quitc #lobby>');
+  await bob.waitForLine('JOIN #lobby quitc', T);
+  await term.type('never mind');
+  await term.waitForRow('quitc #lobby> never mind');
+  await term.press('C-c');
+  await term.waitForRow('quitc #lobby>');
+  await term.type('sent');
+  await term.press('Enter');
+  t.is(await bob.waitForLine(/^MSG #lobby quitc /, T), 'MSG #lobby quitc sent', 'the cleared text was not sent');
+  await term.press('C-c');
+  await term.waitForRow(/\*\*\* Press Ctrl-C again to quit \(or type \/quit\)\.$/);
+  await term.press('C-c');
+  t.is(await bob.waitForLine(/^QUIT quitc /, T), 'QUIT quitc Quit');
+  t.regex(await term.waitForRow(EXIT_MARK), /status 0/);
+});
+
+test('Ctrl-D quits cleanly: the server sees /quit, the exit status is 0', async (t) => {
+  const bob = await person(daemon.port, 'quitdbob');
+  const term = await client(['--nick', 'quitd', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('quitd #lobby>');
+  await bob.waitForLine('JOIN #lobby quitd', T);
+  await term.press('C-d');
+  t.is(await bob.waitForLine(/^QUIT quitd /, T), 'QUIT quitd Quit');
+  t.regex(await term.waitForRow(EXIT_MARK), /status 0/);
+});
 
 test('after the daemon restarts, the client reconnects and re-joins its rooms, current room included', async (t) => {
   const port = await freePort();
@@ -157,14 +170,22 @@ test('after the daemon restarts, the client reconnects and re-joins its rooms, c
   await term.waitForRow(/^\d\d:\d\d #redev <rebob> before the restart$/);
 
   await first.stop();
-  await term.waitForRow(/\*\*\* Connection to 127\.0\.0\.1:\d+ lost: the server said "Server shutting down"\. Reconnecting in [\d.]+ s…$/);
+  // The status line above the prompt says what is going on; no line is added to the chat.
+  await term.waitForRow(/^\[1:#lobby\] \[2:#reops\] \[3:#redev\] \(connection lost: the server said "Server shutting down"; /);
   await term.waitForRow('(offline) realice #redev>');
   await term.type('typed while offline');
 
   const second = await startDaemon(['--port', String(port), '--data-dir', dataDir]);
   daemons.push(second);
-  await term.waitForRow(/\*\*\* Reconnected to 127\.0\.0\.1:\d+ as realice, back in #lobby, #reops, #redev\.$/, 20_000);
+  await term.waitForRow(/\*\*\* Reconnected to 127\.0\.0\.1:\d+ after [\d.]+ s \(the server said "Server shutting down"\) as realice, back in #lobby, #reops, #redev\.$/, 20_000);
   t.is(await lastRow(term), 'realice #redev> typed while offline', 'the prompt is back, the typed text kept');
+  // One line tells the whole story: nothing else was added to the window since the line before the restart.
+  const rows = await term.screen();
+  const before = rows.findIndex((row) => row.endsWith('<rebob> before the restart'));
+  const added = rows.slice(before + 1, -2);
+  t.is(added.length, 1, `rows added since the restart:\n${added.join('\n')}`);
+  t.regex(added[0]!, /Reconnected/);
+  t.regex(rows[rows.length - 2]!, /^\[1:#lobby\] \[2:#reops\] \[3:#redev\]$/, 'the status line no longer says the connection is lost');
 
   const bob2 = await person(port, 'rebob2');
   bob2.send('/join #redev');
@@ -187,13 +208,13 @@ test('if the nickname was taken while the connection was down, the client says s
 
   await proxy.cut();
   await watch.waitForLine(/^QUIT cutalice /, T);
-  await term.waitForRow(/\*\*\* Connection to 127\.0\.0\.1:\d+ lost: /);
+  await term.waitForRow(/\(connection lost: /);
   const squatter = await person(daemon.port, 'cutalice');
   await proxy.restore();
 
   await term.waitForRow(/\*\*\* The nickname cutalice is taken; trying cutalice_\.$/, 20_000);
   await term.waitForRow(/\*\*\* cutalice was taken, so you are cutalice_ now/);
-  await term.waitForRow(/\*\*\* Reconnected to 127\.0\.0\.1:\d+ as cutalice_, back in #lobby, #cutroom\.$/);
+  await term.waitForRow(/\*\*\* Reconnected to 127\.0\.0\.1:\d+ after [\d.]+ s \(.*\) as cutalice_, back in #lobby, #cutroom\.$/);
   await term.waitForRow('cutalice_ #cutroom>');
   squatter.send('/join #cutroom');
   t.regex(await squatter.waitForLine(/^NAMES #cutroom /), /\bcutalice_\b/);
@@ -260,4 +281,115 @@ test('a paste over the server\'s limit is not sent at all, and the client says w
   await term.typeLine('only this');
   t.is(await bob.waitForLine(/^(MSG|PASTE) #bigroom bigalice /, T), 'MSG #bigroom bigalice only this');
   t.deepEqual(bob.all(/^PASTE /), []);
+});
+
+test('room windows: only the current room is shown, the status line counts unread messages and mentions, switching shows what was missed', async (t) => {
+  // A daemon of its own: other tests chat in #lobby, and this one counts #lobby's unread messages.
+  const own = await startDaemon(['--data-dir', tempDir()]);
+  daemons.push(own);
+  const daemon = own;
+  const bob = await person(daemon.port, 'winbob');
+  bob.send('/join #windev');
+  await bob.waitForLine('OK JOIN #windev Now talking in #windev.');
+  bob.send('/join #winops');
+  await bob.waitForLine('OK JOIN #winops Now talking in #winops.');
+  const term = await client(['--nick', 'winalice', '--join', 'windev', '--join', '#winops', '127.0.0.1', String(daemon.port)]);
+  await term.waitForRow('winalice #winops>');
+  await term.waitForRow('[1:#lobby] [2:#windev] [3:#winops]');
+  await bob.waitForLine('JOIN #winops winalice', T);
+
+  bob.send('ops, live');
+  await term.waitForRow(/^\d\d:\d\d #winops <winbob> ops, live$/);
+  bob.send('/join #windev');
+  await bob.waitForLine('OK JOIN #windev Now talking in #windev.');
+  bob.send('dev one');
+  bob.send('dev two');
+  bob.send('/join #lobby');
+  await bob.waitForLine('OK JOIN #lobby Now talking in #lobby.');
+  bob.send('winalice: lunch?');
+  await term.waitForRow('[1:#lobby !1] [2:#windev 2] [3:#winops]');
+  t.false((await term.screen()).some((row) => row.includes('dev one') || row.includes('lunch')), 'other rooms\' lines are not shown');
+
+  // Alt-2: #windev, with what was missed marked; #winops's lines are gone from the screen.
+  await term.press('M-2');
+  await term.waitForRow('winalice #windev>');
+  const rows = await term.screen();
+  const marker = rows.indexOf('--- missed in #windev: 2 messages ---');
+  t.true(marker >= 0, rows.join('\n'));
+  t.regex(rows[marker + 1]!, /^\d\d:\d\d #windev <winbob> dev one$/);
+  t.regex(rows[marker + 2]!, /^\d\d:\d\d #windev <winbob> dev two$/);
+  t.false(rows.some((row) => row.includes('ops, live')));
+  t.is(rows[rows.length - 2], '[1:#lobby !1] [2:#windev] [3:#winops]');
+
+  // A plain line goes to the room on screen, and shows like everyone else's; the typed line is not left behind.
+  await term.typeLine('reply in dev');
+  t.is(await bob.waitForLine(/^MSG #\S+ winalice /, T), 'MSG #windev winalice reply in dev');
+  await term.waitForRow(/^\d\d:\d\d #windev <winalice> reply in dev$/);
+  t.false((await term.screen()).some((row) => row.startsWith('winalice #windev> reply')));
+
+  // Ctrl-P goes back to window 1, where the mention waits; /window 3 and Ctrl-N wrap around to 1.
+  await term.press('C-p');
+  await term.waitForRow('winalice #lobby>');
+  await term.waitForRow(/^\d\d:\d\d » #lobby <winbob> winalice: lunch\?$/);
+  await term.waitForRow('[1:#lobby] [2:#windev] [3:#winops]');
+  await term.typeLine('/window 3');
+  await term.waitForRow('winalice #winops>');
+  await term.waitForRow(/^\d\d:\d\d #winops <winbob> ops, live$/);
+  await term.press('C-n');
+  await term.waitForRow('winalice #lobby>');
+
+  // A private message opens a window of its own, counted as a mention.
+  bob.send('/msg winalice psst');
+  await term.waitForRow('[1:#lobby] [2:#windev] [3:#winops] [4:winbob !1]');
+  await term.press('M-4');
+  await term.waitForRow('winalice @winbob>');
+  await term.waitForRow(/^\d\d:\d\d \[private\] <winbob> psst$/);
+  await term.typeLine('psst back');
+  t.is(await bob.waitForLine(/^PRIVMSG winalice /, T), 'PRIVMSG winalice psst back');
+  await term.waitForRow(/^\d\d:\d\d \[private\] <winalice> psst back$/);
+  // A private message to no one is refused, and leaves no window behind.
+  await term.typeLine('/msg winnobody hello?');
+  await term.waitForRow(/!! No one called winnobody is online\. \[NO_SUCH_NICK\]$/);
+  await term.waitForRow('[1:#lobby] [2:#windev] [3:#winops] [4:winbob]');
+
+  // "/join lobby" without '#' switches to the window it already has; a bare /topic asks about the window's room.
+  await term.typeLine('/join windev');
+  await term.waitForRow('winalice #windev>');
+  await term.typeLine('/topic');
+  await term.waitForRow(/^\d\d:\d\d -- #windev: 2 members, no topic$/);
+});
+
+test('wide characters: the input line stays intact while lines arrive, and long lines wrap at words with a hanging indent', async (t) => {
+  const bob = await person(daemon.port, 'widebob');
+  const term = await client(['--nick', 'wide', '127.0.0.1', String(daemon.port)], {}, { width: 60, height: 30 });
+  await term.waitForRow('wide #lobby>');
+  await bob.waitForLine('JOIN #lobby wide', T);
+
+  const typed = '漢字 and 👩‍💻 half';
+  await term.type(typed);
+  await term.waitForRow(`wide #lobby> ${typed}`);
+  // The prompt is 13 columns, the CJK characters 2 each, the ZWJ sequence one emoji of 2.
+  const end = 13 + 4 + 5 + 2 + 5;
+  t.is((await term.cursor()).x, end);
+  for (const n of [1, 2, 3]) {
+    bob.send(`message ${n} with 中文 in it`);
+    await term.waitForRow(new RegExp(`^\\d\\d:\\d\\d #lobby <widebob> message ${n} with 中文 in it$`));
+    t.is(await lastRow(term), `wide #lobby> ${typed}`);
+    t.is((await term.cursor()).x, end, 'the cursor is still at the end of the typed text');
+  }
+  await term.type(' more');
+  await term.waitForRow(`wide #lobby> ${typed} more`);
+  await term.press('Enter');
+  t.is(await bob.waitForLine(/^MSG #lobby wide /, T), `MSG #lobby wide ${typed} more`);
+
+  bob.send('the quick brown fox jumps over the lazy dog and keeps on running far beyond the edge');
+  const first = await term.waitForRow(/^\d\d:\d\d #lobby <widebob> the quick/);
+  const rows = await term.visible();
+  const at = rows.indexOf(first);
+  const indent = ' '.repeat('00:00 #lobby <widebob> '.length);
+  t.deepEqual(rows.slice(at, at + 3).map((row) => row.replace(/^\d\d:\d\d/, '00:00')), [
+    '00:00 #lobby <widebob> the quick brown fox jumps over the',
+    `${indent}lazy dog and keeps on running far`,
+    `${indent}beyond the edge`,
+  ]);
 });

@@ -130,7 +130,7 @@ export const EXIT_MARK = /^\[mychat exited with status (\d+)\]$/;
  * Starts the compiled client in a tmux terminal (a real tty, so it runs interactively) with `args`;
  * when it exits the pane shows "[mychat exited with status N]".
  */
-export async function startInteractive(args: string[], env: Record<string, string> = {}): Promise<TmuxTerminal> {
+export async function startInteractive(args: string[], env: Record<string, string> = {}, size = { width: 160, height: 40 }): Promise<TmuxTerminal> {
   const assignments = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value)}`);
   const command = [
     'unset MYCHAT_HOST MYCHAT_PORT MYCHAT_NICK NO_COLOR;',
@@ -140,7 +140,7 @@ export async function startInteractive(args: string[], env: Record<string, strin
     ...args.map(shellQuote),
     '; echo "[mychat exited with status $?]"',
   ].join(' ');
-  return TmuxTerminal.start(command, 160, 40);
+  return TmuxTerminal.start(command, size.width, size.height);
 }
 
 /** The last non-empty screen row: where the prompt and the line being typed are. */

@@ -162,6 +162,20 @@ export class TmuxTerminal {
     );
   }
 
+  /** The cursor's column and row on the visible screen (0-based), as the terminal has it. */
+  async cursor(): Promise<{ x: number; y: number }> {
+    const [x = '', y = ''] = (await this.tmux('display-message', '-p', '-t', 'main', '#{cursor_x} #{cursor_y}')).trim().split(' ');
+    return { x: Number(x), y: Number(y) };
+  }
+
+  /** The visible screen only (no scrollback), one entry per row, trailing blanks trimmed. */
+  async visible(): Promise<string[]> {
+    const text = await this.tmux('capture-pane', '-p', '-t', 'main');
+    const rows = text.split('\n').map((row) => row.trimEnd());
+    while (rows.length > 0 && rows[rows.length - 1] === '') rows.pop();
+    return rows;
+  }
+
   /** True once the program in the pane has exited (the pane is kept, dead, for reading). */
   async paneDead(): Promise<boolean> {
     return (await this.tmux('display-message', '-p', '-t', 'main', '#{pane_dead}')).trim() === '1';

@@ -95,3 +95,12 @@ test('--tls defaults to port 7778 and verifies against the system CAs; a given p
   t.throws(() => parse(['--tls', '--insecure', '--ca', __filename, 'chat.example.org']), { instanceOf: UsageError, message: /contradict/ });
   t.deepEqual(parse(['--tls', '--ca', __filename, 'chat.example.org']).tls?.ca?.subarray(0, 6).toString(), 'import');
 });
+
+test('--bell is on unless --bell off (or MYCHAT_BELL=off); anything else is a usage error', (t) => {
+  t.true(parse([]).bell);
+  t.false(parse(['--bell', 'off']).bell);
+  t.false(parse([], { MYCHAT_BELL: 'off' }).bell);
+  t.true(parse(['--bell=on'], { MYCHAT_BELL: 'off' }).bell, 'the command line wins');
+  t.false(parse(['--bell', 'on', '--bell', 'OFF']).bell, 'the last one wins');
+  t.throws(() => parse(['--bell', 'loud']), { instanceOf: UsageError, message: /--bell must be on or off/ });
+});

@@ -2,7 +2,8 @@
 process.env.TZ = 'Asia/Kolkata';
 
 import test from 'ava';
-import { clockTime, humanDuration, mentions, renderClientNotice, renderServerLine, type RenderContext } from '../../lib/client/render';
+import { clockTime, humanDuration, lineWeight, localTimes, mentions, renderClientNotice, renderServerLine, type RenderContext } from '../../lib/client/render';
+import { parseServerLine } from '../../lib/protocol/server-lines';
 import { colourWanted, nickColour, NICK_COLOURS, stripStyles } from '../../lib/client/style';
 
 /** 08:00 UTC is 13:30 in the test's time zone. */
@@ -187,4 +188,23 @@ test('colour only on a terminal, and never with NO_COLOR or TERM=dumb', (t) => {
 
 test('client notices are set apart from server lines', (t) => {
   t.is(renderClientNotice('Connection lost; reconnecting in 0.5 s…', plain), '13:30 *** Connection lost; reconnecting in 0.5 s…');
+});
+
+test('a UTC time inside a reply\'s text is shown in local time, like every other time', (t) => {
+  t.is(localTimes('Topic set by al at 2026-03-10T07:45:12.100Z.', NOW), 'Topic set by al at 13:15.');
+  t.is(localTimes('since 2026-03-08T07:45:00Z', NOW), 'since 2026-03-08 13:15');
+  t.is(show('OK TOPIC #dev Topic set by al at 2026-03-10T07:45:12.100Z.'), '13:30 -- Topic set by al at 13:15.');
+  t.is(show('NOTICE Restart at 2026-03-10T09:00:00Z'), '13:30 -!- Restart at 14:30');
+});
+
+test('messages count as unread and mentions; private messages always mention; a paste block counts once', (t) => {
+  const weight = (text: string) => lineWeight(parseServerLine(text)!, 'alice');
+  t.deepEqual(weight('MSG #dev bob hello'), { message: true, mention: false });
+  t.deepEqual(weight('MSG #dev bob hello Alice!'), { message: true, mention: true });
+  t.deepEqual(weight('ACTION #dev bob pokes alice'), { message: true, mention: true });
+  t.deepEqual(weight('PRIVMSG bob psst'), { message: true, mention: true });
+  t.deepEqual(weight('PASTE #dev bob 7 1/2 first'), { message: true, mention: false });
+  t.deepEqual(weight('PASTE #dev bob 7 2/2 second'), { message: false, mention: false });
+  t.deepEqual(weight('JOIN #dev bob'), { message: false, mention: false });
+  t.deepEqual(weight('HISTORY #dev 4 2026-03-10T07:00:00Z bob MSG alice?'), { message: false, mention: false });
 });

@@ -218,3 +218,16 @@ test('/clear and /help about the client\'s commands stay local; /quit and its al
   t.false(isQuitLine('//quit'));
   t.false(isQuitLine('quit'));
 });
+
+test('/window, a bare /topic and "/join dev" are the client\'s business', (t) => {
+  t.deepEqual(interpretInput('/window 3'), { kind: 'window', arg: '3' });
+  t.deepEqual(interpretInput('/window'), { kind: 'window', arg: '' });
+  t.deepEqual(interpretInput('/WINDOW #dev'), { kind: 'window', arg: '#dev' });
+  t.deepEqual(interpretInput('/topic'), { kind: 'topic' });
+  t.deepEqual(interpretInput('/topic #dev new'), { kind: 'send', line: '/topic #dev new' });
+  t.deepEqual(interpretInput('/join dev'), { kind: 'send', line: '/join #dev' });
+  t.deepEqual(interpretInput('/j dev'), { kind: 'send', line: '/j #dev' });
+  t.deepEqual(interpretInput('/join #dev'), { kind: 'send', line: '/join #dev' });
+  t.deepEqual(interpretInput('/join'), { kind: 'send', line: '/join' }, 'the server explains the usage');
+  t.is(interpretInput('/help window').kind, 'local');
+});

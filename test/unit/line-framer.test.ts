@@ -1,5 +1,5 @@
 import test from 'ava';
-import { LineFramer, TELNET } from '../../lib/protocol/line-framer';
+import { LineFramer, TELNET, TELOPT_BINARY } from '../../lib/protocol/line-framer';
 import type { InputLine } from '../../lib/protocol/line-decoder';
 import { LIMITS } from '../../lib/protocol/limits';
 
@@ -11,6 +11,9 @@ const GA = 0xf9;
 const TIMING_MARK = 6;
 const ECHO = 1;
 const NAWS = 31;
+const BINARY = TELOPT_BINARY;
+/** What the framer sends, once, to a client that has sent a telnet command: DO TRANSMIT-BINARY. */
+const OFFER = Buffer.from([IAC, DO, BINARY]);
 
 /** How a rejected line shows in these tests' output (one marker per reason, then LF). */
 const MARK = { LINE_TOO_LONG: '\0L', BAD_UTF8: '\0U', DROPPED: '\0D' } as const;
@@ -112,10 +115,42 @@ test('end() marks an unterminated last line that is too long or truncated UTF-8'
 
 // ---- telnet ----
 
-test('telnet commands without options (IP, AYT, NOP, GA) are stripped from the data', (t) => {
+test('telnet commands without options (IP, AYT, NOP, GA) are stripped from the data; the first one brings the binary offer', (t) => {
   const { out, replies } = run([[0x61, IAC, IP, 0x62, IAC, AYT, 0x63, IAC, NOP, IAC, GA, 0x64, 0x0a]]);
   t.deepEqual(lines(out), ['abcd']);
+  t.deepEqual(replies, [OFFER]);
+});
+
+test('a client that never sends a telnet command is never sent one (nc must not see IAC bytes)', (t) => {
+  const { replies } = run(['hello\n', [0xc3, 0xa9, 0x0a], 'ăם✓\n']);
   t.deepEqual(replies, []);
+});
+
+test('TRANSMIT-BINARY: the offer is made once, the answer to it is not answered again', (t) => {
+  const { framer, replies } = make();
+  framer.push(Buffer.from([IAC, IP]));
+  framer.push(Buffer.from([IAC, WILL, BINARY]));
+  framer.push(Buffer.from([IAC, IP, IAC, WILL, BINARY]));
+  t.deepEqual(replies, [OFFER]);
+});
+
+test('the client may stop sending in binary mode and start again; we never send in binary mode', (t) => {
+  const { framer, replies } = make();
+  // The client asks us to send in binary (DO) as its first telnet command: the offer goes out, its request is refused.
+  framer.push(Buffer.from([IAC, DO, BINARY]));
+  t.deepEqual(replies.splice(0), [OFFER, Buffer.from([IAC, WONT, BINARY])]);
+  framer.push(Buffer.from([IAC, WILL, BINARY]));
+  t.deepEqual(replies.splice(0), []);
+  framer.push(Buffer.from([IAC, WONT, BINARY, IAC, WONT, BINARY]));
+  t.deepEqual(replies.splice(0), [Buffer.from([IAC, DONT, BINARY])]);
+  framer.push(Buffer.from([IAC, WILL, BINARY]));
+  t.deepEqual(replies.splice(0), [Buffer.from([IAC, DO, BINARY])]);
+});
+
+test('a client that refuses TRANSMIT-BINARY is not asked again', (t) => {
+  const { framer, replies } = make();
+  framer.push(Buffer.from([IAC, NOP, IAC, DONT, BINARY, IAC, WONT, BINARY, IAC, NOP]));
+  t.deepEqual(replies, [OFFER]);
 });
 
 test('IAC IAC (an escaped 0xFF data byte) rejects the line as bad UTF-8, and the next line is fine', (t) => {
@@ -126,17 +161,18 @@ test('IAC IAC (an escaped 0xFF data byte) rejects the line as bad UTF-8, and the
 test('DO x is refused with IAC WONT x, and WILL x with IAC DONT x; neither leaves bytes in the data', (t) => {
   const { out, replies } = run([[0x61, IAC, DO, ECHO, 0x62, IAC, WILL, NAWS, 0x63, 0x0a]]);
   t.deepEqual(lines(out), ['abc']);
-  t.deepEqual(replies, [Buffer.from([IAC, WONT, ECHO]), Buffer.from([IAC, DONT, NAWS])]);
+  t.deepEqual(replies, [OFFER, Buffer.from([IAC, WONT, ECHO]), Buffer.from([IAC, DONT, NAWS])]);
 });
 
 test('WONT and DONT need no reply and are stripped', (t) => {
   const { out, replies } = run([[IAC, WONT, ECHO, 0x61, IAC, DONT, NAWS, 0x0a]]);
   t.deepEqual(lines(out), ['a']);
-  t.deepEqual(replies, []);
+  t.deepEqual(replies, [OFFER]);
 });
 
 test('a repeated DO TIMING-MARK is answered every time (telnet waits for each answer)', (t) => {
   const { replies } = run([[IAC, DO, TIMING_MARK], [IAC, DO, TIMING_MARK], [IAC, DO, TIMING_MARK]]);
+  t.deepEqual(replies.shift(), OFFER);
   t.is(replies.length, 3);
   for (const reply of replies) t.deepEqual(reply, Buffer.from([IAC, WONT, TIMING_MARK]));
 });
@@ -144,13 +180,13 @@ test('a repeated DO TIMING-MARK is answered every time (telnet waits for each an
 test('a subnegotiation IAC SB ... IAC SE is stripped entirely, including IAC IAC inside it', (t) => {
   const { out, replies } = run([[0x61, IAC, SB, NAWS, 0, 80, IAC, IAC, 0, 24, IAC, SE, 0x62, 0x0a]]);
   t.deepEqual(lines(out), ['ab']);
-  t.deepEqual(replies, []);
+  t.deepEqual(replies, [OFFER]);
 });
 
 test('an IAC sequence split across chunks is still recognised', (t) => {
   const { out, replies } = run([[0x61, IAC], [DO], [ECHO, 0x62], [IAC], [SB, NAWS, 1], [2, IAC], [SE, 0x63, 0x0a]]);
   t.deepEqual(lines(out), ['abc']);
-  t.deepEqual(replies, [Buffer.from([IAC, WONT, ECHO])]);
+  t.deepEqual(replies, [OFFER, Buffer.from([IAC, WONT, ECHO])]);
 });
 
 test('an unterminated subnegotiation is bounded: after the limit, data flows again', (t) => {
