@@ -11,6 +11,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { rssKiB, startBenchDaemon } from './bench-daemon';
+import { silentLogger } from '../lib/log';
+import { SqliteHistoryStore } from '../lib/history/sqlite-history-store';
 
 const HARD_DEADLINE_MS = 120_000;
 
@@ -130,12 +132,44 @@ async function fanOut(members: number, senders: number, messagesEach: number, ex
 /** Issue 10's target: fan-out with history stored is at least this share of fan-out with --history off. */
 const HISTORY_SHARE_TARGET = 0.85;
 
+/** CPU ticks (1/100 s) of this process's main thread only, not of its worker threads. */
+function mainThreadTicks(): number {
+  const fields = readFileSync(`/proc/${process.pid}/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * Event-loop CPU per stored message, the store alone, as the daemon runs it (maintenance thread on): a
+ * figure that other load on the machine changes much less than throughput. 100 000 messages in commits of 100.
+ */
+async function storeCost(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-bench-store-'));
+  const store = new SqliteHistoryStore({ dataDir, sync: 'normal', log: silentLogger, maintenanceThread: true });
+  try {
+    const total = 100_000;
+    const text = 'x'.repeat(60);
+    const ticks0 = mainThreadTicks();
+    for (let i = 0; i < total; i += 100) {
+      for (let k = 0; k < 100; k++) store.append({ roomKey: '#bench', roomName: '#bench', at: Date.now(), nick: 'm1', kind: 'MSG', text: `${i + k} ${text}` });
+      store.commit();
+      // Let timers and the thread's messages in, as the daemon's turns do.
+      if (i % 2000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const micros = ((mainThreadTicks() - ticks0) * 10_000) / total;
+    console.log(`history  event-loop CPU per stored message (store alone, commits of 100): ${micros.toFixed(1)} µs  (before issue 10: 22-31 µs on the loaded 2-core development machine)`);
+  } finally {
+    store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 /**
  * What storing history costs fan-out: the same scenario with --history on and off, interleaved, two
  * rounds each, best of each compared (the machine is shared, so single runs vary). Each run with history
  * starts from an empty database in a directory of its own, so runs neither depend on nor grow each other.
  */
 async function historyCost(): Promise<void> {
+  await storeCost();
   const best = { on: 0, off: 0 };
   for (let round = 0; round < 2; round++) {
     for (const mode of ['on', 'off'] as const) {
