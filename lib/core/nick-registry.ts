@@ -53,10 +53,7 @@ export class LocalNickRegistry implements NickRegistry<Session> {
   }
 
   claim(nick: string, owner: Session): void {
-    // Clashes first, so a look-alike (often mixed-script or invisible too) is told which name it imitates.
-    this.checkFree(owner, nick, lookKeys(nick));
-    const problem = nickProblem(nick);
-    if (problem !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${problem}.`);
+    this.check(nick, owner);
     if (owner.nick !== '' && this.byKey.get(foldName(owner.nick)) === owner) this.drop(owner.nick, owner);
     this.byKey.set(foldName(nick), owner);
     const keys = lookKeys(nick);
@@ -66,6 +63,17 @@ export class LocalNickRegistry implements NickRegistry<Session> {
     }
     const claim: NickClaim = { nick, keys, session: owner, until: 0 };
     for (const key of keys) this.claims.set(key, claim);
+  }
+
+  /**
+   * Throws what claim would throw for `nick` (NICK_IN_USE, NICK_RESERVED, NICK_INVALID) without taking it:
+   * a cluster registry asks this server first, then the others.
+   */
+  check(nick: string, owner: Session): void {
+    // Clashes first, so a look-alike (often mixed-script or invisible too) is told which name it imitates.
+    this.checkFree(owner, nick, lookKeys(nick));
+    const problem = nickProblem(nick);
+    if (problem !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${problem}.`);
   }
 
   release(nick: string, owner: Session, hold: boolean): void {
