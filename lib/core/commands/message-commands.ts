@@ -45,7 +45,7 @@ export const messageHandlers = {
     const { local, remote } = findAnywhere(core, args.NICK!);
     const event = { type: 'private', from: session.nick, text: neutralise(args.TEXT!), at: core.options.clock.now() } as const;
     if (local !== undefined) local.deliver(event);
-    else core.presence!.sendPrivate(remote, event);
+    else core.presence!.sendPrivate(remote, event, session);
     const nick = (local ?? remote).nick;
     session.deliver(reply('MSG', nick, `Message sent to ${nick}.`));
   },

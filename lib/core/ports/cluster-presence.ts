@@ -44,7 +44,7 @@ export interface ClusterPresence {
   /** The user called `nick` (case-insensitive) on another server, if any. */
   findRemote(nick: string): RemoteUser | undefined;
   /** Carries a private message to a user on another server (at most once). */
-  sendPrivate(to: RemoteUser, event: PrivateEvent): void;
+  sendPrivate(to: RemoteUser, event: PrivateEvent, sender: Session): void;
   /** What /whois shows about a user on another server, asked of their server. */
   whois(user: RemoteUser): Promise<WhoisEvent>;
 }
