@@ -51,7 +51,21 @@ export class ClusterNickRegistry implements NickRegistry<Session> {
   }
 
   claim(nick: string, owner: Session): void | Promise<void> {
-    this.local.check(nick, owner);
+    try {
+      this.local.check(nick, owner);
+    } catch (error) {
+      // As on one server, a look-alike (often mixed-script too) is told which name it imitates: ask the
+      // cluster for a clash before saying the name is invalid. The claim script takes nothing then.
+      if (!(error instanceof ChatError) || error.code !== 'NICK_INVALID' || !this.redis.ready) throw error;
+      return this.findClash(nick).then(
+        (clash) => {
+          throw clash ?? error;
+        },
+        () => {
+          throw error;
+        },
+      );
+    }
     if (!this.redis.ready) {
       this.takeLocally(nick, owner);
       return undefined;
@@ -97,6 +111,20 @@ export class ClusterNickRegistry implements NickRegistry<Session> {
     }
     await this.redis.command(['EVAL', TIDY_SCRIPT, '1', KEYS.nicksOf(this.redis.instance), this.redis.instance, ...current]);
     return clashes;
+  }
+
+  /** The NICK_IN_USE error for a live user whose name shares a look key with `nick`, if any (read only). */
+  private async findClash(nick: string): Promise<ChatError | undefined> {
+    const keys = lookKeys(nick).map(KEYS.nick);
+    const values = (await this.redis.command(['MGET', ...keys])) as Array<string | null>;
+    for (const value of values) {
+      const [kind, node, , holder] = value?.split('\t') ?? [];
+      if (kind !== 'u' || holder === undefined || node === undefined) continue;
+      if (Number(await this.redis.command(['EXISTS', KEYS.heartbeat(node)])) === 1) {
+        return new ChatError('NICK_IN_USE', `The nickname ${nick} looks like ${holder}, who is online; pick another.`);
+      }
+    }
+    return undefined;
   }
 
   /** Takes `nick` in this server's registry (after Redis said yes, or alone during an outage). */

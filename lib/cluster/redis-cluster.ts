@@ -359,10 +359,11 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
 
   /** A node's heartbeat expired (killed, frozen or cut off): its users quit for everyone here, and its entries go. */
   private nodeLost(node: string): void {
-    const users = this.mirror.dropNode(node);
+    const users = [...this.mirror.users()].filter((user) => user.node === node).map((user) => ({ nick: user.nick, rooms: [...user.rooms.keys()] }));
+    this.mirror.dropNode(node);
     for (const user of users) {
       const event: ChatEvent = { type: 'quit', nick: user.nick, reason: 'Server lost' };
-      for (const peer of this.peers([...user.rooms.keys()], true)) peer.deliver(event);
+      for (const peer of this.peers(user.rooms, true)) peer.deliver(event);
     }
     this.options.log.log('warn', 'cluster-node-lost', { node, users: users.length });
     this.command(['SREM', KEYS.nodes, node]).catch(() => undefined);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { scratchDir } from './daemon';
+import { scratchDir, startDaemon, type Daemon } from './daemon';
 
 /** Where Debian's redis-server package puts the server. */
 const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((candidate) => existsSync(candidate));
@@ -19,12 +19,6 @@ export interface RedisServer {
   /** Starts it again on the same port, empty (it saves nothing). */
   restart(): Promise<void>;
 }
-
-/**
- * True when redis-server is installed. Tests that need it fail without it under CI=true (never a silent
- * skip there); elsewhere they are not run and their titles say so.
- */
-export const haveRedis = REDIS_SERVER !== undefined;
 
 /** A free loopback port: the kernel picks one for a throwaway listener, which is closed before Redis binds it. */
 function freePort(): Promise<number> {
@@ -63,9 +57,14 @@ async function waitForPong(port: number, proc: ChildProcess, output: () => strin
   }
 }
 
-/** Starts redis-server on a free loopback port with `--save '' --appendonly no` in a temporary directory. */
+/**
+ * Starts redis-server on a free loopback port with `--save '' --appendonly no` in a temporary directory.
+ * Without redis-server it throws, so a cluster test fails (in CI and locally alike) rather than skip.
+ */
 export async function startRedis(): Promise<RedisServer> {
-  if (REDIS_SERVER === undefined) throw new Error('redis-server is not installed (Debian: apt-get install redis-server)');
+  if (REDIS_SERVER === undefined) {
+    throw new Error(`cluster tests need redis-server (${process.env.CI ? 'CI' : 'local run'}): install the Debian package redis-server`);
+  }
   const dir = scratchDir();
   const port = await freePort();
   let proc: ChildProcess;
@@ -91,4 +90,45 @@ export async function startRedis(): Promise<RedisServer> {
   await launch();
   process.on('exit', () => proc.kill('SIGKILL'));
   return { port, url: `redis://127.0.0.1:${port}`, stop, restart: launch };
+}
+
+/** Options every test node gets: a short lease, so a killed node's names free themselves in about a second. */
+export const TEST_LEASE_ARGS = ['--nick-lease', '1'];
+
+/** A Redis and `count` mychatd nodes sharing it, each logged `cluster-ready`. */
+export interface TestCluster {
+  redis: RedisServer;
+  nodes: Daemon[];
+  /** Stops every node, then Redis. */
+  stop(): Promise<void>;
+}
+
+/** Starts a Redis and `count` nodes (node ids n1, n2, ...) with `args` added, and waits until each joined. */
+export async function startCluster(count: number, args: string[] = []): Promise<TestCluster> {
+  const redis = await startRedis();
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, async (_, i) => {
+      const node = await startDaemon(['--redis', redis.url, '--node-id', `n${i + 1}`, ...TEST_LEASE_ARGS, ...args]);
+      await node.waitForLog(/cluster-ready/, 0, 10_000).catch(async (error: unknown) => {
+        await node.stop('SIGKILL');
+        throw error;
+      });
+      return node;
+    }),
+  );
+  const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(nodes.map((node) => node.stop('SIGKILL')));
+    await redis.stop();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return {
+    redis,
+    nodes,
+    stop: async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
+      await redis.stop();
+    },
+  };
 }
