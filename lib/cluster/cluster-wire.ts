@@ -41,27 +41,18 @@ export function isRoomLine(event: { type: string }): event is RoomLineEvent {
 }
 
 /**
- * Parses a message from another node, or undefined when it is not JSON with a string `t` (room lines: an
- * object `e` with a known type). Nodes trust each other (they share the Redis), so this guards against a
- * stray publisher or a version mix, not an attacker.
+ * A message from another node (one item of a published JSON array), or undefined when it is not an object
+ * with a string `t`. Nodes trust each other (they share the Redis), so this guards against a stray
+ * publisher or a version mix, not an attacker.
  */
-export function parseWire<T extends { t: string }>(text: string): T | undefined {
-  try {
-    const value = JSON.parse(text) as unknown;
-    return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string' ? (value as T) : undefined;
-  } catch {
-    return undefined;
-  }
+export function parseWire<T extends { t: string }>(value: unknown): T | undefined {
+  return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string' ? (value as T) : undefined;
 }
 
-/** Parses a room line, or undefined when it is malformed. */
-export function parseRoomLine(text: string): RoomLine | undefined {
-  try {
-    const value = JSON.parse(text) as Partial<RoomLine> | null;
-    if (typeof value !== 'object' || value === null || typeof value.n !== 'string' || typeof value.k !== 'string') return undefined;
-    const event = value.e as { type?: unknown } | undefined;
-    return typeof event === 'object' && event !== null && typeof event.type === 'string' && ROOM_LINE_TYPES.has(event.type) ? (value as RoomLine) : undefined;
-  } catch {
-    return undefined;
-  }
+/** A room line (one item of a published JSON array), or undefined when it is malformed. */
+export function parseRoomLine(value: unknown): RoomLine | undefined {
+  const line = value as Partial<RoomLine> | null;
+  if (typeof line !== 'object' || line === null || typeof line.n !== 'string' || typeof line.k !== 'string') return undefined;
+  const event = line.e as { type?: unknown } | undefined;
+  return typeof event === 'object' && event !== null && typeof event.type === 'string' && ROOM_LINE_TYPES.has(event.type) ? (line as RoomLine) : undefined;
 }

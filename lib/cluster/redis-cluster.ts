@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import type { Logger } from '../log';
 import type { ChatCore, ChatCoreOptions } from '../core/chat-core';
 import type { ChatEvent, PrivateEvent, WhoisEvent } from '../core/events';
@@ -79,15 +79,25 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
   private nextWhois = 1;
   private timer: NodeJS.Timeout | undefined;
   private beating = false;
+  /** Messages to publish at the end of this event-loop turn, per channel (each channel's in order). */
+  private readonly outbox = new Map<string, string[]>();
+  private flushScheduled = false;
 
   constructor(private readonly options: RedisClusterOptions) {
     this.instance = `${options.nodeId}-${randomBytes(4).toString('hex')}`;
     this.selfPrefix = `${this.instance}\n`;
-    this.cmd = createClient({
+    // Loaded here, not at the top: the daemon imports this module either way, and a server running alone
+    // should not pay for loading the Redis client at every start.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const redis = require('redis') as { createClient: typeof createClient };
+    this.cmd = redis.createClient({
       url: options.url,
       // During an outage a command fails at once instead of waiting: lines are not delivered late (or twice).
       disableOfflineQueue: true,
       commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
+      // node-redis 6 arms a timer (AbortSignal.timeout) per command by default: at thousands of lines a
+      // second that timer cost more than the command. The heartbeat has its own timeout (see beat).
+      commandOptions: { timeout: 0 },
       socket: { reconnectStrategy: (retries) => reconnectDelay(retries), connectTimeout: 2000 },
     });
     // The subscriber keeps its subscriptions across reconnects (node-redis subscribes again by itself).
@@ -258,14 +268,33 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
 
   // The link
 
-  /** Publishes `message` on `channel` if the link is up; false when it is not (nothing is queued). */
+  /**
+   * Queues `message` for `channel` if the link is up (false when it is not: nothing is kept for later).
+   * Everything a turn sends to one channel leaves as one PUBLISH of a JSON array at the end of the turn,
+   * as the transports write a turn's lines to a socket at once: under load one command carries many lines.
+   */
   private send(channel: string, message: object): boolean {
     if (!this.up) return false;
-    this.command(['PUBLISH', channel, this.selfPrefix + JSON.stringify(message)]).catch(() => {
-      this.stats.undelivered++;
-    });
+    const queued = this.outbox.get(channel);
+    if (queued === undefined) this.outbox.set(channel, [JSON.stringify(message)]);
+    else queued.push(JSON.stringify(message));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
     return true;
   }
+
+  /** Publishes what the turn queued, one command per channel. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const [channel, messages] of this.outbox) {
+      this.command(['PUBLISH', channel, `${this.selfPrefix}[${messages.join(',')}]`]).catch(() => {
+        this.stats.undelivered += messages.length;
+      });
+    }
+    this.outbox.clear();
+  };
 
   private subscribeRoom(key: string): void {
     this.sub.subscribe(KEYS.roomChannel(key), this.onRoomLine).catch(() => undefined);
@@ -327,10 +356,24 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     }
   }
 
-  /** Renews this node's heartbeat and membership of the node set. */
+  /**
+   * Renews this node's heartbeat and membership of the node set. Rejects when Redis does not answer within
+   * a third of the lease: a Redis that stalls without closing the connection is an outage too.
+   */
   private async heartbeat(): Promise<void> {
-    await this.command(['SET', KEYS.heartbeat(this.instance), this.options.nodeId, 'PX', String(this.options.leaseMs)]);
-    await this.command(['SADD', KEYS.nodes, this.instance]);
+    const renew = Promise.all([
+      this.command(['SET', KEYS.heartbeat(this.instance), this.options.nodeId, 'PX', String(this.options.leaseMs)]),
+      this.command(['SADD', KEYS.nodes, this.instance]),
+    ]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Redis did not answer the heartbeat in time')), Math.max(100, this.options.leaseMs / 3));
+    });
+    try {
+      await Promise.race([renew, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Every lease/3: renews the heartbeat, and forgets nodes whose heartbeat is gone (their users quit here). */
@@ -352,6 +395,8 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
       });
     } catch (error) {
       this.options.log.log('debug', 'cluster-beat-failed', { error: error instanceof Error ? error.message : String(error) });
+      // Connected but not answering: go on alone until a heartbeat succeeds again (see linkChanged).
+      if (this.up && this.cmd.isReady) this.degrade();
     } finally {
       this.beating = false;
     }
@@ -399,17 +444,27 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     return peers;
   }
 
-  /** Strips this node's own messages (Redis sends a publisher's message back to it too) and the instance prefix. */
-  private foreign(message: string): string | undefined {
-    if (message.startsWith(this.selfPrefix)) return undefined;
+  /**
+   * The messages of a publish from another node, as JSON texts; none for this node's own publishes (Redis
+   * sends a publisher's message back to it too, and the instance prefix skips them without parsing).
+   */
+  private foreign(message: string): unknown[] {
+    if (message.startsWith(this.selfPrefix)) return [];
     const at = message.indexOf('\n');
-    return at < 0 ? undefined : message.slice(at + 1);
+    if (at < 0) return [];
+    try {
+      const batch = JSON.parse(message.slice(at + 1)) as unknown;
+      return Array.isArray(batch) ? batch : [];
+    } catch {
+      return [];
+    }
   }
 
   private readonly onRoomLine = (message: string): void => {
-    const body = this.foreign(message);
-    const line = body === undefined ? undefined : parseRoomLine(body);
-    if (line !== undefined) this.deliverLine(line);
+    for (const item of this.foreign(message)) {
+      const line = parseRoomLine(item);
+      if (line !== undefined) this.deliverLine(line);
+    }
   };
 
   /** Hands a room line from another node to this node's members of the room: one event object for all. */
@@ -429,9 +484,14 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
   }
 
   private onPresence(message: string): void {
-    const body = this.foreign(message);
-    const m = body === undefined ? undefined : parseWire<PresenceMessage>(body);
-    if (m === undefined || m.n === this.instance) return;
+    for (const item of this.foreign(message)) {
+      const m = parseWire<PresenceMessage>(item);
+      if (m !== undefined && m.n !== this.instance) this.presence(m);
+    }
+  }
+
+  /** Applies one presence message from another node to the mirror, and tells this node's members what they should see. */
+  private presence(m: PresenceMessage): void {
     const mirror = this.mirror;
     switch (m.t) {
       case 'up':
@@ -478,13 +538,20 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
   }
 
   private onNodeMessage(message: string): void {
-    const body = this.foreign(message);
-    const m = body === undefined ? undefined : parseWire<NodeMessage | ({ t: 'line' } & RoomLine)>(body);
-    if (m === undefined) return;
+    for (const item of this.foreign(message)) {
+      const m = parseWire<NodeMessage | ({ t: 'line' } & RoomLine)>(item);
+      if (m !== undefined) this.nodeMessage(m);
+    }
+  }
+
+  /** Handles one message sent to this node alone. */
+  private nodeMessage(m: NodeMessage | ({ t: 'line' } & RoomLine)): void {
     switch (m.t) {
-      case 'line':
-        this.deliverLine(m);
+      case 'line': {
+        const line = parseRoomLine(m);
+        if (line !== undefined) this.deliverLine(line);
         return;
+      }
       case 'pm':
         this.core?.nicks.find(m.to)?.deliver(m.e);
         return;

@@ -75,7 +75,7 @@ test('Redis restarts: each node serves its own users meanwhile, affected users g
 });
 
 test('a node killed with SIGKILL: its users quit for the others and its nicknames are free within the lease', async (t) => {
-  const cluster = await startCluster(2, ['--nick-lease', '2']);
+  const cluster = await startCluster(2, ['--nick-lease', '3']);
   try {
     const [a, b] = cluster.nodes;
     const kim = await register(a!.port, 'kim');

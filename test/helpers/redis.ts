@@ -18,6 +18,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty (it saves nothing). */
   restart(): Promise<void>;
+  /** The server's process id (for CPU figures). */
+  pid(): number;
 }
 
 /** A free loopback port: the kernel picks one for a throwaway listener, which is closed before Redis binds it. */
@@ -89,11 +91,11 @@ export async function startRedis(): Promise<RedisServer> {
   };
   await launch();
   process.on('exit', () => proc.kill('SIGKILL'));
-  return { port, url: `redis://127.0.0.1:${port}`, stop, restart: launch };
+  return { port, url: `redis://127.0.0.1:${port}`, stop, restart: launch, pid: () => proc.pid! };
 }
 
-/** Options every test node gets: a short lease, so a killed node's names free themselves in about a second. */
-export const TEST_LEASE_ARGS = ['--nick-lease', '1'];
+/** Options every test node gets: a short lease, so a killed node's names free themselves in about two seconds. */
+export const TEST_LEASE_ARGS = ['--nick-lease', '2'];
 
 /** A Redis and `count` mychatd nodes sharing it, each logged `cluster-ready`. */
 export interface TestCluster {

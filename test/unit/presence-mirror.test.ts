@@ -59,13 +59,13 @@ test('a rename moves the nickname index; a full state replaces what was known of
 
 test('wire parsing takes room lines of the four carried types and rejects anything else', (t) => {
   const line = { n: 'x', k: '#dev', e: { type: 'message', room: '#dev', from: 'a', text: 'hi', at: 1 } };
-  t.deepEqual(parseRoomLine(JSON.stringify(line)), line);
-  t.is(parseRoomLine(JSON.stringify({ ...line, e: { type: 'bye', text: 'x' } })), undefined);
-  t.is(parseRoomLine('{"n":"x"'), undefined);
-  t.is(parseRoomLine('null'), undefined);
-  t.deepEqual(parseWire('{"t":"sync","n":"x"}'), { t: 'sync', n: 'x' });
-  t.is(parseWire('{"n":"x"}'), undefined);
-  t.is(parseWire('[1]'), undefined);
+  t.deepEqual(parseRoomLine(line), line);
+  t.is(parseRoomLine({ ...line, e: { type: 'bye', text: 'x' } }), undefined);
+  t.is(parseRoomLine({ n: 'x' }), undefined);
+  t.is(parseRoomLine(null), undefined);
+  t.deepEqual(parseWire({ t: 'sync', n: 'x' }), { t: 'sync', n: 'x' });
+  t.is(parseWire({ n: 'x' }), undefined);
+  t.is(parseWire([1]), undefined);
   t.true(isRoomLine({ type: 'paste' }));
   t.false(isRoomLine({ type: 'join' }));
 });
