@@ -170,11 +170,16 @@ async function measure(redis: RedisServer, redisPid: number, nodes: number, layo
   }
 }
 
+/** Node CPU time per 1,000 deliveries, in microseconds: what a delivery costs the nodes, whatever else shares the cores. */
+function costUs(r: Result): number {
+  return (r.nodeCpu / r.rate) * 1e9;
+}
+
 function line(r: Result): string {
   const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
   return (
     `cluster  nodes=${r.nodes} layout=${r.layout}  ${Math.round(r.rate).toLocaleString('en')} deliveries/s  ` +
-    `nodes CPU ${pct(r.nodeCpu)}  redis CPU ${pct(r.redisCpu)}  generator CPU ${pct(r.generatorCpu)}${r.complete ? '' : '  INCOMPLETE'}`
+    `node CPU per 1,000 deliveries ${costUs(r).toFixed(0)} µs  nodes CPU ${pct(r.nodeCpu)}  redis CPU ${pct(r.redisCpu)}  generator CPU ${pct(r.generatorCpu)}${r.complete ? '' : '  INCOMPLETE'}`
   );
 }
 
@@ -200,17 +205,26 @@ async function main(): Promise<void> {
   const redisPid = redis.pid();
   try {
     const best = new Map<number, Result>();
+    const results: Result[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       for (let nodes = 1; nodes <= maxNodes; nodes++) {
         const result = await measure(redis, redisPid, nodes, 'room');
+        results.push(result);
         console.log(line(result));
         if ((best.get(nodes)?.rate ?? 0) < result.rate) best.set(nodes, result);
       }
     }
     const one = best.get(1)!.rate;
+    const cheapest = (nodes: number): number => Math.min(...[...results].filter((r) => r.nodes === nodes).map(costUs));
     for (let nodes = 2; nodes <= maxNodes; nodes++) {
       const r = best.get(nodes)!;
       const efficiency = r.rate / (nodes * one);
+      // On machines of their own, N nodes deliver about N x one node x this share (while Redis keeps up).
+      const cpuShare = cheapest(1) / cheapest(nodes);
+      console.log(
+        `cost     ${nodes} nodes: ${cheapest(nodes).toFixed(0)} µs of node CPU per 1,000 deliveries vs ${cheapest(1).toFixed(0)} µs on 1 node: ` +
+          `each node does ${cpuShare.toFixed(2)} of a lone node's work per CPU second (the share of N x 1 node to expect on separate machines)`,
+      );
       // Each node wants a core, Redis wants one, and so does the generator: past the cores, nodes take turns.
       const coreBound = nodes + 2 > cores;
       console.log(
