@@ -21,7 +21,7 @@ async function claimWhenFree(port: number, nick: string, timeoutMs: number): Pro
   }
 }
 
-test('Redis restarts: each node serves its own users meanwhile, affected users get one NOTICE, then chat and nicknames are back', async (t) => {
+test.serial('Redis restarts: each node serves its own users meanwhile, affected users get one NOTICE, then chat and nicknames are back', async (t) => {
   const cluster = await startCluster(2);
   try {
     const [a, b] = cluster.nodes;
@@ -74,7 +74,7 @@ test('Redis restarts: each node serves its own users meanwhile, affected users g
   }
 });
 
-test('a node killed with SIGKILL: its users quit for the others and its nicknames are free within the lease', async (t) => {
+test.serial('a node killed with SIGKILL: its users quit for the others and its nicknames are free within the lease', async (t) => {
   const cluster = await startCluster(2, ['--nick-lease', '3']);
   try {
     const [a, b] = cluster.nodes;

@@ -137,7 +137,7 @@ test('look-alike nicknames clash across nodes (the same skeleton keys as on one 
   imitator.end();
 });
 
-test('three nodes: a room spanning them delivers each line to the two other nodes, and /who counts everyone', async (t) => {
+test.serial('three nodes: a room spanning them delivers each line to the two other nodes, and /who counts everyone', async (t) => {
   const three = await startCluster(3);
   try {
     const clients = await Promise.all(three.nodes.map((node, i) => register(node.port, `tri${i}`)));

@@ -108,22 +108,18 @@ export interface TestCluster {
 /** Starts a Redis and `count` nodes (node ids n1, n2, ...) with `args` added, and waits until each joined. */
 export async function startCluster(count: number, args: string[] = []): Promise<TestCluster> {
   const redis = await startRedis();
-  const started = await Promise.allSettled(
-    Array.from({ length: count }, async (_, i) => {
-      const node = await startDaemon(['--redis', redis.url, '--node-id', `n${i + 1}`, ...TEST_LEASE_ARGS, ...args]);
-      await node.waitForLog(/cluster-ready/, 0, 10_000).catch(async (error: unknown) => {
-        await node.stop('SIGKILL');
-        throw error;
-      });
-      return node;
-    }),
-  );
-  const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  const failed = started.find((result) => result.status === 'rejected');
-  if (failed !== undefined) {
+  // One after another: on a loaded machine, daemons starting together can each miss startDaemon's deadline.
+  const nodes: Daemon[] = [];
+  try {
+    for (let i = 1; i <= count; i++) {
+      const node = await startDaemon(['--redis', redis.url, '--node-id', `n${i}`, ...TEST_LEASE_ARGS, ...args]);
+      nodes.push(node);
+      await node.waitForLog(/cluster-ready/, 0, 10_000);
+    }
+  } catch (error) {
     await Promise.all(nodes.map((node) => node.stop('SIGKILL')));
     await redis.stop();
-    throw (failed as PromiseRejectedResult).reason;
+    throw error;
   }
   return {
     redis,
