@@ -7,6 +7,9 @@ import type { NickRegistry } from '../core/ports/nick-registry';
 import type { Session } from '../core/session';
 import { CLAIM_SCRIPT, KEYS, RELEASE_SCRIPT, TIDY_SCRIPT } from './redis-keys';
 
+/** Claims sent at once when re-asserting every local name after an outage. */
+const REASSERT_BATCH = 500;
+
 /** What the registry needs of the Redis connection: a command, and whether the link is up. */
 export interface RedisCommands {
   /** True while commands can reach Redis (false during an outage: the registry then decides locally). */
@@ -103,11 +106,15 @@ export class ClusterNickRegistry implements NickRegistry<Session> {
    */
   async reassert(): Promise<Session[]> {
     const clashes: Session[] = [];
-    const current: string[] = [];
-    for (const session of [...this.local.owners()]) {
-      current.push(`${session.id}\t${session.nick}`);
-      const refusal = await this.claimRemote(session.nick, session);
-      if (refusal !== undefined) clashes.push(session);
+    const sessions = [...this.local.owners()];
+    const current = sessions.map((session) => `${session.id}\t${session.nick}`);
+    // A few hundred claims in flight at a time: one round trip per batch, not per user.
+    for (let at = 0; at < sessions.length; at += REASSERT_BATCH) {
+      const batch = sessions.slice(at, at + REASSERT_BATCH);
+      const refusals = await Promise.all(batch.map((session) => this.claimRemote(session.nick, session)));
+      refusals.forEach((refusal, i) => {
+        if (refusal !== undefined) clashes.push(batch[i]!);
+      });
     }
     await this.redis.command(['EVAL', TIDY_SCRIPT, '1', KEYS.nicksOf(this.redis.instance), this.redis.instance, ...current]);
     return clashes;
