@@ -232,7 +232,7 @@ async function main(): Promise<void> {
           (efficiency >= TARGET_EFFICIENCY
             ? 'PASS'
             : coreBound
-              ? `FAIL (core-bound: ${nodes} nodes + Redis + generator on ${cores} cores; total CPU used ${((r.nodeCpu + r.redisCpu + r.generatorCpu) * 100).toFixed(0)}% of ${cores * 100}%)`
+              ? `FAIL (core-bound: ${nodes} nodes + Redis + generator on ${cores} cores; they used ${((r.nodeCpu + r.redisCpu + r.generatorCpu) * 100).toFixed(0)}% of ${cores * 100}%, the rest went to other work on the machine or to waiting)`
               : 'FAIL'),
       );
     }
