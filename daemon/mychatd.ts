@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import net from 'node:net';
 import { ChatCore } from '../lib/core/chat-core';
+import os from 'node:os';
 import { LocalRoomBus } from '../lib/cluster/local-bus';
+import { RedisCluster } from '../lib/cluster/redis-cluster';
 import { WorkerHistoryReader } from '../lib/history/history-reader';
 import { startRetention } from './retention';
 import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
@@ -125,7 +127,18 @@ async function main(): Promise<void> {
   const log: Logger = stormGuard(createLogger(options.logLevel));
   // onOutage can only fire after an append, so `core` (declared below) exists by then.
   const { history, reader } = await openHistory(options, log, (unsaved) => core.historyOutage(unsaved));
-  const core = new ChatCore({
+  // --redis: this server is one node of a cluster; rooms, presence and nicknames span the nodes through Redis.
+  const cluster =
+    options.redis === ''
+      ? undefined
+      : new RedisCluster({
+          url: options.redis,
+          nodeId: options.nodeId || `${os.hostname()}-${process.pid}`,
+          leaseMs: options.nickLease * 1000,
+          layout: options.redisLayout,
+          log,
+        });
+  const core: ChatCore = new ChatCore({
     serverName: 'mychat',
     version,
     motd: options.motd,
@@ -144,9 +157,12 @@ async function main(): Promise<void> {
     historyOffRooms: roomList(options.historyOffRooms),
     reservedNicks: nickList(options.reservedNicks),
     nickHoldMs: options.nickHold * 1000,
-    // One process: room events reach this process's members (a cluster bus would reach other servers too).
-    bus: new LocalRoomBus(),
+    // One process: room events reach this process's members; in a cluster, the other nodes' members too.
+    bus: cluster ?? new LocalRoomBus(),
+    presence: cluster,
+    nicks: cluster?.nickRegistry(() => core.options),
   });
+  cluster?.start(core);
   const stopRetention = startRetention(core, {
     maxMessagesPerRoom: options.historyMaxMessages,
     maxAgeMs: options.historyMaxDays * 86_400_000,
@@ -308,6 +324,8 @@ async function main(): Promise<void> {
       for (const door of webDoors) door.cut();
       await closed;
       stopRetention();
+      // After core.shutdown(): the other nodes have been told that this node's users left.
+      await cluster?.close();
       await reader?.close();
       // Logs exactly how many messages were not kept (history-closed notKept=N).
       await history?.close(HISTORY_LAST_ATTEMPT_MS);

@@ -8,6 +8,7 @@ import { DEFAULT_SEND_QUEUE_BYTES } from '../lib/transport/tcp/tcp-listener';
 import { DEFAULT_LARGE_ROOM, DEFAULT_MAX_PER_ADDRESS, DEFAULT_RESERVED_NICKS } from '../lib/core/chat-core';
 import { nickProblem, normaliseName, roomProblem } from '../lib/protocol/text-hygiene';
 import { LIMITS, LOBBY } from '../lib/protocol/limits';
+import { REDIS_LAYOUTS } from '../lib/cluster/redis-layout';
 
 /** How the history store flushes to disk: `full` survives power loss, `normal` only a crash of mychatd. */
 export const SYNC_MODES = ['normal', 'full'] as const;
@@ -85,6 +86,14 @@ export interface DaemonOptions {
   reservedNicks: string;
   /** Seconds a nickname stays held for its address after an abrupt disconnect; 0 turns holding off. */
   nickHold: number;
+  /** redis:// URL of the Redis the nodes of a cluster share; '' runs this server alone. */
+  redis: string;
+  /** Name of this node in logs ('' : host name and process id). */
+  nodeId: string;
+  /** Seconds a node's heartbeat, and so its users' nicknames, outlive it in the cluster. */
+  nickLease: number;
+  /** How room lines travel between nodes: one Redis channel per room, or per node. */
+  redisLayout: (typeof REDIS_LAYOUTS)[number];
   /** The configuration file that was read, or undefined when there was none. */
   configFile: string | undefined;
 }
@@ -151,6 +160,27 @@ function autoJoinProblem(value: string | number): string | undefined {
   if (text === '') return undefined;
   const wrong = roomProblem(normaliseName(text));
   return wrong === undefined ? undefined : `must be empty (no automatic join) or a room name: ${wrong} (got ${JSON.stringify(text)})`;
+}
+
+/** Why a --redis value is wrong: empty (no cluster) or a redis:// or rediss:// URL. */
+function redisUrlProblem(value: string | number): string | undefined {
+  const text = String(value);
+  if (text === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  return url !== undefined && (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== ''
+    ? undefined
+    : `must be empty (no cluster) or a URL such as redis://127.0.0.1:6379 (got ${JSON.stringify(text)})`;
+}
+
+/** Why a --node-id value is wrong: empty (host name and pid) or 1-64 letters, digits, '.', '_', ':' or '-'. */
+function nodeIdProblem(value: string | number): string | undefined {
+  const text = String(value);
+  return text === '' || /^[A-Za-z0-9._:-]{1,64}$/.test(text) ? undefined : `must be 1 to 64 letters, digits, ".", "_", ":" or "-" (got ${JSON.stringify(text)})`;
 }
 
 /** Why a --tls-port value is wrong: empty (off) or a port number. */
@@ -417,6 +447,39 @@ const SPECS: Record<string, OptionSpec> = {
     default: '',
     describe: 'PostgreSQL URL, e.g. postgres://mychat@db.example.org/mychat, for rooms and history shared by several nodes (empty: SQLite in --data-dir)',
     check: databaseProblem,
+    reload: false,
+  },
+  redis: {
+    field: 'redis',
+    type: 'string',
+    default: '',
+    describe: 'URL of the Redis shared by the nodes of a cluster, e.g. redis://10.0.0.5:6379 (empty: this server runs alone)',
+    check: redisUrlProblem,
+    reload: false,
+  },
+  'node-id': {
+    field: 'nodeId',
+    type: 'string',
+    default: '',
+    defaultDescription: 'host name and process id',
+    describe: 'Name of this node in the cluster, for logs',
+    check: nodeIdProblem,
+    reload: false,
+  },
+  'nick-lease': {
+    field: 'nickLease',
+    type: 'number',
+    default: 10,
+    describe: "Seconds a node's heartbeat outlives it: a node that dies (kill -9) frees its users' nicknames and leaves /who within this",
+    range: [1, 3600],
+    reload: false,
+  },
+  'redis-layout': {
+    field: 'redisLayout',
+    type: 'string',
+    default: 'room',
+    describe: 'How room lines travel between nodes: one Redis channel per room (room) or per node (node)',
+    choices: REDIS_LAYOUTS,
     reload: false,
   },
   sync: { field: 'sync', type: 'string', default: 'normal', describe: 'History durability: normal (survives a crash of mychatd) or full (survives power loss, slower)', choices: SYNC_MODES, reload: false },

@@ -14,6 +14,7 @@ import { failure, notice } from './replies';
 import type { ClientSink } from './ports/client-sink';
 import { memberDelivery, type RoomBus } from './ports/room-bus';
 import type { NickRegistry } from './ports/nick-registry';
+import type { ClusterPresence } from './ports/cluster-presence';
 import { LocalNickRegistry } from './nick-registry';
 import { peersOf, RoomDirectory } from './room-directory';
 import { HistoryFeed } from './history-feed';
@@ -49,6 +50,8 @@ export class ChatCore implements CommandCore {
   readonly feed: HistoryFeed;
   /** Where every room event is published (options.bus, or delivery to this process's members). */
   readonly bus: RoomBus;
+  /** Who is online on the other servers of a cluster (options.presence; undefined when alone). */
+  readonly presence: ClusterPresence | undefined;
   private readonly sessions = new Set<Session>();
   /** Open connections per remote address (entries vanish at zero, so the map is bounded by connections). */
   private readonly perAddress = new Map<string, number>();
@@ -67,6 +70,7 @@ export class ChatCore implements CommandCore {
     this.table = table;
     // The parts read this.options when they need a setting, so reconfigure reaches them too.
     this.bus = this.options.bus ?? memberDelivery;
+    this.presence = this.options.presence;
     this.nicks = this.options.nicks ?? new LocalNickRegistry(this.options);
     this.feed = new HistoryFeed(this.options);
     this.rooms = new RoomDirectory(this.options, this.bus, (at) => this.scheduleSweep(at));
@@ -248,7 +252,9 @@ export class ChatCore implements CommandCore {
     const bye: ChatEvent = { type: 'bye', text: reason };
     for (const session of [...this.sessions]) {
       session.deliver(bye);
-      // Everyone is leaving at once: no QUIT fan-out, just release the names and close.
+      // Everyone is leaving at once: no QUIT fan-out here, just release the names and close; users on
+      // other servers of a cluster do see this server's users quit.
+      if (session.state === 'registered') this.presence?.departed(session, reason, this.shownRooms(session));
       this.release(session, true);
       session.sink.close(reason);
     }
@@ -259,6 +265,7 @@ export class ChatCore implements CommandCore {
     // Dropped, not just cleared: a cleared Timeout kept for the whole session costs each connection 120 B.
     session.registrationTimer = undefined;
     session.state = 'registered';
+    this.presence?.registered(session);
     if (this.options.idleTimeoutMs > 0) this.scheduleSweep(session.lastInput + this.options.idleTimeoutMs);
   }
 
@@ -351,12 +358,18 @@ export class ChatCore implements CommandCore {
     const wasRegistered = session.state === 'registered';
     // Peers are collected before release() takes the session out of its rooms; they hear QUIT after.
     const peers = wasRegistered ? peersOf(session, (room) => this.rooms.isLarge(room)) : undefined;
+    if (wasRegistered) this.presence?.departed(session, reason, this.shownRooms(session));
     this.release(session, holdNick);
     if (peers !== undefined) {
       const event: ChatEvent = { type: 'quit', nick: session.nick, reason: neutralise(reason) };
       for (const peer of peers) peer.deliver(event);
     }
     this.options.log.log('info', 'disconnect', { id: session.id, nick: session.nick || undefined, reason });
+  }
+
+  /** The session's rooms that hear of its presence changes (the ones not large). */
+  shownRooms(session: Session): Room[] {
+    return session.rooms.filter((room) => !this.rooms.isLarge(room));
   }
 
   /** Frees everything the session held; after this it receives nothing more. */

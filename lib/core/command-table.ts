@@ -5,8 +5,9 @@ import type { Logger } from '../log';
 import type { HistoryFeed } from './history-feed';
 import type { NickRegistry } from './ports/nick-registry';
 import type { RoomBus } from './ports/room-bus';
+import type { ClusterPresence, RemoteUser } from './ports/cluster-presence';
 import type { RoomDirectory } from './room-directory';
-import type { Session } from './session';
+import type { Room, Session } from './session';
 import type { Clock } from './ports/clock';
 
 export type { ArgKind, ArgSpec, Args } from '../protocol/command-catalogue';
@@ -27,6 +28,10 @@ export interface CommandCore {
   readonly feed: HistoryFeed;
   /** Where every room event is published. */
   readonly bus: RoomBus;
+  /** Who is online on the other servers of a cluster (undefined when this server is alone). */
+  readonly presence: ClusterPresence | undefined;
+  /** The session's rooms that hear of its presence changes (the ones not large). */
+  shownRooms(session: Session): Room[];
   /** Makes a session whose nickname was just claimed a registered user (stops its nickname timer, starts its idle clock). */
   admit(session: Session): void;
   /** Ends a session: BYE `byeText`, QUIT `reason` to its peers, close; `holdNick` false gives the nickname up at once. */
@@ -35,11 +40,13 @@ export interface CommandCore {
   pasteId(): string;
 }
 
-/** The online user called `rawNick` (ignoring case), or NO_SUCH_NICK. */
-export function findOnline(core: CommandCore, rawNick: string): Session {
-  const target = core.nicks.find(rawNick);
-  if (target === undefined) throw new ChatError('NO_SUCH_NICK', `No one called ${neutralise(rawNick)} is online.`);
-  return target;
+/** The user called `rawNick` (ignoring case) on this server or another of the cluster, or NO_SUCH_NICK. */
+export function findAnywhere(core: CommandCore, rawNick: string): { local: Session; remote?: undefined } | { local?: undefined; remote: RemoteUser } {
+  const local = core.nicks.find(rawNick);
+  if (local !== undefined) return { local };
+  const remote = core.presence?.findRemote(rawNick);
+  if (remote !== undefined) return { remote };
+  throw new ChatError('NO_SUCH_NICK', `No one called ${neutralise(rawNick)} is online.`);
 }
 
 /** What a handler gets: the core, the session that sent the command, and the table (for /help). */

@@ -1,6 +1,7 @@
 import { LIMITS, LOBBY } from '../protocol/limits';
 import { silentLogger, type Logger } from '../log';
 import type { NickRegistry } from './ports/nick-registry';
+import type { ClusterPresence } from './ports/cluster-presence';
 import type { RoomBus } from './ports/room-bus';
 import type { HistoryStore } from './ports/history-store';
 import type { HistoryQueries } from './ports/history-queries';
@@ -24,6 +25,8 @@ export interface ChatCoreOptions {
   bus?: RoomBus;
   /** Who holds which nickname (default: this process's LocalNickRegistry). */
   nicks?: NickRegistry<Session>;
+  /** Who is online on the other servers of a cluster (default: none, this server is alone). */
+  presence?: ClusterPresence;
   /** Where room history is kept; without one, nothing is stored and /history answers NO_HISTORY. */
   history?: HistoryStore;
   /** Reads of that history (replay, /history, /search), answered off the event loop; required for reads. */

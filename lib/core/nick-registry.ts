@@ -63,10 +63,7 @@ export class LocalNickRegistry implements NickRegistry<Session> {
 
   claim(nick: string, owner: Session): void {
     const keys = lookKeys(nick);
-    // Clashes first, so a look-alike (often mixed-script or invisible too) is told which name it imitates.
-    this.checkFree(owner, nick, keys);
-    const problem = nickProblem(nick);
-    if (problem !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${problem}.`);
+    this.check(nick, owner, keys);
     if (owner.nick !== '' && this.byKey.get(foldName(owner.nick)) === owner) this.drop(owner.nick, owner);
     this.byKey.set(foldName(nick), owner);
     for (const key of keys) {
@@ -74,6 +71,17 @@ export class LocalNickRegistry implements NickRegistry<Session> {
       if (old instanceof NickHold) this.dropHold(old);
     }
     for (const key of keys) this.claims.set(key, owner);
+  }
+
+  /**
+   * Throws what claim would throw for `nick` (NICK_IN_USE, NICK_RESERVED, NICK_INVALID) without taking it:
+   * a cluster registry asks this server first, then the others.
+   */
+  check(nick: string, owner: Session, keys: readonly string[] = lookKeys(nick)): void {
+    // Clashes first, so a look-alike (often mixed-script or invisible too) is told which name it imitates.
+    this.checkFree(owner, nick, keys);
+    const problem = nickProblem(nick);
+    if (problem !== undefined) throw new ChatError('NICK_INVALID', `Invalid nickname: ${problem}.`);
   }
 
   release(nick: string, owner: Session, hold: boolean): void {

@@ -20,14 +20,14 @@ export function notice(text: string): NoticeEvent {
 }
 
 /** A room's name, member count and topic, as /join, /topic and /rooms show it. */
-export function roomInfo(room: Room): RoomInfoEvent {
-  return { type: 'room', room: room.name, members: room.members.size, topic: room.topic };
+export function roomInfo(room: Room, members: number = room.members.size): RoomInfoEvent {
+  return { type: 'room', room: room.name, members, topic: room.topic };
 }
 
 /** What a joiner of a large room gets instead of its names: why, and how to list them (/who pages). */
-export function largeRoomNotice(room: Room, largeRoom: number): NoticeEvent {
+export function largeRoomNotice(room: Room, largeRoom: number, members: number = room.members.size): NoticeEvent {
   return notice(
-    `${room.name} is a large room (${room.members.size} members, more than ${largeRoom}): joins, parts, quits and nickname changes are not shown in it, and /who ${room.name} lists its members, ${LIMITS.maxWhoNames} at a time.`,
+    `${room.name} is a large room (${members} members, more than ${largeRoom}): joins, parts, quits and nickname changes are not shown in it, and /who ${room.name} lists its members, ${LIMITS.maxWhoNames} at a time.`,
   );
 }
 

@@ -7,6 +7,7 @@ import type { ChatEvent } from './events';
 import type { Clock } from './ports/clock';
 import { ROOM_CREATION_WINDOW_MS, type HistoryStore } from './ports/history-store';
 import type { RoomBus } from './ports/room-bus';
+import type { ClusterPresence } from './ports/cluster-presence';
 import { Room, type Session } from './session';
 
 /** Most rooms forgotten, or entries looked at, in one expiry step: each step stays short. */
@@ -31,6 +32,8 @@ export interface RoomDirectoryOptions {
   readonly largeRoom: number;
   /** The room joined on registering ('' : none): it always exists, like #lobby. */
   readonly autoJoin: string;
+  /** Members on other servers of a cluster: they count in a room's size, and hear of joins and parts. */
+  readonly presence?: ClusterPresence;
 }
 
 /** A Map that counts its changes, so views derived from it know when to recompute. */
@@ -141,7 +144,19 @@ export class RoomDirectory {
    */
   isLarge(room: Room, extra = 0): boolean {
     const limit = this.options.largeRoom;
-    return limit > 0 && room.members.size + extra > limit;
+    return limit > 0 && this.memberCount(room) + extra > limit;
+  }
+
+  /** Members of `room` on every server of the cluster (on this one when alone). */
+  memberCount(room: Room): number {
+    return room.members.size + (this.options.presence?.remoteRoom(room.key)?.members.size ?? 0);
+  }
+
+  /** Everyone in `room`, this server's members first, then those on other servers of the cluster. */
+  *everyone(room: Room): IterableIterator<{ readonly nick: string }> {
+    yield* room.members;
+    const remote = this.options.presence?.remoteRoom(room.key);
+    if (remote !== undefined) yield* remote.members;
   }
 
   /** Number of rooms. */
@@ -197,8 +212,10 @@ export class RoomDirectory {
     }
     const room = existing ?? this.create(session, name);
     if (!already) {
-      if (!this.isLarge(room, 1)) this.bus.publish(room, { type: 'join', room: room.name, nick: session.nick });
+      const shown = !this.isLarge(room, 1);
+      if (shown) this.bus.publish(room, { type: 'join', room: room.name, nick: session.nick });
       room.members.add(session);
+      this.options.presence?.joined(session, room, shown);
     }
     session.makeCurrent(room);
     return { room, existed: existing !== undefined, already };
@@ -214,6 +231,7 @@ export class RoomDirectory {
     room.members.delete(session);
     session.forget(room);
     if (event && !large) this.bus.publish(room, event);
+    this.options.presence?.left(session, room, large ? undefined : event);
     if (room.members.size > 0 || this.isPermanent(room)) return;
     if (!room.persistent) this.rooms.delete(room.key);
     else if (!room.used) this.markUnused(room);

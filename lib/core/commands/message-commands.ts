@@ -1,4 +1,4 @@
-import { findOnline, type CommandCore, type CommandHandlers } from '../command-table';
+import { findAnywhere, type CommandCore, type CommandHandlers } from '../command-table';
 import { ChatError } from '../../protocol/errors';
 import { neutralise } from '../../protocol/text-hygiene';
 import { PasteBlock } from '../paste-block';
@@ -42,9 +42,12 @@ export function endPaste(core: CommandCore, session: Session): void {
 /** Handlers of the commands that send text to other people. */
 export const messageHandlers = {
   msg: ({ core, session }, args) => {
-    const target = findOnline(core, args.NICK!);
-    target.deliver({ type: 'private', from: session.nick, text: neutralise(args.TEXT!), at: core.options.clock.now() });
-    session.deliver(reply('MSG', target.nick, `Message sent to ${target.nick}.`));
+    const { local, remote } = findAnywhere(core, args.NICK!);
+    const event = { type: 'private', from: session.nick, text: neutralise(args.TEXT!), at: core.options.clock.now() } as const;
+    if (local !== undefined) local.deliver(event);
+    else core.presence!.sendPrivate(remote, event, session);
+    const nick = (local ?? remote).nick;
+    session.deliver(reply('MSG', nick, `Message sent to ${nick}.`));
   },
   me: ({ core, session }, args) => sayToRoom(core, session, args.ACTION!, 'ACTION'),
   paste: ({ core, session }, args) => {

@@ -12,10 +12,11 @@ import { largeRoomNotice, namesEvents, reasonText, reply, roomInfo } from '../re
  */
 export function joinRoom({ core, session }: Pick<CommandContext, 'core' | 'session'>, rawName: string): Promise<void> | undefined {
   const { room, existed, already } = core.rooms.enter(session, rawName);
-  session.deliver(roomInfo(room));
+  const members = core.rooms.memberCount(room);
+  session.deliver(roomInfo(room, members));
   // Listing thousands of names to every joiner made joining a large room cost O(members): point to /who.
-  if (core.rooms.isLarge(room)) session.deliver(largeRoomNotice(room, core.options.largeRoom));
-  else for (const event of namesEvents(room.name, room.members)) session.deliver(event);
+  if (core.rooms.isLarge(room)) session.deliver(largeRoomNotice(room, core.options.largeRoom, members));
+  else for (const event of namesEvents(room.name, core.rooms.everyone(room))) session.deliver(event);
   const ok = reply('JOIN', room.name, `Now talking in ${room.name}.`);
   // Replay only on really entering a room that existed: a new room has nothing to replay.
   const replay = existed && !already ? core.feed.replay(session, room, ok, (late) => core.end(late, QUIT_REASONS.sendQueue)) : undefined;
@@ -40,7 +41,7 @@ export const roomHandlers = {
     const room = core.rooms.find(args['#ROOM']!);
     const rawText = args.TEXT;
     if (rawText === undefined) {
-      session.deliver(roomInfo(room));
+      session.deliver(roomInfo(room, core.rooms.memberCount(room)));
       const by = room.topic ? `Topic set by ${room.topicBy} at ${new Date(room.topicAt).toISOString()}.` : 'No topic is set.';
       session.deliver(reply('TOPIC', room.name, by));
       return;

@@ -42,6 +42,7 @@ export function setNick(ctx: Pick<CommandContext, 'core' | 'session'>, raw: stri
     const event = { type: 'nick', from: old, to: nick } as const;
     // Not through large rooms (see RoomDirectory.isLarge): their members may look the new name up with /who.
     for (const peer of peersOf(session, (room) => core.rooms.isLarge(room))) peer.deliver(event);
+    core.presence?.renamed(session, old, core.shownRooms(session));
     session.deliver(reply('NICK', nick, `You are now known as ${nick}.`));
     core.options.log.log('info', 'nick', { id: session.id, from: old, to: nick });
     return undefined;

@@ -1,0 +1,112 @@
+/**
+ * Names of everything mychatd keeps in Redis, and the Lua scripts that change nickname entries atomically.
+ * One place, so the layout can be read (and changed) at a glance:
+ *
+ * - `mychat:hb:<instance>`: a node's heartbeat, set with a lease (PX) and renewed every lease/3; a node whose
+ *   heartbeat is gone is dead, and its nicknames are free.
+ * - `mychat:nodes`: the set of node instances, so every node can check the others' heartbeats.
+ * - `mychat:nick:<look key>`: who holds a nickname, one entry per look-alike key of it (the same lookKeys the
+ *   local registry uses), so a look-alike clashes cluster-wide: `u<TAB>instance<TAB>session<TAB>nick` for a
+ *   user, or `h<TAB>address<TAB><TAB>nick` with a TTL for a nickname held after an abrupt disconnect.
+ * - `mychat:nicks:<instance>`: the look keys a node has claimed, so a dead node's entries can be removed.
+ * - channels `mychat:room:<room key>` (room lines), `mychat:presence` (who is where), `mychat:node:<instance>`
+ *   (private messages and requests to one node).
+ */
+export const KEYS = {
+  heartbeat: (instance: string): string => `mychat:hb:${instance}`,
+  heartbeatPrefix: 'mychat:hb:',
+  nodes: 'mychat:nodes',
+  nick: (lookKey: string): string => `mychat:nick:${lookKey}`,
+  nicksOf: (instance: string): string => `mychat:nicks:${instance}`,
+  roomChannel: (roomKey: string): string => `mychat:room:${roomKey}`,
+  roomChannelPrefix: 'mychat:room:',
+  presenceChannel: 'mychat:presence',
+  nodeChannel: (instance: string): string => `mychat:node:${instance}`,
+};
+
+/**
+ * Claims a nickname: KEYS are its look-key entries; ARGV instance, session id, nick, address block,
+ * heartbeat prefix, the node's key set. Refuses (IN_USE with the holder's nick) when an entry belongs to
+ * another session of a live node, or (HELD with nick and ms left) when it is held for another address;
+ * entries of dead nodes are taken over. All or nothing: Redis runs the script atomically.
+ */
+export const CLAIM_SCRIPT = `
+local inst, sid, nick, addr, hbp, setk = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local kind, a, b, n = string.match(v, '^(%a)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$')
+    if kind == 'u' then
+      if not (a == inst and b == sid) and redis.call('EXISTS', hbp .. a) == 1 then
+        return {'IN_USE', n}
+      end
+    elseif kind == 'h' then
+      if a ~= addr then
+        return {'HELD', n, tostring(redis.call('PTTL', KEYS[i]))}
+      end
+    end
+  end
+end
+local value = 'u\\t' .. inst .. '\\t' .. sid .. '\\t' .. nick
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], value)
+  redis.call('SADD', setk, KEYS[i])
+end
+return {'OK'}
+`;
+
+/**
+ * Gives a nickname up: KEYS its look-key entries; ARGV instance, session id, nick, hold ms, address block,
+ * the node's key set. Only entries that are still this session's are touched; with a hold they become
+ * hold entries that expire by themselves.
+ */
+export const RELEASE_SCRIPT = `
+local inst, sid, nick, hold, addr, setk = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local mine = 'u\\t' .. inst .. '\\t' .. sid .. '\\t' .. nick
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == mine then
+    if hold > 0 then
+      redis.call('SET', KEYS[i], 'h\\t' .. addr .. '\\t\\t' .. nick, 'PX', hold)
+    else
+      redis.call('DEL', KEYS[i])
+    end
+    redis.call('SREM', setk, KEYS[i])
+  end
+end
+return 0
+`;
+
+/**
+ * After a reconnect: removes this node's entries that no session holds any more (given up while Redis was
+ * unreachable). KEYS[1] the node's key set; ARGV[1] the instance, then "session<TAB>nick" of every
+ * current user.
+ */
+export const TIDY_SCRIPT = `
+local prefix = 'u\\t' .. ARGV[1] .. '\\t'
+local current = {}
+for i = 2, #ARGV do current[ARGV[i]] = true end
+local removed = 0
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local v = redis.call('GET', k)
+  if not v or string.sub(v, 1, #prefix) ~= prefix then
+    redis.call('SREM', KEYS[1], k)
+  elseif not current[string.sub(v, #prefix + 1)] then
+    redis.call('DEL', k)
+    redis.call('SREM', KEYS[1], k)
+    removed = removed + 1
+  end
+end
+return removed
+`;
+
+/** Removes a dead node's nickname entries and key set: KEYS[1] its key set; ARGV[1] its instance. */
+export const REAP_SCRIPT = `
+local prefix = 'u\\t' .. ARGV[1] .. '\\t'
+local keys = redis.call('SMEMBERS', KEYS[1])
+for _, k in ipairs(keys) do
+  local v = redis.call('GET', k)
+  if v and string.sub(v, 1, #prefix) == prefix then redis.call('DEL', k) end
+end
+redis.call('DEL', KEYS[1])
+return #keys
+`;
