@@ -16,7 +16,7 @@ import { internalToken, isInternalPong, Registration, type RegistrationEvent, ty
 import { splitKeys, type KeyEvent } from './keys';
 import { lineWeight, renderClientNotice, renderServerLine, type LineWeight, type RenderContext } from './render';
 import { colourWanted, nickColour, paint, stripStyles, STYLES } from './style';
-import { displayPos, hangingIndent, loadStringWidth, visibleWidth, wrapRow, type WidthOf } from './text-width';
+import { displayPos, hangingIndent, loadTerminalWidth, visibleWidth, wrapRow, type WidthOf } from './text-width';
 import { CLIENT_HELP_SUMMARY, interpretInput } from './user-input';
 import { WindowList, type ChatWindow, type WindowView } from './windows';
 
@@ -1005,7 +1005,7 @@ class InteractiveClient {
 }
 
 /**
- * Makes readline measure the prompt and the typed text by grapheme clusters (string-width), so CJK and
+ * Makes readline measure the prompt and the typed text by grapheme clusters (text-width.ts), so CJK and
  * emoji joined with ZWJ put the cursor where the terminal does: Node's readline counts each code point
  * of a ZWJ sequence. readline keeps this in a method under a private symbol; when a Node version names
  * it differently, readline's own measure stays.
@@ -1028,6 +1028,6 @@ function measureWithGraphemes(rl: readline.Interface, widthOf: WidthOf): void {
 
 /** Runs the interactive client on a terminal until the user quits; resolves with the exit status. */
 export async function runInteractive(options: ClientOptions, io: TerminalIO): Promise<number> {
-  const widthOf = await loadStringWidth();
+  const widthOf = await loadTerminalWidth();
   return new InteractiveClient(options, io, widthOf).run();
 }

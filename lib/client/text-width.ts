@@ -1,7 +1,8 @@
 /*
  * How wide text is on a terminal, and wrapping chat lines to the terminal's width. Widths are measured
  * per grapheme cluster (what a terminal draws as one character: "é" as e + combining accent, a flag, an
- * emoji joined with ZWJ) with string-width, so CJK counts two columns and a ZWJ family one emoji.
+ * emoji joined with ZWJ): an emoji two columns, otherwise the East Asian width of its first code point
+ * (Unicode's table, from get-east-asian-width), so CJK counts two columns and a ZWJ family one emoji.
  * Everything here is pure; the measuring function is passed in, so tests can use it without a terminal.
  */
 
@@ -13,10 +14,30 @@ const SGR = /\x1b\[[0-9;]*m/y;
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
-/** Loads string-width (an ES module, hence the dynamic import from this CommonJS package). */
-export async function loadStringWidth(): Promise<WidthOf> {
-  const { default: stringWidth } = await import('string-width');
-  return (text: string) => stringWidth(text, { countAnsiEscapeCodes: false });
+/** A whole cluster that is one emoji as Unicode recommends it (flags, ZWJ sequences, skin tones, VS16): two columns. */
+const EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+
+/** A cluster that starts with a control, format or combining character, or one a terminal ignores: no column. */
+const NO_WIDTH = /^[\p{Cc}\p{Cf}\p{Mn}\p{Me}\p{Default_Ignorable_Code_Point}]/u;
+
+/**
+ * Loads the East Asian width table (get-east-asian-width, an ES module, hence the dynamic import from this
+ * CommonJS package) and returns the measure: the sum of the widths of the grapheme clusters of a string.
+ * One small table, with no dependencies of its own, rather than a library that also strips escapes (the
+ * callers never pass escapes: pieces() takes them out first).
+ */
+export async function loadTerminalWidth(): Promise<WidthOf> {
+  const { eastAsianWidth } = await import('get-east-asian-width');
+  const clusterWidth = (cluster: string): number => {
+    if (EMOJI.test(cluster)) return 2;
+    if (NO_WIDTH.test(cluster)) return 0;
+    return eastAsianWidth(cluster.codePointAt(0)!);
+  };
+  return (text: string) => {
+    let width = 0;
+    for (const { segment } of segmenter.segment(text)) width += clusterWidth(segment);
+    return width;
+  };
 }
 
 /** A piece of styled text: an SGR sequence (no width) or one grapheme cluster. */
@@ -57,7 +78,7 @@ export function visibleWidth(text: string, widthOf: WidthOf): number {
  * Where the cursor ends after writing `text` from column 0 of a `columns`-wide terminal: rows below the
  * start and the column. The same rules as Node's readline (a "\n" starts a row, a tab goes to the next
  * multiple of 8, a wide character that would straddle the right edge moves to the next row), but with
- * grapheme clusters measured by string-width, so readline's cursor lands where the terminal puts it.
+ * grapheme clusters measured as above, so readline's cursor lands where the terminal puts it.
  */
 export function displayPos(text: string, columns: number, widthOf: WidthOf): { cols: number; rows: number } {
   const col = columns > 0 && Number.isFinite(columns) ? columns : Infinity;

@@ -1,11 +1,11 @@
 import test from 'ava';
-import { displayPos, hangingIndent, loadStringWidth, visibleWidth, wrapRow, type WidthOf } from '../../lib/client/text-width';
+import { displayPos, hangingIndent, loadTerminalWidth, visibleWidth, wrapRow, type WidthOf } from '../../lib/client/text-width';
 import { stripStyles } from '../../lib/client/style';
 
 let widthOf: WidthOf;
 
 test.before(async () => {
-  widthOf = await loadStringWidth();
+  widthOf = await loadTerminalWidth();
 });
 
 test('widths are per grapheme: CJK two columns, an emoji joined with ZWJ one emoji, accents none', (t) => {
