@@ -406,17 +406,20 @@ async function fanout(server: Server, o: Options): Promise<FanoutFigure> {
     const joined = await gen.run({ cmd: 'room', host: server.host, port: server.port, localAddress: '127.0.0.1', dialect: server.dialect, prefix: prefix('f'), count: o.members, concurrency: 50, room, deadlineMs: 120_000 });
     if (joined.done !== o.members) throw new Error(`${server.name}: only ${joined.done} of ${o.members} joined ${room}`);
     await sleep(500);
+    const warmupMs = 1000;
+    const measureMs = o.seconds * 1000;
+    const job = gen.run({ cmd: 'fanout', senders: o.senders, window: o.window, warmupMs, measureMs, text: 40 });
+    // The server's CPU over the generator's counting window (the same timers, give or take the IPC hop).
+    await sleep(warmupMs);
     const cpu0 = server.pid === undefined ? NaN : cpuSeconds(server.pid);
     const started = Date.now();
-    const warmupMs = 1000;
-    const result = await gen.run({ cmd: 'fanout', senders: o.senders, window: o.window, warmupMs, measureMs: o.seconds * 1000, text: 40 });
-    // The server's CPU over the same window as the count: from the end of the warm-up to the end of measuring.
+    await sleep(measureMs);
     const serverCpu = server.pid === undefined ? NaN : (cpuSeconds(server.pid) - cpu0) / ((Date.now() - started) / 1000);
+    const result = await job;
     const delivered = result.delivered!;
     const seconds = result.ms! / 1000;
     return {
       deliveriesPerSecond: delivered / seconds,
-      // Server CPU over the whole job (warm-up and tail included) spread over the deliveries at the same rate.
       cpuUsPer1000: (serverCpu * 1e6) / (delivered / seconds / 1000),
       serverCpu,
       generatorCpu: result.cpu!,
