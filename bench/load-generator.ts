@@ -255,6 +255,14 @@ async function fanout(job: Extract<GeneratorJob, { cmd: 'fanout' }>): Promise<Ge
     while (sent[s]! - acked[s]! < job.window) batch += lines.say(roomName, `|${s}:${++sent[s]!}|${pad}`);
     if (batch !== '') sender.socket.write(batch);
   };
+  // Senders whose window moved are topped up once per turn, so a write carries every message then due.
+  const due = new Set<number>();
+  let pumping = false;
+  const pumpDue = (): void => {
+    pumping = false;
+    for (const s of due) pump(s);
+    due.clear();
+  };
   // Sender s's messages are acknowledged by sender s+1's parser (its own messages never come back to it).
   senders.forEach((client, me) => {
     const last = new Array<number>(n).fill(0);
@@ -270,7 +278,11 @@ async function fanout(job: Extract<GeneratorJob, { cmd: 'fanout' }>): Promise<Ge
       last[s] = seq;
       if ((s + 1) % n === me && seq > acked[s]!) {
         acked[s] = seq;
-        pump(s);
+        due.add(s);
+        if (!pumping) {
+          pumping = true;
+          setImmediate(pumpDue);
+        }
       }
     };
   });
