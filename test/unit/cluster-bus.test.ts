@@ -96,6 +96,9 @@ test('a nickname dropped without /quit stays held for its address across nodes',
   try {
     const held = await a.user('holdme', '192.0.2.7');
     a.core.disconnect(held.session, 'Connection reset');
+    // The release goes to Redis on node a's command connection without being awaited; a PING behind it on
+    // the same connection answers once Redis has run it, so node b's claim below cannot overtake it.
+    await (a.cluster as unknown as { cmd: { ping(): Promise<string> } }).cmd.ping();
     const stranger = await b.user('holdme', '198.51.100.9');
     t.is(codeOf(stranger.sink.events.find((e) => e.type === 'failure')), 'NICK_RESERVED');
     const back = await b.user('holdme', '192.0.2.7');
