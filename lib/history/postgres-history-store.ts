@@ -12,6 +12,7 @@ import {
   type StoredRoom,
 } from '../core/ports/history-store';
 import { tsvectorLiteral } from './postgres-search';
+import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, overBounds, RETRY_FIRST_MS } from './unsaved-backlog';
 
 /*
  * The history store on PostgreSQL, for several nodes sharing one database. It implements the same
@@ -44,20 +45,6 @@ export interface PostgresStoreOptions {
 /** The database cannot be reached or used at start; the daemon prints it and exits (like HistoryOpenError). */
 export class DatabaseOpenError extends Error {}
 
-/** Bounds of the unsaved backlog, as the SQLite store's (see MAX_UNSAVED there): entries, and bytes. */
-const MAX_UNSAVED = 10_000;
-/** See MAX_UNSAVED. */
-const MAX_UNSAVED_BYTES = 8 * 1024 * 1024;
-/** What one queued entry costs besides its strings. */
-const ENTRY_OVERHEAD_BYTES = 64;
-/** First retry after a failed write; each failed retry doubles the wait, up to RETRY_MAX_MS. */
-const RETRY_FIRST_MS = 1000;
-/** Longest wait between retries during an outage. */
-const RETRY_MAX_MS = 30_000;
-/** During an outage the backlog is written in transactions of at most this many entries and bytes, oldest first. */
-const CHUNK_ENTRIES = 100;
-/** See CHUNK_ENTRIES. */
-const CHUNK_BYTES = 64 * 1024;
 /** A healthy group commit writes at most this many entries per transaction (the rest follow at once). */
 const BATCH_ENTRIES = 2000;
 /** Rows deleted per prune step, as in the SQLite store. */
@@ -115,16 +102,7 @@ const FORGOTTEN = `key LIKE '!%'`;
 /** What the store queues for its next commit. */
 type QueuedWrite = (NewHistoryEntry | NewRoom | ForgottenRoom) & { seq: number };
 
-/** True for a message (as opposed to a room being saved or forgotten). */
-function isMessage<T extends NewHistoryEntry | NewRoom | ForgottenRoom>(entry: T): entry is T & NewHistoryEntry {
-  return 'kind' in entry;
-}
 
-/** What a queued entry counts for MAX_UNSAVED_BYTES. */
-function entrySize(entry: QueuedWrite): number {
-  const strings = entry.roomKey.length + ('roomName' in entry ? entry.roomName.length : 0) + (isMessage(entry) ? entry.nick.length + Buffer.byteLength(entry.text) : 0);
-  return strings + ENTRY_OVERHEAD_BYTES;
-}
 
 /** bigint columns as numbers (ids and times stay far below 2^53), for this store's pools only. */
 const TYPES = {
@@ -297,7 +275,7 @@ export class PostgresHistoryStore implements HistoryStore {
     const queued = { ...entry, seq: ++this.appendSeq };
     this.queue.push(queued);
     this.queuedBytes += entrySize(queued);
-    if (this.queue.length > MAX_UNSAVED || this.queuedBytes > MAX_UNSAVED_BYTES) {
+    if (overBounds(this.queue.length, this.queuedBytes)) {
       // While healthy a write starts now (what it holds is dropped from the bound, and lost only if it fails).
       if (!this.failing) this.commit();
       this.dropOldest();
@@ -641,7 +619,7 @@ export class PostgresHistoryStore implements HistoryStore {
       this.lostRooms = 0;
       return;
     }
-    this.retryDelay = this.written > before ? RETRY_FIRST_MS : Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    this.retryDelay = nextRetryDelay(this.retryDelay, this.written > before);
     this.options.log.log('debug', 'history-retry-failed', { error, queued: this.queue.length, retryMs: this.retryDelay });
     this.scheduleRetry(this.retryDelay);
   }
@@ -649,14 +627,7 @@ export class PostgresHistoryStore implements HistoryStore {
   /** Writes the backlog oldest first, one transaction per chunk, while `more()` allows; returns the error of a chunk that failed. */
   private async writeBacklog(more: () => boolean): Promise<string | undefined> {
     while (this.queue.length > 0 && more()) {
-      let count = 0;
-      let bytes = 0;
-      while (count < this.queue.length && count < CHUNK_ENTRIES) {
-        const size = entrySize(this.queue[count]!);
-        if (count > 0 && bytes + size > CHUNK_BYTES) break;
-        bytes += size;
-        count++;
-      }
+      const { count } = nextChunk(this.queue);
       const error = await this.writeFront(count);
       if (error !== undefined) return error;
     }
@@ -669,7 +640,7 @@ export class PostgresHistoryStore implements HistoryStore {
    */
   private dropOldest(): void {
     const before = this.lost + this.lostRooms + this.droppedInFlight;
-    while (this.queue.length > 1 && (this.queue.length > MAX_UNSAVED || this.queuedBytes > MAX_UNSAVED_BYTES)) {
+    while (this.queue.length > 1 && overBounds(this.queue.length, this.queuedBytes)) {
       const dropped = this.queue.shift()!;
       this.queuedBytes -= entrySize(dropped);
       if (this.inFlight > this.droppedInFlight) {
@@ -680,7 +651,7 @@ export class PostgresHistoryStore implements HistoryStore {
       else this.lostRooms++;
     }
     if (before === 0 && this.lost + this.lostRooms + this.droppedInFlight > 0) {
-      this.options.log.log('error', 'history-backlog-full', { maxEntries: MAX_UNSAVED, maxBytes: MAX_UNSAVED_BYTES, note: 'dropping the oldest unsaved messages' });
+      this.options.log.log('error', 'history-backlog-full', BACKLOG_FULL_LOG);
     }
   }
 }

@@ -5,7 +5,6 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log';
 import {
   ROOM_CREATION_WINDOW_MS,
-  type ForgottenRoom,
   type HistoryEntry,
   type HistoryStore,
   type NewHistoryEntry,
@@ -19,6 +18,7 @@ import type { MaintenanceCommand, MaintenanceData, MaintenanceReport } from './m
 import type { Row } from './history-reads';
 import { openSearchIndexer, type SearchIndexer } from './search-index';
 import { ftsMatch } from './search-terms';
+import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, overBounds, RETRY_FIRST_MS, type UnsavedWrite } from './unsaved-backlog';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
 export type SyncMode = 'normal' | 'full';
@@ -43,28 +43,6 @@ export class HistoryOpenError extends Error {}
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE = 'history.sqlite3';
 
-/**
- * Bounds of the backlog kept in memory while the disk fails: at most this many entries and this many
- * bytes (the text's UTF-8 bytes, the nickname's and room's characters, plus ENTRY_OVERHEAD_BYTES each).
- * 8 MiB holds about 2,000 messages of the longest kind (4 KiB) or 10,000 ordinary ones; beyond either
- * bound the oldest unsaved entries are dropped, counted and logged.
- */
-const MAX_UNSAVED = 10_000;
-/** See MAX_UNSAVED. */
-const MAX_UNSAVED_BYTES = 8 * 1024 * 1024;
-/** What one queued entry costs besides its strings (the object, its fields, the array slot), for MAX_UNSAVED_BYTES. */
-const ENTRY_OVERHEAD_BYTES = 64;
-/** First retry after a failed write; each failed retry doubles the wait, up to RETRY_MAX_MS. */
-const RETRY_FIRST_MS = 1000;
-/** Longest wait between retries during an outage: space that comes back is used within this time. */
-const RETRY_MAX_MS = 30_000;
-/**
- * The backlog is written in chunks of at most this many entries and bytes, one transaction each, oldest
- * first: a chunk fits in a little free space even when the whole backlog would not.
- */
-const CHUNK_ENTRIES = 100;
-/** See CHUNK_ENTRIES. */
-const CHUNK_BYTES = 64 * 1024;
 /** Most time one retry spends writing chunks before it yields to chat and goes on in the next turn. */
 const RETRY_SLICE_MS = 20;
 /** How often the WAL is checkpointed (and so fsynced) in `normal` mode: the power-loss durability bound. */
@@ -147,21 +125,12 @@ UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
 /** What the store queues for its next commit. */
-type QueuedWrite = NewHistoryEntry | NewRoom | ForgottenRoom;
+type QueuedWrite = UnsavedWrite;
 
 /** How long a write waits for a lock held by another connection. */
 const BUSY_TIMEOUT_MS = 2000;
 
-/** True for a message (as opposed to a room being saved). */
-function isMessage(entry: QueuedWrite): entry is NewHistoryEntry {
-  return 'kind' in entry;
-}
 
-/** What a queued entry counts for MAX_UNSAVED_BYTES. */
-function entrySize(entry: QueuedWrite): number {
-  const strings = entry.roomKey.length + ('roomName' in entry ? entry.roomName.length : 0) + (isMessage(entry) ? entry.nick.length + Buffer.byteLength(entry.text) : 0);
-  return strings + ENTRY_OVERHEAD_BYTES;
-}
 
 /**
  * Creates a directory and its missing parents one level at a time. Node 20's recursive mkdirSync never
@@ -266,7 +235,7 @@ export class SqliteHistoryStore implements HistoryStore {
   private queuedBytes = 0;
   private commitScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
-  /** Wait before the next retry during an outage (doubles up to RETRY_MAX_MS while retries fail). */
+  /** Wait before the next retry during an outage (nextRetryDelay: doubles while retries fail). */
   private retryDelay = RETRY_FIRST_MS;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
   private readonly maintainer: Worker | undefined;
@@ -385,7 +354,7 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.closed) return;
     this.queue.push(entry);
     this.queuedBytes += entrySize(entry);
-    if (this.queue.length > MAX_UNSAVED || this.queuedBytes > MAX_UNSAVED_BYTES) {
+    if (overBounds(this.queue.length, this.queuedBytes)) {
       // While healthy a turn this large is simply committed now; during an outage the oldest entries go.
       if (!this.failing) this.commit();
       else this.dropOldest();
@@ -708,27 +677,20 @@ export class SqliteHistoryStore implements HistoryStore {
       this.scheduleRetry(0);
       return;
     }
-    this.retryDelay = this.written > before ? RETRY_FIRST_MS : Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    this.retryDelay = nextRetryDelay(this.retryDelay, this.written > before);
     this.options.log.log('debug', 'history-retry-failed', { error, queued: this.queue.length, retryMs: this.retryDelay });
     this.scheduleRetry(this.retryDelay);
   }
 
   /**
-   * Writes the backlog oldest first, one transaction per chunk (CHUNK_ENTRIES, CHUNK_BYTES), while
+   * Writes the backlog oldest first, one transaction per chunk (nextChunk), while
    * `more()` allows, checkpointing after each chunk: a WAL left to grow would take the very space the
    * database needs to take its pages in, and neither could then be written. Returns the error message of
    * the chunk that failed, if one did.
    */
   private writeBacklog(more: () => boolean): string | undefined {
     while (this.queue.length > 0 && more()) {
-      let count = 0;
-      let bytes = 0;
-      while (count < this.queue.length && count < CHUNK_ENTRIES) {
-        const size = entrySize(this.queue[count]!);
-        if (count > 0 && bytes + size > CHUNK_BYTES) break;
-        bytes += size;
-        count++;
-      }
+      const { count, bytes } = nextChunk(this.queue);
       const chunk = this.queue.slice(0, count);
       try {
         this.writeBatch(chunk);
@@ -747,14 +709,14 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Drops the oldest backlog entries until it is within its bounds; logs when an outage starts dropping. */
   private dropOldest(): void {
     const before = this.lost + this.lostRooms;
-    while (this.queue.length > 1 && (this.queue.length > MAX_UNSAVED || this.queuedBytes > MAX_UNSAVED_BYTES)) {
+    while (this.queue.length > 1 && overBounds(this.queue.length, this.queuedBytes)) {
       const dropped = this.queue.shift()!;
       this.queuedBytes -= entrySize(dropped);
       if (isMessage(dropped)) this.lost++;
       else this.lostRooms++;
     }
     if (before === 0 && this.lost + this.lostRooms > 0) {
-      this.options.log.log('error', 'history-backlog-full', { maxEntries: MAX_UNSAVED, maxBytes: MAX_UNSAVED_BYTES, note: 'dropping the oldest unsaved messages' });
+      this.options.log.log('error', 'history-backlog-full', BACKLOG_FULL_LOG);
     }
   }
 
