@@ -177,3 +177,66 @@ test('deliver encodes an event with the connection codec (mychat by default) and
   scheduler.flushAll();
   t.is(socket.text, 'NOTICE hello\r\n<pong>\nraw\r\n');
 });
+
+/** A gate like the SQLite store's writer thread: holds while `storing` is set; the test releases it. */
+function gated(maxQueueBytes = 1024): { socket: FakeSocket; sink: SocketSink; scheduler: OutputTurn; gate: { storing: boolean; holds: number } } {
+  const made = make(maxQueueBytes);
+  const gate = { storing: true, holds: 0 };
+  made.scheduler.gate = {
+    hold: () => {
+      gate.holds++;
+      return gate.storing;
+    },
+  };
+  return { ...made, gate };
+}
+
+test('with a gate that holds, a turn is written only on release; what came after the seal waits for the next write', (t) => {
+  const { socket, sink, scheduler, gate } = gated();
+  sink.send(line('stored first'));
+  scheduler.flushAll();
+  t.deepEqual(socket.calls, [], 'nothing leaves before the gate releases it');
+  t.true(scheduler.holding);
+  sink.send(line('said meanwhile'));
+  scheduler.flushAll();
+  t.deepEqual(socket.calls, [], 'a flush while holding writes nothing');
+  gate.storing = true;
+  scheduler.release();
+  t.deepEqual(socket.calls, ['write:stored first\r\n'], 'only the sealed line left; the next turn was sealed in turn');
+  t.is(gate.holds, 2);
+  gate.storing = false;
+  scheduler.release();
+  t.deepEqual(socket.calls, ['write:stored first\r\n', 'write:said meanwhile\r\n']);
+  t.false(scheduler.holding);
+});
+
+test('with a gate, a burst over the eager size does not jump ahead of held output; closing ends the socket after it is written', (t) => {
+  const { socket, sink, scheduler, gate } = gated(1024 * 1024);
+  sink.send(line('first'));
+  scheduler.flushAll();
+  const big = Buffer.alloc(40 * 1024, 'x');
+  sink.send(big);
+  sink.send(line('BYE'));
+  sink.close('quit');
+  t.deepEqual(socket.calls, [], 'neither the burst nor the close wrote ahead of the held line');
+  gate.storing = false;
+  scheduler.release();
+  t.deepEqual(
+    socket.calls.map((call) => call.slice(0, 12)),
+    ['write:first\r', `write:${'x'.repeat(6)}`, 'end'],
+  );
+  t.true(socket.text.endsWith('BYE\r\n'));
+});
+
+test('output held for the gate does not count toward the send-queue cap; once handed over it does', (t) => {
+  const { socket, sink, scheduler, gate } = gated(20);
+  sink.send(line('0123456789'));
+  scheduler.flushAll();
+  sink.send(line('abcdefghij'));
+  t.is(sink.dropReason, undefined, 'held lines are not the reader being slow');
+  gate.storing = false;
+  socket.writableLength = 24;
+  scheduler.release();
+  sink.send(line('more'));
+  t.is(sink.dropReason, 'Send queue exceeded', 'a reader that does not take it is dropped at the cap');
+});
