@@ -51,6 +51,11 @@ export interface WorkerReaderOptions {
   maxRetiring?: number;
   /** Enables stallForTest(); only tests set it. */
   testHooks?: boolean;
+  /**
+   * Resolves once what the store queued before a query can be read (and, for a search, found): the
+   * SQLite store's writer thread commits after the event loop has moved on (SqliteHistoryStore.readable).
+   */
+  readable?: (search: boolean) => Promise<void>;
 }
 
 /**
@@ -123,7 +128,7 @@ function startWorker(data: ReaderData): Worker {
  * once; at most maxRetiring such threads may still be finishing, beyond that new queries get HISTORY_BUSY.
  */
 export class WorkerHistoryReader implements HistoryQueries {
-  private readonly settings: Required<Omit<WorkerReaderOptions, 'log' | 'dataDir'>>;
+  private readonly settings: Required<Omit<WorkerReaderOptions, 'log' | 'dataDir' | 'readable'>>;
   private readonly data: ReaderData;
   private readonly threads = new Set<Thread>();
   /** Terminated threads still finishing their native query, with the promise of their exit. */
@@ -151,15 +156,21 @@ export class WorkerHistoryReader implements HistoryQueries {
   }
 
   recent(roomKey: string, limit: number, uptoId?: number): Promise<HistoryPage> {
-    return this.submit({ op: 'recent', roomKey, limit, uptoId }, () => checkQuery(limit)) as Promise<HistoryPage>;
+    return this.whenReadable(false, () => this.submit({ op: 'recent', roomKey, limit, uptoId }, () => checkQuery(limit))) as Promise<HistoryPage>;
   }
 
   before(roomKey: string, beforeId: number, limit: number): Promise<HistoryPage> {
-    return this.submit({ op: 'before', roomKey, beforeId, limit }, () => checkQuery(limit)) as Promise<HistoryPage>;
+    return this.whenReadable(false, () => this.submit({ op: 'before', roomKey, beforeId, limit }, () => checkQuery(limit))) as Promise<HistoryPage>;
   }
 
   search(roomKey: string, words: string[], limit: number): Promise<HistoryEntry[]> {
-    return this.submit({ op: 'search', roomKey, words, limit }, () => checkQuery(limit, words)) as Promise<HistoryEntry[]>;
+    return this.whenReadable(true, () => this.submit({ op: 'search', roomKey, words, limit }, () => checkQuery(limit, words))) as Promise<HistoryEntry[]>;
+  }
+
+  /** Runs `query` once the store says what was queued before it can be read (at once without that hook). */
+  private whenReadable(search: boolean, query: () => Promise<unknown>): Promise<unknown> {
+    const readable = this.options.readable;
+    return readable === undefined ? query() : readable(search).then(query);
   }
 
   /**
