@@ -101,14 +101,28 @@ export class HistoryFeed {
    */
   replay(session: Session, room: Room, ok: ChatEvent, overflow: (session: Session) => void): Promise<void> | undefined {
     const { history, historyQueries: queries } = this.options;
-    // A room where nothing was ever said (a topic alone does not count) has nothing worth a query.
-    if (!session.replay || this.options.historyReplay <= 0 || !history || !queries || !room.persistent || !room.used || this.keepsNothing(room)) return undefined;
+    if (!session.replay || this.options.historyReplay <= 0 || !history || !queries || this.keepsNothing(room)) return undefined;
+    // A room where nothing was ever said (a topic alone does not count) has nothing worth a query, unless
+    // other servers write the same store: they may have said something there that this server never saw.
+    // Such a look costs one bounded read, shared by every join of the room in the same second (replayPage).
+    const known = room.persistent && room.used;
+    if (!known && history.shared !== true) return undefined;
     // Everything said before this join is committed and replayed; everything after it is live (held).
     history.commit();
     const uptoId = history.lastMessageId();
     session.hold();
-    return this.replayPage(queries, room, uptoId).then(
+    return this.replayPage(queries, room, uptoId, !known).then(
       ({ entries }) => {
+        if (!known) {
+          // What other servers said there makes the room used here too: later joins replay it, and it does not expire.
+          if (entries.some((entry) => entry.kind !== 'TOPIC')) room.used = true;
+          room.persistent = true;
+          // Nothing stored: the join looks as it does for a new room, with no history lines.
+          if (entries.length === 0) {
+            this.release(session, [ok], overflow);
+            return;
+          }
+        }
         const end = entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room.name} for more.` : 'No history yet.';
         this.release(session, [...this.events(room, entries, end), ok], overflow);
       },
@@ -145,13 +159,16 @@ export class HistoryFeed {
   /**
    * The replay page of `room` up to `uptoId`. Joins that ask for the same page within a second share one
    * read, so a storm of joins (everyone reconnecting after a restart) costs one query per room, not one per
-   * joiner. The map holds only pages of the last second.
+   * joiner. The map holds only pages of the last second. For a room this server has said nothing in
+   * (`unused`, a look in a shared store), any page of the last second will do whatever its `uptoId`: this
+   * server queued no message there meanwhile (it would be used), so a join storm or a join-and-part loop
+   * costs at most one read per room a second, even when the look found nothing.
    */
-  private replayPage(queries: HistoryQueries, room: Room, uptoId: number): Promise<HistoryPage> {
+  private replayPage(queries: HistoryQueries, room: Room, uptoId: number, unused: boolean): Promise<HistoryPage> {
     const now = this.options.clock.now();
     const limit = this.options.historyReplay;
     const cached = this.replayPages.get(room);
-    if (cached !== undefined && cached.uptoId === uptoId && cached.limit === limit && now - cached.at < REPLAY_SHARE_MS) return cached.page;
+    if (cached !== undefined && (cached.uptoId === uptoId || unused) && cached.limit === limit && now - cached.at < REPLAY_SHARE_MS) return cached.page;
     for (const [other, entry] of this.replayPages) if (now - entry.at >= REPLAY_SHARE_MS) this.replayPages.delete(other);
     const page = queries.recent(room.key, limit, uptoId);
     this.replayPages.set(room, { uptoId, limit, at: now, page });

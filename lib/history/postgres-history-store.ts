@@ -238,6 +238,9 @@ export class PostgresHistoryStore implements HistoryStore {
     return !this.failing;
   }
 
+  /** Other nodes write the same database: a room never used here may hold their messages (see HistoryStore.shared). */
+  readonly shared = true;
+
   /** The rooms read by open() (or the last refresh()); keys were recomputed there with options.keyOf. */
   loadRooms(): StoredRoom[] {
     return this.rooms.map((room) => ({ ...room }));
