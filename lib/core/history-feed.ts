@@ -4,13 +4,22 @@ import type { Logger } from '../log';
 import type { ChatEvent } from './events';
 import { historyEnd, historyEvent } from './history-lines';
 import type { Clock } from './ports/clock';
-import type { HistoryPage, HistoryQueries } from './ports/history-queries';
+import type { HistoryPage, HistoryQueries, QueryTimer } from './ports/history-queries';
 import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, PruneResult, RetentionPolicy } from './ports/history-store';
 import { notice } from './replies';
 import type { Room, Session } from './session';
 
 /** How long joiners of one room share a replay page that was read for the same newest id. */
 const REPLAY_SHARE_MS = 1000;
+/**
+ * Each client's budget of history query time (/history and /search; replays are shared and not counted):
+ * READ_BURST_MS at once, then READ_RATE ms per ms. A client that keeps asking for the costliest searches
+ * gets HISTORY_BUSY instead of keeping a database connection or reader thread busy for everyone else;
+ * ordinary use (queries of a few milliseconds) never comes near it.
+ */
+export const READ_BURST_MS = 5000;
+/** See READ_BURST_MS: a quarter of one query slot, on average, per client. */
+export const READ_RATE = 0.25;
 
 /** The settings the feed reads when it needs them, so a config reload applies at once. */
 export interface HistoryFeedOptions {
@@ -35,6 +44,8 @@ export class HistoryFeed {
   private outageSerial = 0;
   /** Replay pages read in the last REPLAY_SHARE_MS, shared by joiners of the same room (see replayPage). */
   private readonly replayPages = new Map<Room, { uptoId: number; limit: number; at: number; page: Promise<HistoryPage> }>();
+  /** Query time each client has left (READ_BURST_MS at most) and when it was last counted; only clients that read have one. */
+  private readonly readTime = new WeakMap<Session, { left: number; at: number }>();
   /** Room keys of historyOffRooms, and the list they were computed from (a reload replaces the list). */
   private offKeys: { names: readonly string[]; keys: ReadonlySet<string> } | undefined;
 
@@ -83,15 +94,53 @@ export class HistoryFeed {
   /**
    * The reader for history queries about `room`, after committing what is queued (and, for a search,
    * indexing it) so a user finds what they have just said; NO_HISTORY when this server keeps none, or
-   * none of that room.
+   * none of that room. With `session`, the queries count against that client's query time
+   * (READ_BURST_MS), and HISTORY_BUSY says when it has used it up.
    */
-  reader(room: Room, forSearch = false): HistoryQueries {
+  reader(room: Room, forSearch = false, session?: Session): HistoryQueries {
     const { history, historyQueries } = this.options;
     if (history === undefined || historyQueries === undefined) throw new ChatError('NO_HISTORY', 'This server keeps no history.');
     if (this.keepsNothing(room)) throw new ChatError('NO_HISTORY', `Nothing said in ${room.name} is stored on this server, so it has no history to show or search.`);
+    if (session === undefined) return this.caughtUp(history, historyQueries, forSearch);
+    const budget = this.readBudget(session);
+    if (budget.left <= 0) {
+      const seconds = Math.ceil(-budget.left / READ_RATE / 1000) || 1;
+      this.options.log.log('debug', 'history-read-budget', { id: session.id, waitS: seconds });
+      throw new ChatError(
+        'HISTORY_BUSY',
+        `Your history queries used up your share of query time (${READ_BURST_MS / 1000} s at once, then ${READ_RATE * 1000} ms a second); try again in ${seconds} s, with fewer or longer words.`,
+      );
+    }
+    const queries = this.caughtUp(history, historyQueries, forSearch);
+    const spent: QueryTimer = (ms) => {
+      this.readBudget(session).left -= ms;
+    };
+    return {
+      recent: (roomKey, limit, uptoId) => queries.recent(roomKey, limit, uptoId, spent),
+      before: (roomKey, beforeId, limit) => queries.before(roomKey, beforeId, limit, spent),
+      search: (roomKey, words, limit) => queries.search(roomKey, words, limit, spent),
+      close: () => queries.close(),
+    };
+  }
+
+  /** Commits what is queued (for a search, also brings the index up to date) and returns the queries. */
+  private caughtUp(history: HistoryStore, queries: HistoryQueries, forSearch: boolean): HistoryQueries {
     if (forSearch && history.catchUpSearch !== undefined) history.catchUpSearch();
     else history.commit();
-    return historyQueries;
+    return queries;
+  }
+
+  /** `session`'s query time left, refilled up to now. */
+  private readBudget(session: Session): { left: number; at: number } {
+    const now = this.options.clock.now();
+    let budget = this.readTime.get(session);
+    if (budget === undefined) {
+      budget = { left: READ_BURST_MS, at: now };
+      this.readTime.set(session, budget);
+    }
+    budget.left = Math.min(READ_BURST_MS, budget.left + (now - budget.at) * READ_RATE);
+    budget.at = now;
+    return budget;
   }
 
   /**

@@ -278,3 +278,32 @@ test('a room listed in historyOffRooms (by room key) stores and replays nothing 
   w.queries.answer();
   await replay;
 });
+
+test("a client's /history and /search queries count against its query time: past it, HISTORY_BUSY says when to try again", async (t) => {
+  const costs: number[] = [];
+  const timed: HistoryQueries = {
+    recent: (_key, _limit, _upto, spent) => (spent?.(costs.shift() ?? 0), Promise.resolve({ entries: [], more: false })),
+    before: (_key, _before, _limit, spent) => (spent?.(costs.shift() ?? 0), Promise.resolve({ entries: [], more: false })),
+    search: (_key, _words, _limit, spent) => (spent?.(costs.shift() ?? 0), Promise.resolve([])),
+    close: () => Promise.resolve(),
+  };
+  const w = setup({ historyQueries: timed });
+  const alice = w.user('alice');
+  const bob = w.user('bob');
+  costs.push(1000, 3000, 2000);
+  await w.feed.reader(w.room, true, alice.session).search('#r', ['x'], 10);
+  await w.feed.reader(w.room, false, alice.session).recent('#r', 10);
+  await w.feed.reader(w.room, false, alice.session).before('#r', 5, 10);
+  // 6 s of the 5 s burst used: a second's debt, refilled at 250 ms a second.
+  const refused = t.throws(() => w.feed.reader(w.room, true, alice.session), { instanceOf: ChatError })!;
+  t.is(refused.code, 'HISTORY_BUSY');
+  t.is(refused.message, 'Your history queries used up your share of query time (5 s at once, then 250 ms a second); try again in 4 s, with fewer or longer words.');
+  t.truthy(w.feed.reader(w.room, true, bob.session), 'another client has its own budget');
+  t.is(w.feed.reader(w.room), timed, 'reads without a client (replays) are not counted');
+  w.clock.advance(3900);
+  t.throws(() => w.feed.reader(w.room, false, alice.session), { message: /try again in 1 s/ });
+  w.clock.advance(200);
+  costs.push(5);
+  await w.feed.reader(w.room, false, alice.session).recent('#r', 10);
+  t.pass('allowed again once the debt is refilled');
+});
