@@ -130,3 +130,24 @@ test('searches use at most maxSearches connections: replays and pages still answ
   await queries.close();
   await store.close();
 });
+
+test('entries dropped for the backlog bound while their write was in flight count as what they were once it fails: rooms as rooms, not as messages', async (t) => {
+  const url = await server!.createDatabase();
+  const lines: string[] = [];
+  const store = await PostgresHistoryStore.open({ url, log: createLogger('debug', (line) => lines.push(line), false) });
+  // The first write hangs for a second and then fails, as a disk filling up under it would.
+  await sql(
+    url,
+    `CREATE FUNCTION slow_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RAISE EXCEPTION 'No space left on device' USING ERRCODE = 'disk_full'; END $$;
+     CREATE TRIGGER slow_fail BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION slow_fail();`,
+  );
+  for (let i = 0; i < 5; i++) store.saveRoom({ roomKey: `#room${i}`, roomName: `#room${i}`, at: 0 });
+  store.append({ roomKey: '#room0', roomName: '#room0', at: 0, nick: 'n', kind: 'MSG', text: 'first' });
+  store.commit();
+  // While that write is in flight, the backlog passes its bound: the six entries being written are the oldest, dropped first.
+  for (let i = 0; i < 10_000; i++) store.append({ roomKey: '#room0', roomName: '#room0', at: 0, nick: 'n', kind: 'MSG', text: `m${i}` });
+  await store.flushed();
+  t.false(store.healthy);
+  t.is(await store.close(), 10_001, 'every message sent, none more');
+  t.regex(lines.find((l) => l.includes('history-closed')) ?? '', /notKept=10001 unwritten=10000 dropped=1 written=0 roomsNotKept=5/);
+});
