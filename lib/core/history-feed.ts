@@ -4,13 +4,22 @@ import type { Logger } from '../log';
 import type { ChatEvent } from './events';
 import { historyEnd, historyEvent } from './history-lines';
 import type { Clock } from './ports/clock';
-import type { HistoryPage, HistoryQueries } from './ports/history-queries';
+import type { HistoryPage, HistoryQueries, QueryTimer } from './ports/history-queries';
 import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, PruneResult, RetentionPolicy } from './ports/history-store';
 import { notice } from './replies';
 import type { Room, Session } from './session';
 
 /** How long joiners of one room share a replay page that was read for the same newest id. */
 const REPLAY_SHARE_MS = 1000;
+/**
+ * Each client's budget of history query time (/history and /search; replays are shared and not counted):
+ * READ_BURST_MS at once, then READ_RATE ms per ms. A client that keeps asking for the costliest searches
+ * gets HISTORY_BUSY instead of keeping a database connection or reader thread busy for everyone else;
+ * ordinary use (queries of a few milliseconds) never comes near it.
+ */
+export const READ_BURST_MS = 5000;
+/** See READ_BURST_MS: a quarter of one query slot, on average, per client. */
+export const READ_RATE = 0.25;
 
 /** The settings the feed reads when it needs them, so a config reload applies at once. */
 export interface HistoryFeedOptions {
@@ -35,6 +44,8 @@ export class HistoryFeed {
   private outageSerial = 0;
   /** Replay pages read in the last REPLAY_SHARE_MS, shared by joiners of the same room (see replayPage). */
   private readonly replayPages = new Map<Room, { uptoId: number; limit: number; at: number; page: Promise<HistoryPage> }>();
+  /** Query time each client has left (READ_BURST_MS at most) and when it was last counted; only clients that read have one. */
+  private readonly readTime = new WeakMap<Session, { left: number; at: number }>();
   /** Room keys of historyOffRooms, and the list they were computed from (a reload replaces the list). */
   private offKeys: { names: readonly string[]; keys: ReadonlySet<string> } | undefined;
 
@@ -83,15 +94,53 @@ export class HistoryFeed {
   /**
    * The reader for history queries about `room`, after committing what is queued (and, for a search,
    * indexing it) so a user finds what they have just said; NO_HISTORY when this server keeps none, or
-   * none of that room.
+   * none of that room. With `session`, the queries count against that client's query time
+   * (READ_BURST_MS), and HISTORY_BUSY says when it has used it up.
    */
-  reader(room: Room, forSearch = false): HistoryQueries {
+  reader(room: Room, forSearch = false, session?: Session): HistoryQueries {
     const { history, historyQueries } = this.options;
     if (history === undefined || historyQueries === undefined) throw new ChatError('NO_HISTORY', 'This server keeps no history.');
     if (this.keepsNothing(room)) throw new ChatError('NO_HISTORY', `Nothing said in ${room.name} is stored on this server, so it has no history to show or search.`);
+    if (session === undefined) return this.caughtUp(history, historyQueries, forSearch);
+    const budget = this.readBudget(session);
+    if (budget.left <= 0) {
+      const seconds = Math.ceil(-budget.left / READ_RATE / 1000) || 1;
+      this.options.log.log('debug', 'history-read-budget', { id: session.id, waitS: seconds });
+      throw new ChatError(
+        'HISTORY_BUSY',
+        `Your history queries used up your share of query time (${READ_BURST_MS / 1000} s at once, then ${READ_RATE * 1000} ms a second); try again in ${seconds} s, with fewer or longer words.`,
+      );
+    }
+    const queries = this.caughtUp(history, historyQueries, forSearch);
+    const spent: QueryTimer = (ms) => {
+      this.readBudget(session).left -= ms;
+    };
+    return {
+      recent: (roomKey, limit, uptoId) => queries.recent(roomKey, limit, uptoId, spent),
+      before: (roomKey, beforeId, limit) => queries.before(roomKey, beforeId, limit, spent),
+      search: (roomKey, words, limit) => queries.search(roomKey, words, limit, spent),
+      close: () => queries.close(),
+    };
+  }
+
+  /** Commits what is queued (for a search, also brings the index up to date) and returns the queries. */
+  private caughtUp(history: HistoryStore, queries: HistoryQueries, forSearch: boolean): HistoryQueries {
     if (forSearch && history.catchUpSearch !== undefined) history.catchUpSearch();
     else history.commit();
-    return historyQueries;
+    return queries;
+  }
+
+  /** `session`'s query time left, refilled up to now. */
+  private readBudget(session: Session): { left: number; at: number } {
+    const now = this.options.clock.now();
+    let budget = this.readTime.get(session);
+    if (budget === undefined) {
+      budget = { left: READ_BURST_MS, at: now };
+      this.readTime.set(session, budget);
+    }
+    budget.left = Math.min(READ_BURST_MS, budget.left + (now - budget.at) * READ_RATE);
+    budget.at = now;
+    return budget;
   }
 
   /**
@@ -101,14 +150,28 @@ export class HistoryFeed {
    */
   replay(session: Session, room: Room, ok: ChatEvent, overflow: (session: Session) => void): Promise<void> | undefined {
     const { history, historyQueries: queries } = this.options;
-    // A room where nothing was ever said (a topic alone does not count) has nothing worth a query.
-    if (!session.replay || this.options.historyReplay <= 0 || !history || !queries || !room.persistent || !room.used || this.keepsNothing(room)) return undefined;
+    if (!session.replay || this.options.historyReplay <= 0 || !history || !queries || this.keepsNothing(room)) return undefined;
+    // A room where nothing was ever said (a topic alone does not count) has nothing worth a query, unless
+    // other servers write the same store: they may have said something there that this server never saw.
+    // Such a look costs one bounded read, shared by every join of the room in the same second (replayPage).
+    const known = room.persistent && room.used;
+    if (!known && history.shared !== true) return undefined;
     // Everything said before this join is committed and replayed; everything after it is live (held).
     history.commit();
     const uptoId = history.lastMessageId();
     session.hold();
-    return this.replayPage(queries, room, uptoId).then(
+    return this.replayPage(queries, room, uptoId, !known).then(
       ({ entries }) => {
+        if (!known) {
+          // What other servers said there makes the room used here too: later joins replay it, and it does not expire.
+          if (entries.some((entry) => entry.kind !== 'TOPIC')) room.used = true;
+          room.persistent = true;
+          // Nothing stored: the join looks as it does for a new room, with no history lines.
+          if (entries.length === 0) {
+            this.release(session, [ok], overflow);
+            return;
+          }
+        }
         const end = entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room.name} for more.` : 'No history yet.';
         this.release(session, [...this.events(room, entries, end), ok], overflow);
       },
@@ -145,13 +208,16 @@ export class HistoryFeed {
   /**
    * The replay page of `room` up to `uptoId`. Joins that ask for the same page within a second share one
    * read, so a storm of joins (everyone reconnecting after a restart) costs one query per room, not one per
-   * joiner. The map holds only pages of the last second.
+   * joiner. The map holds only pages of the last second. For a room this server has said nothing in
+   * (`unused`, a look in a shared store), any page of the last second will do whatever its `uptoId`: this
+   * server queued no message there meanwhile (it would be used), so a join storm or a join-and-part loop
+   * costs at most one read per room a second, even when the look found nothing.
    */
-  private replayPage(queries: HistoryQueries, room: Room, uptoId: number): Promise<HistoryPage> {
+  private replayPage(queries: HistoryQueries, room: Room, uptoId: number, unused: boolean): Promise<HistoryPage> {
     const now = this.options.clock.now();
     const limit = this.options.historyReplay;
     const cached = this.replayPages.get(room);
-    if (cached !== undefined && cached.uptoId === uptoId && cached.limit === limit && now - cached.at < REPLAY_SHARE_MS) return cached.page;
+    if (cached !== undefined && (cached.uptoId === uptoId || unused) && cached.limit === limit && now - cached.at < REPLAY_SHARE_MS) return cached.page;
     for (const [other, entry] of this.replayPages) if (now - entry.at >= REPLAY_SHARE_MS) this.replayPages.delete(other);
     const page = queries.recent(room.key, limit, uptoId);
     this.replayPages.set(room, { uptoId, limit, at: now, page });

@@ -4,7 +4,7 @@ import { ChatError, type ErrorCode } from '../protocol/errors';
 import type { Logger } from '../log';
 import { LIMITS } from '../protocol/limits';
 import type { ReaderData, ReaderReply, ReaderRequest } from './history-reader-protocol';
-import type { HistoryPage, HistoryQueries } from '../core/ports/history-queries';
+import type { HistoryPage, HistoryQueries, QueryTimer } from '../core/ports/history-queries';
 import type { HistoryEntry, SyncHistoryStore } from '../core/ports/history-store';
 import { DATABASE_FILE } from './sqlite-history-store';
 
@@ -94,6 +94,8 @@ interface Job {
   waitTimer?: NodeJS.Timeout;
   /** Test hook: called when a stall has started in its thread. */
   onStall?: () => void;
+  /** Told how long the query ran in its thread (for the asking client's budget of query time). */
+  spent?: QueryTimer;
 }
 
 interface Running {
@@ -101,6 +103,8 @@ interface Running {
   job: Job;
   /** The time budget: when it fires the thread is ended and replaced. */
   timer: NodeJS.Timeout;
+  /** When the thread was handed the query (performance.now()). */
+  started: number;
 }
 
 interface Thread {
@@ -155,16 +159,16 @@ export class WorkerHistoryReader implements HistoryQueries {
     this.refill();
   }
 
-  recent(roomKey: string, limit: number, uptoId?: number): Promise<HistoryPage> {
-    return this.whenReadable(false, () => this.submit({ op: 'recent', roomKey, limit, uptoId }, () => checkQuery(limit))) as Promise<HistoryPage>;
+  recent(roomKey: string, limit: number, uptoId?: number, spent?: QueryTimer): Promise<HistoryPage> {
+    return this.whenReadable(false, () => this.submit({ op: 'recent', roomKey, limit, uptoId }, () => checkQuery(limit), undefined, spent)) as Promise<HistoryPage>;
   }
 
-  before(roomKey: string, beforeId: number, limit: number): Promise<HistoryPage> {
-    return this.whenReadable(false, () => this.submit({ op: 'before', roomKey, beforeId, limit }, () => checkQuery(limit))) as Promise<HistoryPage>;
+  before(roomKey: string, beforeId: number, limit: number, spent?: QueryTimer): Promise<HistoryPage> {
+    return this.whenReadable(false, () => this.submit({ op: 'before', roomKey, beforeId, limit }, () => checkQuery(limit), undefined, spent)) as Promise<HistoryPage>;
   }
 
-  search(roomKey: string, words: string[], limit: number): Promise<HistoryEntry[]> {
-    return this.whenReadable(true, () => this.submit({ op: 'search', roomKey, words, limit }, () => checkQuery(limit, words))) as Promise<HistoryEntry[]>;
+  search(roomKey: string, words: string[], limit: number, spent?: QueryTimer): Promise<HistoryEntry[]> {
+    return this.whenReadable(true, () => this.submit({ op: 'search', roomKey, words, limit }, () => checkQuery(limit, words), undefined, spent)) as Promise<HistoryEntry[]>;
   }
 
   /** Runs `query` once the store says what was queued before it can be read (at once without that hook). */
@@ -233,7 +237,7 @@ export class WorkerHistoryReader implements HistoryQueries {
     if (outcome === 'late') this.options.log.log('warn', 'history-reader-close-late', { stillRunning: this.retiring.size });
   }
 
-  private submit(query: Query, check: () => void, onStall?: () => void): Promise<unknown> {
+  private submit(query: Query, check: () => void, onStall?: () => void, spent?: QueryTimer): Promise<unknown> {
     try {
       check();
     } catch (error) {
@@ -246,7 +250,7 @@ export class WorkerHistoryReader implements HistoryQueries {
         this.options.log.log('debug', 'history-busy', { queued: this.queue.length, threads: this.threads.size, retiring: this.retiring.size });
         throw new HistoryQueryError('HISTORY_BUSY', 'The server has too many history queries waiting; try again in a moment.');
       }
-      const job: Job = { query, resolve, reject, onStall };
+      const job: Job = { query, resolve, reject, onStall, spent };
       job.waitTimer = setTimeout(() => {
         const index = this.queue.indexOf(job);
         if (index < 0) return;
@@ -267,7 +271,7 @@ export class WorkerHistoryReader implements HistoryQueries {
       clearTimeout(job.waitTimer);
       const id = this.nextId++;
       const timer = setTimeout(() => this.timeOut(thread), this.settings.timeoutMs);
-      thread.running = { id, job, timer };
+      thread.running = { id, job, timer, started: performance.now() };
       thread.worker.postMessage({ ...job.query, id } as ReaderRequest);
     }
   }
@@ -276,6 +280,7 @@ export class WorkerHistoryReader implements HistoryQueries {
     const running = thread.running;
     if (!running) return;
     thread.running = undefined;
+    running.job.spent?.(performance.now() - running.started);
     this.options.log.log('warn', 'history-query-timeout', { op: running.job.query.op, budgetMs: this.settings.timeoutMs, retiring: this.retiring.size + 1 });
     running.job.reject(new HistoryQueryError('QUERY_TIMEOUT', `The query took longer than ${this.settings.timeoutMs} ms; narrow it and try again.`));
     void this.retire(thread);
@@ -329,6 +334,7 @@ export class WorkerHistoryReader implements HistoryQueries {
       if (!running || running.id !== message.id) return;
       clearTimeout(running.timer);
       thread.running = undefined;
+      running.job.spent?.(performance.now() - running.started);
       if (message.ok) running.job.resolve(message.value);
       else {
         this.options.log.log('error', 'history-query-failed', { op: running.job.query.op, error: message.error });

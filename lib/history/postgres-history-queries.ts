@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../log';
 import { LIMITS } from '../protocol/limits';
-import type { HistoryPage, HistoryQueries } from '../core/ports/history-queries';
+import type { HistoryPage, HistoryQueries, QueryTimer } from '../core/ports/history-queries';
 import type { HistoryEntry, HistoryKind } from '../core/ports/history-store';
 import { HistoryQueryError } from './history-reader';
 import { makePool, type PostgresHistoryStore } from './postgres-history-store';
@@ -21,6 +21,11 @@ export interface PostgresQueriesOptions {
   maxQueue?: number;
   /** Longest a query waits for a connection before HISTORY_BUSY. */
   maxWaitMs?: number;
+  /**
+   * Searches running at once (default 2, half the pool): a search can cost its whole time budget, so
+   * this many busy ones still leave connections for replays and /history pages, which are cheap.
+   */
+  maxSearches?: number;
 }
 
 /** PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout. */
@@ -52,6 +57,9 @@ export class PostgresHistoryQueries implements HistoryQueries {
   private readonly settings: Required<Omit<PostgresQueriesOptions, 'url' | 'log' | 'store'>>;
   /** Queries running or waiting for a connection. */
   private active = 0;
+  /** Searches holding one of the maxSearches slots, and those waiting for one (oldest first). */
+  private searching = 0;
+  private readonly searchWaiters: Array<() => void> = [];
   private closed = false;
 
   constructor(private readonly options: PostgresQueriesOptions) {
@@ -60,6 +68,7 @@ export class PostgresHistoryQueries implements HistoryQueries {
       timeoutMs: options.timeoutMs ?? 1000,
       maxQueue: options.maxQueue ?? 256,
       maxWaitMs: options.maxWaitMs ?? 5000,
+      maxSearches: options.maxSearches ?? 2,
     };
     this.pool = makePool(options.url, options.log, {
       max: this.settings.poolSize,
@@ -75,7 +84,7 @@ export class PostgresHistoryQueries implements HistoryQueries {
    * (lastMessageId): this node's own messages are bounded by what it had queued at the mark, once written,
    * while other nodes' messages are all included (they reach a joiner only through the replay or the bus).
    */
-  async recent(roomKey: string, limit: number, uptoId?: number): Promise<HistoryPage> {
+  async recent(roomKey: string, limit: number, uptoId?: number, spent?: QueryTimer): Promise<HistoryPage> {
     let bound = uptoId ?? Number.MAX_SAFE_INTEGER;
     let own = Number.MAX_SAFE_INTEGER;
     if (bound < 0) {
@@ -91,10 +100,10 @@ export class PostgresHistoryQueries implements HistoryQueries {
         [roomKey, bound, this.options.store.node, own, limit + 1],
       );
       return this.page(rows.rows, roomKey, limit);
-    }, limit);
+    }, { limit, spent });
   }
 
-  before(roomKey: string, beforeId: number, limit: number): Promise<HistoryPage> {
+  before(roomKey: string, beforeId: number, limit: number, spent?: QueryTimer): Promise<HistoryPage> {
     return this.run(async (client) => {
       if (limit === 0) return { entries: [], more: false };
       const rows = await client.query<Row>(
@@ -103,10 +112,10 @@ export class PostgresHistoryQueries implements HistoryQueries {
         [roomKey, beforeId, limit + 1],
       );
       return this.page(rows.rows, roomKey, limit);
-    }, limit);
+    }, { limit, spent });
   }
 
-  search(roomKey: string, words: string[], limit: number): Promise<HistoryEntry[]> {
+  search(roomKey: string, words: string[], limit: number, spent?: QueryTimer): Promise<HistoryEntry[]> {
     return this.run(async (client) => {
       const query = tsqueryLiteral(words);
       if (query === undefined || limit === 0) return [];
@@ -116,7 +125,7 @@ export class PostgresHistoryQueries implements HistoryQueries {
         [roomKey, query, limit],
       );
       return rows.rows.map((row) => this.entry(row, roomKey));
-    }, limit, words);
+    }, { limit, words, spent, search: true });
   }
 
   /** Ends the pool; later queries are refused with HISTORY_BUSY. */
@@ -127,11 +136,15 @@ export class PostgresHistoryQueries implements HistoryQueries {
   }
 
   /**
-   * Runs one query on a pooled connection within the queue bound. Argument errors (RangeError) reject as
-   * they are; a statement cancelled for time is QUERY_TIMEOUT; anything else (the database down, no free
-   * connection in time) is HISTORY_BUSY.
+   * Runs one query on a pooled connection within the queue bound (a search also within maxSearches), and
+   * tells `spent` how long it ran on its connection. Argument errors (RangeError) reject as they are; a
+   * statement cancelled for time is QUERY_TIMEOUT; anything else (the database down, no free connection
+   * or search slot in time) is HISTORY_BUSY.
    */
-  private async run<T>(query: (client: pg.PoolClient) => Promise<T>, limit: number, words?: readonly string[]): Promise<T> {
+  private async run<T>(
+    query: (client: pg.PoolClient) => Promise<T>,
+    { limit, words, spent, search = false }: { limit: number; words?: readonly string[]; spent?: QueryTimer; search?: boolean },
+  ): Promise<T> {
     checkQuery(limit, words);
     if (this.closed) throw new HistoryQueryError('HISTORY_BUSY', 'The server is shutting down.');
     if (this.active >= this.settings.maxQueue) {
@@ -140,10 +153,15 @@ export class PostgresHistoryQueries implements HistoryQueries {
     }
     this.active++;
     let client: pg.PoolClient | undefined;
+    let slot = false;
+    let started: number | undefined;
     try {
+      const deadline = Date.now() + this.settings.maxWaitMs;
+      if (search) slot = await this.searchSlot(deadline);
       // Read your own writes: what this node queued before the query (a /search right after a message) is written first.
       await this.options.store.caughtUp();
-      client = await this.connect();
+      client = await this.connect(deadline);
+      started = performance.now();
       const result = await query(client);
       client.release();
       return result;
@@ -160,15 +178,47 @@ export class PostgresHistoryQueries implements HistoryQueries {
       throw new HistoryQueryError('HISTORY_BUSY', 'History cannot be read right now; try again later.');
     } finally {
       this.active--;
+      if (started !== undefined) spent?.(performance.now() - started);
+      // A finished search hands its slot to the oldest waiting one, if any (the count stays).
+      if (slot) {
+        const next = this.searchWaiters.shift();
+        if (next !== undefined) next();
+        else this.searching--;
+      }
     }
   }
 
-  /** A pooled connection, or HISTORY_BUSY after maxWaitMs. */
-  private async connect(): Promise<pg.PoolClient> {
+  /** Takes one of the maxSearches slots (true), waiting in order until `deadline`, then HISTORY_BUSY. */
+  private async searchSlot(deadline: number): Promise<boolean> {
+    if (this.searching < this.settings.maxSearches && this.searchWaiters.length === 0) {
+      this.searching++;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.searchWaiters.push(wake);
+      timer = setTimeout(() => {
+        // Out of the line before refusing, so no finishing search hands its slot to a refused one.
+        this.searchWaiters.splice(this.searchWaiters.indexOf(wake), 1);
+        reject(new HistoryQueryError('HISTORY_BUSY', 'The server has too many searches running; try again in a moment.'));
+      }, Math.max(0, deadline - Date.now()));
+    });
+    return true;
+  }
+
+  /** A pooled connection, or HISTORY_BUSY at `deadline` (maxWaitMs after the query was asked for). */
+  private async connect(deadline: number): Promise<pg.PoolClient> {
     let timer: NodeJS.Timeout | undefined;
     const connecting = this.pool.connect();
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HistoryQueryError('HISTORY_BUSY', 'The server has too many history queries waiting; try again in a moment.')), this.settings.maxWaitMs);
+      timer = setTimeout(
+        () => reject(new HistoryQueryError('HISTORY_BUSY', 'The server has too many history queries waiting; try again in a moment.')),
+        Math.max(0, deadline - Date.now()),
+      );
     });
     try {
       return await Promise.race([connecting, late]);

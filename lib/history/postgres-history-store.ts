@@ -2,7 +2,6 @@ import pg from 'pg';
 import type { Logger } from '../log';
 import {
   ROOM_CREATION_WINDOW_MS,
-  type ForgottenRoom,
   type HistoryStore,
   type NewHistoryEntry,
   type NewRoom,
@@ -12,7 +11,7 @@ import {
   type StoredRoom,
 } from '../core/ports/history-store';
 import { tsvectorLiteral } from './postgres-search';
-import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, overBounds, RETRY_FIRST_MS } from './unsaved-backlog';
+import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, OutageTally, overBounds, RETRY_FIRST_MS, type UnsavedWrite } from './unsaved-backlog';
 
 /*
  * The history store on PostgreSQL, for several nodes sharing one database. It implements the same
@@ -99,10 +98,8 @@ INSERT INTO mychat_meta (key, value) VALUES ('schema', '${POSTGRES_SCHEMA_VERSIO
 /** A forgotten room's row keeps a key no room name can have ('!' and its id) until retention deleted what it held. */
 const FORGOTTEN = `key LIKE '!%'`;
 
-/** What the store queues for its next commit. */
-type QueuedWrite = (NewHistoryEntry | NewRoom | ForgottenRoom) & { seq: number };
-
-
+/** What the store queues for its next commit, with its local number (for replay marks). */
+type QueuedWrite = UnsavedWrite & { seq: number };
 
 /** bigint columns as numbers (ids and times stay far below 2^53), for this store's pools only. */
 const TYPES = {
@@ -160,9 +157,8 @@ export class PostgresHistoryStore implements HistoryStore {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_FIRST_MS;
   private failing = false;
-  private lost = 0;
-  private lostRooms = 0;
-  private written = 0;
+  /** What the current outage wrote back and dropped (shared rules: unsaved-backlog.ts). */
+  private readonly tally = new OutageTally();
   private closed = false;
   /** Local number of the last entry appended, and of the last one written (or given up). */
   private appendSeq = 0;
@@ -238,6 +234,9 @@ export class PostgresHistoryStore implements HistoryStore {
     return !this.failing;
   }
 
+  /** Other nodes write the same database: a room never used here may hold their messages (see HistoryStore.shared). */
+  readonly shared = true;
+
   /** The rooms read by open() (or the last refresh()); keys were recomputed there with options.keyOf. */
   loadRooms(): StoredRoom[] {
     return this.rooms.map((room) => ({ ...room }));
@@ -270,7 +269,7 @@ export class PostgresHistoryStore implements HistoryStore {
     this.enqueue({ roomKey, forget: true });
   }
 
-  private enqueue(entry: NewHistoryEntry | NewRoom | ForgottenRoom): void {
+  private enqueue(entry: UnsavedWrite): void {
     if (this.closed) return;
     const queued = { ...entry, seq: ++this.appendSeq };
     this.queue.push(queued);
@@ -327,7 +326,8 @@ export class PostgresHistoryStore implements HistoryStore {
     try {
       ids = await this.writeBatch(batch);
     } catch (error) {
-      this.lost += this.droppedInFlight;
+      // Dropped for the bound while being written (the oldest of the batch): lost now that the write failed.
+      for (const entry of batch.slice(0, this.droppedInFlight)) this.tally.drop(entry);
       this.inFlight = 0;
       this.droppedInFlight = 0;
       return this.closed ? 'the store was closed' : (error as Error).message;
@@ -336,7 +336,7 @@ export class PostgresHistoryStore implements HistoryStore {
     for (const entry of this.queue.splice(0, remaining)) this.queuedBytes -= entrySize(entry);
     this.inFlight = 0;
     this.droppedInFlight = 0;
-    if (this.failing) this.written += batch.filter(isMessage).length;
+    if (this.failing) this.tally.written += batch.filter(isMessage).length;
     let next = 0;
     for (const entry of batch) {
       if (isMessage(entry)) this.lastOwnId = Math.max(this.lastOwnId, ids[next++] ?? this.lastOwnId);
@@ -572,19 +572,8 @@ export class PostgresHistoryStore implements HistoryStore {
       clearTimeout(timer);
     }
     // A write still in flight after the deadline may yet land: it is counted as not kept.
-    const unwritten = this.queue.filter(isMessage).length;
-    const notKept = this.lost + unwritten;
-    if (this.failing || notKept > 0) {
-      this.options.log.log('error', 'history-closed', {
-        notKept,
-        unwritten,
-        dropped: this.lost,
-        written: this.written,
-        roomsNotKept: this.queue.filter((entry) => !isMessage(entry) && !('forget' in entry)).length + this.lostRooms || undefined,
-      });
-    } else {
-      this.options.log.log('info', 'history-closed', { notKept });
-    }
+    const { notKept, level, fields } = this.tally.closing(this.queue, this.failing);
+    this.options.log.log(level, 'history-closed', fields);
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.resolveMarks();
@@ -604,7 +593,7 @@ export class PostgresHistoryStore implements HistoryStore {
   /** One retry during an outage: writes the backlog oldest first in chunks; ends the outage once it is empty. */
   private async retry(): Promise<void> {
     if (this.closed || !this.failing || this.writing !== undefined) return;
-    const before = this.written;
+    const before = this.tally.written;
     let error: string | undefined;
     this.writing = this.writeBacklog(() => true).then((e) => void (error = e));
     await this.writing;
@@ -613,13 +602,10 @@ export class PostgresHistoryStore implements HistoryStore {
     if (this.queue.length === 0) {
       this.failing = false;
       this.retryDelay = RETRY_FIRST_MS;
-      this.options.log.log('warn', 'history-write-recovered', { written: this.written, lost: this.lost, roomsLost: this.lostRooms || undefined });
-      this.written = 0;
-      this.lost = 0;
-      this.lostRooms = 0;
+      this.options.log.log('warn', 'history-write-recovered', this.tally.recovered());
       return;
     }
-    this.retryDelay = nextRetryDelay(this.retryDelay, this.written > before);
+    this.retryDelay = nextRetryDelay(this.retryDelay, this.tally.written > before);
     this.options.log.log('debug', 'history-retry-failed', { error, queued: this.queue.length, retryMs: this.retryDelay });
     this.scheduleRetry(this.retryDelay);
   }
@@ -639,7 +625,7 @@ export class PostgresHistoryStore implements HistoryStore {
    * dropping. An entry being written is dropped from the queue too, but counted lost only if its write fails.
    */
   private dropOldest(): void {
-    const before = this.lost + this.lostRooms + this.droppedInFlight;
+    const before = this.tally.dropped + this.droppedInFlight;
     while (this.queue.length > 1 && overBounds(this.queue.length, this.queuedBytes)) {
       const dropped = this.queue.shift()!;
       this.queuedBytes -= entrySize(dropped);
@@ -647,10 +633,9 @@ export class PostgresHistoryStore implements HistoryStore {
         this.droppedInFlight++;
         continue;
       }
-      if (isMessage(dropped)) this.lost++;
-      else this.lostRooms++;
+      this.tally.drop(dropped);
     }
-    if (before === 0 && this.lost + this.lostRooms + this.droppedInFlight > 0) {
+    if (before === 0 && this.tally.dropped + this.droppedInFlight > 0) {
       this.options.log.log('error', 'history-backlog-full', BACKLOG_FULL_LOG);
     }
   }

@@ -68,3 +68,59 @@ export function nextRetryDelay(current: number, progressed: boolean): number {
 
 /** The log fields of the line that says an outage started dropping the oldest unsaved entries. */
 export const BACKLOG_FULL_LOG = { maxEntries: MAX_UNSAVED, maxBytes: MAX_UNSAVED_BYTES, note: 'dropping the oldest unsaved messages' };
+
+/** What `OutageTally.closing` tells a store to log (as `history-closed`) and return when it closes. */
+export interface CloseReport {
+  /** Messages not kept: dropped for the bounds, plus those still unwritten. */
+  notKept: number;
+  /** `error` after an outage or when something was not kept, else `info`. */
+  level: 'error' | 'info';
+  fields: Record<string, number | undefined>;
+}
+
+/**
+ * The counts of one outage, kept the same way by every store: messages written back from the backlog, and
+ * messages and rooms dropped for the bounds. They make the `history-write-recovered` line when the
+ * backlog is empty again and the `history-closed` line (with the number of messages not kept) at close.
+ */
+export class OutageTally {
+  /** Messages of the backlog written since the outage started. */
+  written = 0;
+  /** Messages dropped for the bounds (lost). */
+  lost = 0;
+  /** Rooms to save that were dropped for the bounds. */
+  lostRooms = 0;
+
+  /** Counts an entry dropped for the bounds: a message, or else a room to save or forget. */
+  drop(entry: UnsavedWrite): void {
+    if (isMessage(entry)) this.lost++;
+    else this.lostRooms++;
+  }
+
+  /** Everything dropped so far (to log `history-backlog-full` when the first drop happens). */
+  get dropped(): number {
+    return this.lost + this.lostRooms;
+  }
+
+  /** The fields of `history-write-recovered`, and a fresh count for the next outage. */
+  recovered(): Record<string, number | undefined> {
+    const fields = { written: this.written, lost: this.lost, roomsLost: this.lostRooms || undefined };
+    this.written = 0;
+    this.lost = 0;
+    this.lostRooms = 0;
+    return fields;
+  }
+
+  /** What to log and return on close, with `queue` the entries still unwritten and `failing` whether an outage is on. */
+  closing(queue: readonly UnsavedWrite[], failing: boolean): CloseReport {
+    const unwritten = queue.filter(isMessage).length;
+    const notKept = this.lost + unwritten;
+    if (!failing && notKept === 0) return { notKept, level: 'info', fields: { notKept } };
+    const roomsUnwritten = queue.filter((entry) => !isMessage(entry) && !('forget' in entry)).length;
+    return {
+      notKept,
+      level: 'error',
+      fields: { notKept, unwritten, dropped: this.lost, written: this.written, roomsNotKept: roomsUnwritten + this.lostRooms || undefined },
+    };
+  }
+}

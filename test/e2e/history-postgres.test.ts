@@ -4,6 +4,7 @@ import { register } from '../helpers/client';
 import { DAEMON_JS, daemonEnv, startDaemon } from '../helpers/daemon';
 import { historyScenarios } from '../helpers/history-scenarios';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
+import { startCluster } from '../helpers/redis';
 
 /*
  * mychatd --database postgres://...: the history scenarios of history.test.ts against a real PostgreSQL 15
@@ -32,13 +33,19 @@ test('two nodes on one database share rooms, topics, history and search', async 
   t.teardown(() => Promise.all([one.stop('SIGKILL'), two.stop('SIGKILL')]));
   const b = await register(two.port, 'nodeB');
   // Node two loaded its rooms at start, before #shared existed: joining makes it there (the room's row is
-  // shared) but without a replay; /history and /search read the shared history.
+  // shared) and replays what node one said; /history and /search read the shared history.
   b.send('/join #shared');
   await b.waitForLine(/^OK JOIN #shared/);
+  t.deepEqual(
+    b.all(/^(HISTORY|HISTEND) #shared /).map((l) => l.replace(/^HISTORY #shared \d+ \S+ /, '')),
+    ['nodeA TOPIC Shared topic', 'nodeA MSG written on node one', 'HISTEND #shared 2 Replayed the last 2; /history #shared for more.'],
+    'the first join on node two replays the shared history',
+  );
   b.send('and on node two');
+  const replayed = b.lines.length;
   b.send('/search #shared written');
   await b.waitForLine(/^OK SEARCH #shared 1/);
-  t.regex(b.all(/^HISTORY #shared/)[0] ?? '', /^HISTORY #shared \d+ \S+ nodeA MSG written on node one$/, "node two finds node one's message");
+  t.regex(b.lines.slice(replayed).find((l) => l.startsWith('HISTORY #shared')) ?? '', /^HISTORY #shared \d+ \S+ nodeA MSG written on node one$/, "node two finds node one's message");
   a.send('/history #shared');
   await a.waitForLine(/^OK HISTORY #shared/);
   t.deepEqual(
@@ -57,6 +64,51 @@ test('two nodes on one database share rooms, topics, history and search', async 
   t.is(await c.waitForLine(/^ROOM #shared/), 'ROOM #shared 0 Shared topic');
   c.end();
   await three.stop();
+});
+
+test('with Redis and one database, the first join on a node replays a room made and used on another node', async (t) => {
+  const database = await server!.createDatabase();
+  const cluster = await startCluster(2, ['--database', database]);
+  t.teardown(() => cluster.stop());
+  const [one, two] = cluster.nodes;
+  const ann = await register(one!.port, 'ann');
+  // #quiet is made on node one while node two runs; nothing is said there (node two sees it only as a name).
+  ann.send('/join #quiet');
+  await ann.waitForLine(/^OK JOIN #quiet/);
+  ann.send('/join #made-on-one');
+  await ann.waitForLine(/^OK JOIN #made-on-one/);
+  ann.send('first on node one');
+  ann.send('second on node one');
+  // Stored: node one's reads wait for its own writes.
+  ann.send('/history #made-on-one');
+  await ann.waitForLine(/^OK HISTORY #made-on-one 2 /);
+
+  const ben = await register(two!.port, 'ben');
+  ben.send('/join #made-on-one');
+  await ben.waitForLine(/^OK JOIN #made-on-one/);
+  t.deepEqual(
+    ben.all(/^(HISTORY|HISTEND) #made-on-one /).map((l) => l.replace(/^HISTORY #made-on-one \d+ \S+ /, '')),
+    ['ann MSG first on node one', 'ann MSG second on node one', 'HISTEND #made-on-one 2 Replayed the last 2; /history #made-on-one for more.'],
+  );
+  // A room with nothing stored replays nothing, as a new room.
+  ben.send('/join #quiet');
+  await ben.waitForLine(/^OK JOIN #quiet/);
+  t.deepEqual(ben.all(/^(HISTORY|HISTEND) #quiet /), []);
+  // Live lines after the join come once, through Redis, and are not replayed again.
+  await ann.waitForLine('JOIN #made-on-one ben');
+  ann.send('/join #made-on-one');
+  ann.send('live after the join');
+  t.is(await ben.waitForLine(/^MSG #made-on-one /), 'MSG #made-on-one ann live after the join');
+  // A second node-two user joining later replays all three (the room is now known as used on node two).
+  const cid = await register(two!.port, 'cid');
+  cid.send('/join #made-on-one');
+  await cid.waitForLine(/^OK JOIN #made-on-one/);
+  t.is(cid.all(/^HISTORY #made-on-one /).length, 3);
+  await ben.sync();
+  t.is(ben.all(/^MSG #made-on-one /).length, 1);
+  ann.end();
+  ben.end();
+  cid.end();
 });
 
 test.serial('a database that cannot be reached stops mychatd at start with status 1 and a message naming it, password hidden', (t) => {

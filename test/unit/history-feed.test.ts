@@ -12,6 +12,7 @@ import { EventSink, notice } from '../helpers/event-sink';
 /** An in-memory HistoryStore: entries get ids on commit; `healthy` and the next prune result are set by the test. */
 class MemoryStore implements HistoryStore {
   healthy = true;
+  shared = false;
   queued: NewHistoryEntry[] = [];
   committed: HistoryEntry[] = [];
   commits = 0;
@@ -156,6 +157,57 @@ test('joiners of one room within a second share one read; none is made with repl
   t.is(w.feed.replay(w.user('e').session, empty, ok, () => undefined), undefined, 'nothing was ever said there');
 });
 
+test('with a store shared with other servers, joining a room never used here replays what they stored, and marks it used', async (t) => {
+  const w = setup();
+  w.store.shared = true;
+  const room = new Room('#elsewhere', '#elsewhere');
+  room.persistent = true;
+  // Said on another node: in the shared store, unknown to this server.
+  for (const text of ['one', 'two']) w.store.committed.push({ id: w.store.committed.length + 1, roomKey: '#elsewhere', at: 0, nick: 'far', kind: 'MSG', text });
+  const bob = w.user('bob');
+  const done = w.feed.replay(bob.session, room, ok, () => t.fail('no overflow'));
+  t.truthy(done, 'the join reads the store');
+  w.queries.answer();
+  await done;
+  const got = bob.sink.take();
+  t.deepEqual(got.map((e) => e.type), ['history', 'history', 'history-end', 'reply']);
+  t.deepEqual(got.flatMap((e) => (e.type === 'history' ? [e.text] : [])), ['one', 'two']);
+  t.true(room.used, 'the room is used from now on');
+});
+
+test('with a shared store, a room with nothing stored costs one read a second however many join, and shows no history lines', async (t) => {
+  const w = setup();
+  w.store.shared = true;
+  const room = new Room('#quiet', '#quiet');
+  const alice = w.user('alice');
+  const joins = ['b', 'c', 'd'].map((nick) => {
+    // Something said elsewhere between the joins moves the replay mark: the look is shared all the same.
+    w.feed.record(alice.session, w.room, 'MSG', `in #r before ${nick}`);
+    const joiner = w.user(nick);
+    return { joiner, done: w.feed.replay(joiner.session, room, ok, () => undefined) };
+  });
+  t.true(joins.every((j) => j.done !== undefined));
+  t.is(w.queries.reads, 1, 'one read for the storm');
+  w.queries.answer();
+  await Promise.all(joins.map((j) => j.done));
+  for (const { joiner } of joins) t.deepEqual(joiner.sink.take(), [ok], 'nothing stored: just the join reply');
+  t.false(room.used);
+  // A join-and-part loop within the second reads nothing more; a second later the store is looked at again.
+  w.clock.advance(500);
+  const again = w.feed.replay(w.user('e').session, room, ok, () => undefined);
+  await again;
+  t.is(w.queries.reads, 1);
+  w.clock.advance(600);
+  const later = w.feed.replay(w.user('f').session, room, ok, () => undefined);
+  t.is(w.queries.reads, 2);
+  w.queries.answer();
+  await later;
+  // Without a shared store such a room is never read.
+  w.store.shared = false;
+  w.clock.advance(2000);
+  t.is(w.feed.replay(w.user('g').session, room, ok, () => undefined), undefined);
+});
+
 test('a joiner that fell too far behind during the replay is handed to the overflow callback and sent nothing more', async (t) => {
   const w = setup();
   const alice = w.user('alice');
@@ -225,4 +277,33 @@ test('a room listed in historyOffRooms (by room key) stores and replays nothing 
   t.truthy(replay, 'and replayed again');
   w.queries.answer();
   await replay;
+});
+
+test("a client's /history and /search queries count against its query time: past it, HISTORY_BUSY says when to try again", async (t) => {
+  const costs: number[] = [];
+  const timed: HistoryQueries = {
+    recent: (_key, _limit, _upto, spent) => (spent?.(costs.shift() ?? 0), Promise.resolve({ entries: [], more: false })),
+    before: (_key, _before, _limit, spent) => (spent?.(costs.shift() ?? 0), Promise.resolve({ entries: [], more: false })),
+    search: (_key, _words, _limit, spent) => (spent?.(costs.shift() ?? 0), Promise.resolve([])),
+    close: () => Promise.resolve(),
+  };
+  const w = setup({ historyQueries: timed });
+  const alice = w.user('alice');
+  const bob = w.user('bob');
+  costs.push(1000, 3000, 2000);
+  await w.feed.reader(w.room, true, alice.session).search('#r', ['x'], 10);
+  await w.feed.reader(w.room, false, alice.session).recent('#r', 10);
+  await w.feed.reader(w.room, false, alice.session).before('#r', 5, 10);
+  // 6 s of the 5 s burst used: a second's debt, refilled at 250 ms a second.
+  const refused = t.throws(() => w.feed.reader(w.room, true, alice.session), { instanceOf: ChatError })!;
+  t.is(refused.code, 'HISTORY_BUSY');
+  t.is(refused.message, 'Your history queries used up your share of query time (5 s at once, then 250 ms a second); try again in 4 s, with fewer or longer words.');
+  t.truthy(w.feed.reader(w.room, true, bob.session), 'another client has its own budget');
+  t.is(w.feed.reader(w.room), timed, 'reads without a client (replays) are not counted');
+  w.clock.advance(3900);
+  t.throws(() => w.feed.reader(w.room, false, alice.session), { message: /try again in 1 s/ });
+  w.clock.advance(200);
+  costs.push(5);
+  await w.feed.reader(w.room, false, alice.session).recent('#r', 10);
+  t.pass('allowed again once the debt is refilled');
 });

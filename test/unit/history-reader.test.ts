@@ -151,7 +151,10 @@ test.serial('a query over its time budget is refused with QUERY_TIMEOUT and the 
   await refusal(t, r.stallForTest(3000), 'QUERY_TIMEOUT');
   // Started at the timeout, not when the stuck thread finally exits: later queries do not queue behind it.
   t.like(r.stats(), { retiring: 1, threads: 1 }, 'the stuck thread was ended and a fresh one started at once');
-  t.deepEqual(texts(await r.recent('#a', 3)), ['m27', 'm28', 'm29']);
+  const spent: number[] = [];
+  t.deepEqual(texts(await r.recent('#a', 3, undefined, (ms) => spent.push(ms))), ['m27', 'm28', 'm29']);
+  t.is(spent.length, 1, "the query's time in its thread is reported, for the client's budget");
+  t.true(spent[0]! >= 0 && spent[0]! < 200);
   t.true(events.some((e) => e.level === 'warn' && e.event === 'history-query-timeout'));
 });
 

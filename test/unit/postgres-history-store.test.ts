@@ -80,24 +80,74 @@ test('a message that is one 4,000-letter word is stored and found (PostgreSQL re
   await store.close();
 });
 
+/** Runs a statement through the reader's own path (its private run), as a stand-in for a costly query. */
+function runDirectly(
+  queries: PostgresHistoryQueries,
+  query: (client: pg.PoolClient) => Promise<unknown>,
+  settings: { limit: number; search?: boolean; spent?: (ms: number) => void },
+): Promise<unknown> {
+  return (queries as unknown as { run: (q: typeof query, s: typeof settings) => Promise<unknown> }).run(query, settings);
+}
+
 test('a query past its time budget is cancelled by the server (QUERY_TIMEOUT); past the queue bound, HISTORY_BUSY', async (t) => {
   const url = await server!.createDatabase();
   const store = await PostgresHistoryStore.open({ url, log });
   const queries = new PostgresHistoryQueries({ url, log, store, timeoutMs: 300, maxQueue: 1 });
   // A statement as slow as a costly search, run through the same path as every query.
-  const slow = (queries as unknown as { run: (q: (c: pg.PoolClient) => Promise<unknown>, limit: number) => Promise<unknown> }).run(
-    (client) => client.query('SELECT pg_sleep(5)'),
-    1,
-  );
+  const slow = runDirectly(queries, (client) => client.query('SELECT pg_sleep(5)'), { limit: 1 });
   const busy = await t.throwsAsync(queries.recent('#x', 10), { instanceOf: HistoryQueryError });
   t.is(busy!.code, 'HISTORY_BUSY');
   const started = Date.now();
   const timedOut = await t.throwsAsync(slow, { instanceOf: HistoryQueryError });
   t.is(timedOut!.code, 'QUERY_TIMEOUT');
   t.true(Date.now() - started < 3000, 'cancelled by statement_timeout, not waited out');
-  const running = await sql(url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'`);
+  const running = await sql(url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND datname = current_database()`);
   t.is(running.rows[0].n, 0, 'nothing is left running on the server');
   t.deepEqual(await queries.recent('#x', 10), { entries: [], more: false }, 'the connection is usable again');
   await queries.close();
   await store.close();
+});
+
+test('searches use at most maxSearches connections: replays and pages still answer, a search waiting too long gets HISTORY_BUSY, and each reports its time', async (t) => {
+  const url = await server!.createDatabase();
+  const store = await PostgresHistoryStore.open({ url, log });
+  const queries = new PostgresHistoryQueries({ url, log, store, timeoutMs: 3000, maxWaitMs: 400, maxSearches: 1 });
+  const spent: number[] = [];
+  // A search as slow as the costliest: it holds the only search slot for 1.5 s.
+  const slow = runDirectly(queries, (client) => client.query('SELECT pg_sleep(1.5)'), { limit: 1, search: true, spent: (ms) => spent.push(ms) });
+  const started = Date.now();
+  t.deepEqual(await queries.recent('#x', 10), { entries: [], more: false }, 'a replay or /history page does not wait for it');
+  t.true(Date.now() - started < 1000);
+  const waited = await t.throwsAsync(queries.search('#x', ['word'], 10), { instanceOf: HistoryQueryError });
+  t.is(waited!.code, 'HISTORY_BUSY');
+  t.is(waited!.message, 'The server has too many searches running; try again in a moment.');
+  await slow;
+  t.is(spent.length, 1);
+  t.true(spent[0]! >= 1400 && spent[0]! < 3000, `${spent[0]} ms reported`);
+  // The slot is free again (the refused waiter did not keep it).
+  t.deepEqual(await queries.search('#x', ['word'], 10, (ms) => spent.push(ms)), []);
+  t.is(spent.length, 2);
+  await queries.close();
+  await store.close();
+});
+
+test('entries dropped for the backlog bound while their write was in flight count as what they were once it fails: rooms as rooms, not as messages', async (t) => {
+  const url = await server!.createDatabase();
+  const lines: string[] = [];
+  const store = await PostgresHistoryStore.open({ url, log: createLogger('debug', (line) => lines.push(line), false) });
+  // The first write hangs for a second and then fails, as a disk filling up under it would.
+  await sql(
+    url,
+    `CREATE FUNCTION slow_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RAISE EXCEPTION 'No space left on device' USING ERRCODE = 'disk_full'; END $$;
+     CREATE TRIGGER slow_fail BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION slow_fail();`,
+  );
+  for (let i = 0; i < 5; i++) store.saveRoom({ roomKey: `#room${i}`, roomName: `#room${i}`, at: 0 });
+  store.append({ roomKey: '#room0', roomName: '#room0', at: 0, nick: 'n', kind: 'MSG', text: 'first' });
+  store.commit();
+  // While that write is in flight, the backlog passes its bound: the six entries being written are the oldest, dropped first.
+  for (let i = 0; i < 10_000; i++) store.append({ roomKey: '#room0', roomName: '#room0', at: 0, nick: 'n', kind: 'MSG', text: `m${i}` });
+  await store.flushed();
+  t.false(store.healthy);
+  t.is(await store.close(), 10_001, 'every message sent, none more');
+  t.regex(lines.find((l) => l.includes('history-closed')) ?? '', /notKept=10001 unwritten=10000 dropped=1 written=0 roomsNotKept=5/);
 });

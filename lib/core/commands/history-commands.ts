@@ -26,7 +26,7 @@ export const historyHandlers = {
       if (room === undefined) throw new ChatError('NO_CURRENT_ROOM', 'You are not in any room: name one, e.g. /history #lobby.');
       const count = args.N === undefined ? DEFAULT_HISTORY_PAGE : Number(args.N);
       if (count < 1 || count > LIMITS.maxHistoryPage) throw new ChatError('BAD_ARGS', `N is from 1 to ${LIMITS.maxHistoryPage}.`);
-      const reader = core.feed.reader(room);
+      const reader = core.feed.reader(room, false, session);
       const page = args.ID === undefined ? reader.recent(room.key, count) : reader.before(room.key, Number(args.ID), count);
       return page.then(({ entries, more }) => {
         // The newest entries that fit the reply size limit; the pointer to older ones starts before them.
@@ -53,7 +53,7 @@ export const historyHandlers = {
       const words = searchWords(args.TEXT!);
       if (words.length === 0) throw new ChatError('BAD_ARGS', 'Search for at least one word of letters or digits.');
       if (words.length > LIMITS.maxSearchWords) throw new ChatError('BAD_ARGS', `Search for at most ${LIMITS.maxSearchWords} words.`);
-      return core.feed.reader(room, true).search(room.key, words, LIMITS.maxSearchResults).then((entries) => {
+      return core.feed.reader(room, true, session).search(room.key, words, LIMITS.maxSearchResults).then((entries) => {
         // Newest first: keep the newest matches that fit the reply size limit.
         let bytes = 0;
         let shown = 0;

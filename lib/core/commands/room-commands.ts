@@ -11,15 +11,16 @@ import { largeRoomNotice, namesEvents, reasonText, reply, roomInfo } from '../re
  * events that arrive meanwhile are held back so they come after the replay, never before.
  */
 export function joinRoom({ core, session }: Pick<CommandContext, 'core' | 'session'>, rawName: string): Promise<void> | undefined {
-  const { room, existed, already } = core.rooms.enter(session, rawName);
+  const { room, already } = core.rooms.enter(session, rawName);
   const members = core.rooms.memberCount(room);
   session.deliver(roomInfo(room, members));
   // Listing thousands of names to every joiner made joining a large room cost O(members): point to /who.
   if (core.rooms.isLarge(room)) session.deliver(largeRoomNotice(room, core.options.largeRoom, members));
   else for (const event of namesEvents(room.name, core.rooms.everyone(room))) session.deliver(event);
   const ok = reply('JOIN', room.name, `Now talking in ${room.name}.`);
-  // Replay only on really entering a room that existed: a new room has nothing to replay.
-  const replay = existed && !already ? core.feed.replay(session, room, ok, (late) => core.end(late, QUIT_REASONS.sendQueue)) : undefined;
+  // Replay only on really entering a room; the feed knows whether it may hold history (a room new here is
+  // unused, so it replays nothing unless other servers write the same history store).
+  const replay = !already ? core.feed.replay(session, room, ok, (late) => core.end(late, QUIT_REASONS.sendQueue)) : undefined;
   if (replay === undefined) session.deliver(ok);
   return replay;
 }

@@ -124,6 +124,11 @@ export interface HistoryStore {
   prune(now: number, policy: RetentionPolicy): PruneResult;
   /** True while writes succeed; false during a storage outage. */
   readonly healthy: boolean;
+  /**
+   * True when other servers write the same store (PostgreSQL shared by the nodes of a cluster): a room this
+   * server never saw used may hold their messages, so joining it reads the store once to find out.
+   */
+  readonly shared?: boolean;
   /** Commits what is queued and closes the store. */
   close(): void;
 }
