@@ -443,6 +443,7 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
         clashes: clashes.length || undefined,
       });
       this.outageAt = Date.now();
+      void this.checkSubscriberLimit();
       // Redis may have restarted empty, counting topic versions from 1 again.
       this.topicVersions = new WeakMap();
       // Others may have missed what happened here, and this node what happened there: exchange full states.
@@ -457,6 +458,27 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
       this.options.log.log('debug', 'cluster-recover-failed', { error: error instanceof Error ? error.message : String(error) });
     } finally {
       this.recovering = false;
+    }
+  }
+
+  /**
+   * Warns when Redis would buffer without bound for a subscriber that falls behind (its pub/sub output
+   * limit is off): that limit is what cuts off a node too slow to follow its rooms (it then reconnects as
+   * after an outage), before Redis's memory grows with it. A Redis that refuses CONFIG is not judged.
+   */
+  private async checkSubscriberLimit(): Promise<void> {
+    try {
+      // node-redis answers CONFIG GET as an object (name: value), or as a flat array under RESP2 on older versions.
+      const reply = (await this.command(['CONFIG', 'GET', 'client-output-buffer-limit'])) as Record<string, string> | string[];
+      const value = Array.isArray(reply) ? reply[1] : reply['client-output-buffer-limit'];
+      const limits = /pubsub (\d+) (\d+) (\d+)/.exec(value ?? '');
+      if (limits !== null && limits[1] === '0' && limits[2] === '0') {
+        this.options.log.log('warn', 'cluster-redis-unbounded', {
+          note: 'Redis has no client-output-buffer-limit for pub/sub: a node that falls behind makes Redis buffer without bound; set e.g. "pubsub 32mb 8mb 60"',
+        });
+      }
+    } catch (error) {
+      this.options.log.log('debug', 'cluster-config-unreadable', { error: error instanceof Error ? error.message : String(error) });
     }
   }
 
