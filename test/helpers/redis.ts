@@ -173,3 +173,30 @@ export async function startLatencyProxy(targetPort: number, delayMs: number): Pr
       }),
   };
 }
+
+/** Sends one command to the Redis on 127.0.0.1:`port` and resolves with its reply as text (simple or bulk string). */
+export function redisQuery(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let reply = Buffer.alloc(0);
+    socket.setTimeout(5000, () => socket.destroy(new Error('Redis did not answer in time')));
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`));
+    socket.on('data', (chunk: Buffer) => {
+      reply = Buffer.concat([reply, chunk]);
+      const end = reply.indexOf('\r\n');
+      if (end < 0) return;
+      const head = reply.subarray(0, end).toString();
+      if (head.startsWith('$')) {
+        const length = Number(head.slice(1));
+        if (reply.length < end + 2 + Math.max(0, length)) return;
+        socket.end();
+        resolve(length < 0 ? '' : reply.subarray(end + 2, end + 2 + length).toString());
+      } else {
+        socket.end();
+        if (head.startsWith('-')) reject(new Error(head));
+        else resolve(head.slice(1));
+      }
+    });
+  });
+}
