@@ -11,7 +11,7 @@ import type { Room, Session } from '../core/session';
 import { ClusterNickRegistry, type RedisCommands } from './cluster-nicks';
 import { isRoomLine, parseRoomLine, parseWire, type NodeMessage, type PresenceMessage, type RoomLine } from './cluster-wire';
 import { PresenceMirror, type MirroredUser, type UserState } from './presence-mirror';
-import { KEYS, REAP_SCRIPT, TOPIC_GET_SCRIPT, TOPIC_SET_SCRIPT, TOPIC_TTL_MS } from './redis-keys';
+import { KEYS, REAP_SCRIPT, TOPIC_GET_SCRIPT, TOPIC_SEED_SCRIPT, TOPIC_SET_SCRIPT, TOPIC_TTL_MS } from './redis-keys';
 import type { RedisLayout } from './redis-layout';
 
 /** Settings of a node of a cluster. */
@@ -360,6 +360,14 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     this.linking.set(room, linked);
   }
 
+  /** Stores in Redis the topics of this node's rooms that Redis has none of (it restarted empty, or this node brings rooms of its own). */
+  private seedTopics(): void {
+    for (const room of this.core?.rooms.all() ?? []) {
+      if (room.topic === '') continue;
+      this.command(['EVAL', TOPIC_SEED_SCRIPT, '1', KEYS.topic(room.key), room.topic, room.topicBy, String(room.topicAt), String(TOPIC_TTL_MS)]).catch(() => undefined);
+    }
+  }
+
   /** Takes the room's topic from Redis when it is newer than the one this node has. */
   private async loadTopic(room: Room): Promise<void> {
     const [text, by, at, v] = (await this.command(['EVAL', TOPIC_GET_SCRIPT, '1', KEYS.topic(room.key), String(TOPIC_TTL_MS)])) as Array<string | null>;
@@ -444,8 +452,9 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
       });
       this.outageAt = Date.now();
       void this.checkSubscriberLimit();
-      // Redis may have restarted empty, counting topic versions from 1 again.
+      // Redis may have restarted empty, counting topic versions from 1 again: offer the topics known here.
       this.topicVersions = new WeakMap();
+      this.seedTopics();
       // Others may have missed what happened here, and this node what happened there: exchange full states.
       this.send(KEYS.presenceChannel, { t: 'state', n: this.instance, users: this.localState() });
       this.send(KEYS.presenceChannel, { t: 'sync', n: this.instance });

@@ -138,3 +138,14 @@ local t = redis.call('HMGET', KEYS[1], 'text', 'by', 'at', 'v')
 if t[4] then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return t
 `;
+
+/**
+ * Stores a room's topic only if Redis has none (after Redis restarted empty, each node offers the topics it
+ * knows; the first offer of a room wins): KEYS[1] the topic hash; ARGV text, by, at, TTL ms.
+ */
+export const TOPIC_SEED_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'text', ARGV[1], 'by', ARGV[2], 'at', ARGV[3], 'v', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`;

@@ -215,3 +215,32 @@ test.serial('several users joining on the far node at once while the talker talk
     await cluster.stop();
   }
 });
+
+test.serial('after Redis restarts empty, the nodes offer the topics they know: a first joiner elsewhere still sees the topic', async (t) => {
+  const cluster = await startCluster(2);
+  try {
+    const [a, b] = cluster.nodes;
+    const eli = await register(a!.port, 'teli');
+    eli.send('/join #t3');
+    await eli.waitForLine('OK JOIN #t3 Now talking in #t3.');
+    eli.send('/topic #t3 survives a Redis restart');
+    await eli.waitForLine('OK TOPIC #t3 Topic of #t3 changed.');
+    const aLog = a!.stderr().length;
+    const bLog = b!.stderr().length;
+    await cluster.redis.stop();
+    await a!.waitForLog(/warn cluster-degraded/, aLog);
+    await cluster.redis.restart();
+    await a!.waitForLog(/warn cluster-recovered/, aLog);
+    await b!.waitForLog(/warn cluster-recovered/, bLog);
+    // Node a offered its topics in the same turn as it logged cluster-recovered; fay's join comes round trips later.
+    const fay = await register(b!.port, 'tfay');
+    t.is(await joinAndRoomLine(fay, '#t3'), 'ROOM #t3 2 survives a Redis restart');
+    // And versions start again from the restart: a change after it reaches the other node.
+    eli.send('/topic #t3 changed after the restart');
+    t.is(await fay.waitForLine(/^TOPIC #t3 /), 'TOPIC #t3 teli changed after the restart');
+    eli.end();
+    fay.end();
+  } finally {
+    await cluster.stop();
+  }
+});
