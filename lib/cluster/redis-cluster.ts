@@ -226,6 +226,15 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     return this.linking.get(room);
   }
 
+  refreshTopic(room: Room): Promise<void> | undefined {
+    if (!this.up) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, LINK_TIMEOUT_MS)));
+    return Promise.race([this.loadTopic(room), late])
+      .catch(() => undefined)
+      .finally(() => clearTimeout(timer));
+  }
+
   left(session: Session, room: Room, event: ChatEvent | undefined): void {
     if (room.members.size === 0 && this.options.layout === 'room') this.unsubscribeRoom(room.key);
     // A departing session's rooms go with its quit.

@@ -42,6 +42,10 @@ test('a topic set while the other node had no member of the room is what a joine
   await ann.waitForLine('OK TOPIC #t1 Topic of #t1 changed.');
   ann.send('/topic #t1 third topic');
   await ann.waitForLine('OK TOPIC #t1 Topic of #t1 changed.');
+  // Asked from outside the room, node b answers with the cluster's topic too.
+  ben.send('/topic #t1');
+  t.is(await ben.waitForLine(/^ROOM #t1 /), 'ROOM #t1 1 third topic');
+  t.regex(await ben.waitForLine(/^OK TOPIC #t1 /), /^OK TOPIC #t1 Topic set by tann at /);
   t.is(await joinAndRoomLine(ben, '#t1'), 'ROOM #t1 2 third topic');
   ben.send('/part #t1');
   await ann.waitForLine('PART #t1 tben');

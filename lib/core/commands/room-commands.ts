@@ -62,10 +62,15 @@ export const roomHandlers = {
     const room = core.rooms.find(args['#ROOM']!);
     const rawText = args.TEXT;
     if (rawText === undefined) {
-      session.deliver(roomInfo(room, core.rooms.memberCount(room)));
-      const by = room.topic ? `Topic set by ${room.topicBy} at ${new Date(room.topicAt).toISOString()}.` : 'No topic is set.';
-      session.deliver(reply('TOPIC', room.name, by));
-      return;
+      const show = (): void => {
+        session.deliver(roomInfo(room, core.rooms.memberCount(room)));
+        const by = room.topic ? `Topic set by ${room.topicBy} at ${new Date(room.topicAt).toISOString()}.` : 'No topic is set.';
+        session.deliver(reply('TOPIC', room.name, by));
+      };
+      // A room with no member here is not followed across a cluster: ask for its current topic first.
+      const refreshed = room.members.size === 0 ? core.presence?.refreshTopic(room) : undefined;
+      if (refreshed === undefined) show();
+      return refreshed?.then(show);
     }
     if (!room.members.has(session)) throw new ChatError('NOT_IN_ROOM', `Join ${room.name} to change its topic.`);
     const text = rawText === '-' ? '' : neutralise(rawText);

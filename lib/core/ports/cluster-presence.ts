@@ -32,6 +32,11 @@ export interface ClusterPresence {
    * cluster's. The joiner's live events are held meanwhile and its join is answered only then.
    */
   joined(session: Session, room: Room, shown: boolean): Promise<void> | undefined;
+  /**
+   * The room's topic as the cluster knows it, for a room this server has no member of (so it does not
+   * follow its changes): the Promise settles once `room` holds it. Undefined when there is nothing to wait for.
+   */
+  refreshTopic(room: Room): Promise<void> | undefined;
   /** A session left a room; `event` is the part shown to the members (undefined: not shown). */
   left(session: Session, room: Room, event: ChatEvent | undefined): void;
   /** A registered session changed nickname from `from`; peers in `shownRooms` are told. */
