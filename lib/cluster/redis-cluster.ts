@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { createClient } from 'redis';
 import type { Logger } from '../log';
 import type { ChatCore, ChatCoreOptions } from '../core/chat-core';
-import type { ChatEvent, PrivateEvent, WhoisEvent } from '../core/events';
+import type { ChatEvent, PrivateEvent, TopicEvent, WhoisEvent } from '../core/events';
 import { LocalNickRegistry } from '../core/nick-registry';
 import type { ClusterPresence, RemoteRoom, RemoteUser } from '../core/ports/cluster-presence';
 import type { RoomBus } from '../core/ports/room-bus';
@@ -11,7 +11,7 @@ import type { Room, Session } from '../core/session';
 import { ClusterNickRegistry, type RedisCommands } from './cluster-nicks';
 import { isRoomLine, parseRoomLine, parseWire, type NodeMessage, type PresenceMessage, type RoomLine } from './cluster-wire';
 import { PresenceMirror, type MirroredUser, type UserState } from './presence-mirror';
-import { KEYS, REAP_SCRIPT } from './redis-keys';
+import { KEYS, REAP_SCRIPT, TOPIC_GET_SCRIPT, TOPIC_SEED_SCRIPT, TOPIC_SET_SCRIPT, TOPIC_TTL_MS } from './redis-keys';
 import type { RedisLayout } from './redis-layout';
 
 /** Settings of a node of a cluster. */
@@ -28,6 +28,12 @@ export interface RedisClusterOptions {
 
 /** How long /whois waits for another node's answer before answering from what this node knows. */
 const WHOIS_TIMEOUT_MS = 1000;
+
+/**
+ * Longest wait for the link of a room (its channel subscribed, its topic read) before the first member here
+ * is answered anyway: a Redis that stalls without closing the connection must not stall joins for long.
+ */
+const LINK_TIMEOUT_MS = 1000;
 
 /** Most commands waiting for Redis; past it they fail at once (counted as not delivered), so memory stays bounded. */
 const MAX_QUEUED_COMMANDS = 100_000;
@@ -82,6 +88,13 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
   /** Messages to publish at the end of this event-loop turn, per channel (each channel's in order). */
   private readonly outbox = new Map<string, string[]>();
   private flushScheduled = false;
+  /** Joins waiting for other nodes' acks (see link): the nodes still to answer, and what to call when none is left. */
+  private readonly ackWaiting = new Map<number, { nodes: Set<string>; done: () => void }>();
+  private nextAck = 1;
+  /** Rooms whose link is being made (see link): later joiners here wait for the same one. */
+  private readonly linking = new Map<Room, Promise<void>>();
+  /** Version of each room's topic as last seen (see TOPIC_SET_SCRIPT); reset when Redis may have restarted. */
+  private topicVersions = new WeakMap<Room, number>();
 
   constructor(private readonly options: RedisClusterOptions) {
     this.instance = `${options.nodeId}-${randomBytes(4).toString('hex')}`;
@@ -177,6 +190,10 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     room.broadcast(event, except);
     // Joins and parts reach other nodes as presence (every node keeps counts, members there or not).
     if (!isRoomLine(event)) return;
+    if (event.type === 'topic') {
+      this.publishTopic(room, event, except);
+      return;
+    }
     const remote = this.mirror.room(room.key);
     if (remote === undefined) return;
     const line: RoomLine = { n: this.instance, k: room.key, e: event };
@@ -199,9 +216,23 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     this.send(KEYS.presenceChannel, { t: 'up', n: this.instance, s: session.id, nick: session.nick, at: session.connectedAt });
   }
 
-  joined(session: Session, room: Room, shown: boolean): void {
-    if (room.members.size === 1 && this.options.layout === 'room') this.subscribeRoom(room.key);
-    this.send(KEYS.presenceChannel, { t: 'join', n: this.instance, s: session.id, k: room.key, r: room.name, show: shown });
+  joined(session: Session, room: Room, shown: boolean): Promise<void> | undefined {
+    const first = room.members.size === 1;
+    // The first member here: the nodes that have the room must learn it before they publish for this node.
+    const nodes = first && this.up ? new Set(this.mirror.roomNodes(room.key) ?? []) : new Set<string>();
+    const ack = nodes.size > 0 ? this.nextAck++ : undefined;
+    this.send(KEYS.presenceChannel, { t: 'join', n: this.instance, s: session.id, k: room.key, r: room.name, show: shown, ack });
+    if (first) this.link(room, ack, nodes);
+    return this.linking.get(room);
+  }
+
+  refreshTopic(room: Room): Promise<void> | undefined {
+    if (!this.up) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, LINK_TIMEOUT_MS)));
+    return Promise.race([this.loadTopic(room), late])
+      .catch(() => undefined)
+      .finally(() => clearTimeout(timer));
   }
 
   left(session: Session, room: Room, event: ChatEvent | undefined): void {
@@ -296,8 +327,96 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     this.outbox.clear();
   };
 
-  private subscribeRoom(key: string): void {
-    this.sub.subscribe(KEYS.roomChannel(key), this.onRoomLine).catch(() => undefined);
+  /**
+   * Links this node to a room it just got its first member of: subscribes to the room's channel (layout
+   * `room`) and, once Redis confirmed it, reads the room's topic; meanwhile the nodes that have the room
+   * (`nodes`) answer the join's `ack` once they know this node is in it. After both, a line said anywhere
+   * later reaches this node: its node publishes it for this node, after the subscription. The topic read
+   * after the subscription is at least as new as any change published before it, and versions order it
+   * against changes in flight. Joins wait for the link (bounded by LINK_TIMEOUT_MS); during an outage they
+   * do not wait at all (node-redis subscribes again when Redis is back).
+   */
+  private link(room: Room, ack: number | undefined, nodes: Set<string>): void {
+    const subscribed = this.options.layout === 'room' ? this.sub.subscribe(KEYS.roomChannel(room.key), this.onRoomLine) : Promise.resolve();
+    if (!this.up) {
+      subscribed.catch(() => undefined);
+      return;
+    }
+    const acked = ack === undefined ? undefined : new Promise<void>((done) => this.ackWaiting.set(ack, { nodes, done }));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.options.log.log('warn', 'cluster-link-slow', {
+          room: room.name,
+          waitingFor: [...nodes].join(',') || undefined,
+          note: `the room's subscription, topic or acks took more than ${LINK_TIMEOUT_MS} ms: answering the join anyway`,
+        });
+        resolve();
+      }, LINK_TIMEOUT_MS);
+    });
+    const linked: Promise<void> = Promise.race([Promise.all([subscribed.then(() => this.loadTopic(room)), acked]), late])
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.options.log.log('debug', 'cluster-link-failed', { room: room.name, error: error instanceof Error ? error.message : String(error) });
+        },
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        if (ack !== undefined) this.ackWaiting.delete(ack);
+        if (this.linking.get(room) === linked) this.linking.delete(room);
+      });
+    this.linking.set(room, linked);
+  }
+
+  /** Stores in Redis the topics of this node's rooms that Redis has none of (it restarted empty, or this node brings rooms of its own). */
+  private seedTopics(): void {
+    for (const room of this.core?.rooms.all() ?? []) {
+      if (room.topic === '') continue;
+      this.command(['EVAL', TOPIC_SEED_SCRIPT, '1', KEYS.topic(room.key), room.topic, room.topicBy, String(room.topicAt), String(TOPIC_TTL_MS)]).catch(() => undefined);
+    }
+  }
+
+  /** Takes the room's topic from Redis when it is newer than the one this node has. */
+  private async loadTopic(room: Room): Promise<void> {
+    const [text, by, at, v] = (await this.command(['EVAL', TOPIC_GET_SCRIPT, '1', KEYS.topic(room.key), String(TOPIC_TTL_MS)])) as Array<string | null>;
+    const version = Number(v ?? 0);
+    if (typeof text !== 'string' || !(version > (this.topicVersions.get(room) ?? 0))) return;
+    this.topicVersions.set(room, version);
+    room.topic = text;
+    room.topicBy = by ?? '';
+    room.topicAt = Number(at) || Date.now();
+  }
+
+  /**
+   * Stores a topic change in Redis and publishes it to the nodes that have the room, in one script (so
+   * the version it carries is the stored one). Every topic is stored, room shared or not: a node that
+   * gets its first member of the room later reads it there (see link).
+   */
+  private publishTopic(room: Room, event: TopicEvent, except: Session | undefined): void {
+    if (!this.up) {
+      if (this.mirror.room(room.key) !== undefined) {
+        this.stats.undelivered++;
+        this.tellDegraded(except);
+      }
+      return;
+    }
+    const line: RoomLine = { n: this.instance, k: room.key, e: event };
+    const byRoom = this.options.layout === 'room';
+    const channels = byRoom ? [KEYS.roomChannel(room.key)] : [...(this.mirror.roomNodes(room.key) ?? [])].map(KEYS.nodeChannel);
+    const item = JSON.stringify(byRoom ? line : { t: 'line', ...line });
+    // What this turn queued for the room before the topic leaves first: Redis runs one connection's commands in order.
+    this.flush();
+    const args = [event.text, event.by, String(room.topicAt), String(TOPIC_TTL_MS), `${this.selfPrefix}[${item.slice(0, -1)},"v":`, '}]', ...channels];
+    this.command(['EVAL', TOPIC_SET_SCRIPT, '1', KEYS.topic(room.key), ...args]).then(
+      (v) => {
+        if (Number(v) > (this.topicVersions.get(room) ?? 0)) this.topicVersions.set(room, Number(v));
+      },
+      () => {
+        this.stats.undelivered++;
+      },
+    );
+    this.stats.published++;
   }
 
   private unsubscribeRoom(key: string): void {
@@ -341,6 +460,10 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
         clashes: clashes.length || undefined,
       });
       this.outageAt = Date.now();
+      void this.checkSubscriberLimit();
+      // Redis may have restarted empty, counting topic versions from 1 again: offer the topics known here.
+      this.topicVersions = new WeakMap();
+      this.seedTopics();
       // Others may have missed what happened here, and this node what happened there: exchange full states.
       this.send(KEYS.presenceChannel, { t: 'state', n: this.instance, users: this.localState() });
       this.send(KEYS.presenceChannel, { t: 'sync', n: this.instance });
@@ -353,6 +476,27 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
       this.options.log.log('debug', 'cluster-recover-failed', { error: error instanceof Error ? error.message : String(error) });
     } finally {
       this.recovering = false;
+    }
+  }
+
+  /**
+   * Warns when Redis would buffer without bound for a subscriber that falls behind (its pub/sub output
+   * limit is off): that limit is what cuts off a node too slow to follow its rooms (it then reconnects as
+   * after an outage), before Redis's memory grows with it. A Redis that refuses CONFIG is not judged.
+   */
+  private async checkSubscriberLimit(): Promise<void> {
+    try {
+      // node-redis answers CONFIG GET as an object (name: value), or as a flat array under RESP2 on older versions.
+      const reply = (await this.command(['CONFIG', 'GET', 'client-output-buffer-limit'])) as Record<string, string> | string[];
+      const value = Array.isArray(reply) ? reply[1] : reply['client-output-buffer-limit'];
+      const limits = /pubsub (\d+) (\d+) (\d+)/.exec(value ?? '');
+      if (limits !== null && limits[1] === '0' && limits[2] === '0') {
+        this.options.log.log('warn', 'cluster-redis-unbounded', {
+          note: 'Redis has no client-output-buffer-limit for pub/sub: a node that falls behind makes Redis buffer without bound; set e.g. "pubsub 32mb 8mb 60"',
+        });
+      }
+    } catch (error) {
+      this.options.log.log('debug', 'cluster-config-unreadable', { error: error instanceof Error ? error.message : String(error) });
     }
   }
 
@@ -474,6 +618,11 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     if (room === undefined || room.members.size === 0) return;
     let event = line.e;
     if (event.type === 'topic') {
+      // An older change than the topic this node has (read at link time while the change was in flight) is stale.
+      if (line.v !== undefined) {
+        if (line.v <= (this.topicVersions.get(room) ?? 0)) return;
+        this.topicVersions.set(room, line.v);
+      }
       room.topic = event.text;
       room.topicBy = event.by;
       room.topicAt = Date.now();
@@ -512,6 +661,8 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     switch (m.t) {
       case 'join': {
         mirror.join(user, m.k, m.r);
+        // Known here from now on: this node's later lines in the room are published for the joiner's node.
+        if (m.ack !== undefined) this.send(KEYS.nodeChannel(m.n), { t: 'ack', n: this.instance, id: m.ack });
         const room = this.core?.rooms.get(m.k);
         if (m.show && room !== undefined && room.members.size > 0) room.broadcast({ type: 'join', room: room.name, nick: user.nick });
         return;
@@ -568,6 +719,11 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
       case 'whois!':
         this.whoisWaiting.get(m.id)?.(m.e);
         return;
+      case 'ack': {
+        const waiting = this.ackWaiting.get(m.id);
+        if (waiting?.nodes.delete(m.n) === true && waiting.nodes.size === 0) waiting.done();
+        return;
+      }
       case 'state':
         if (m.n !== this.instance) this.mirror.replaceNode(m.n, m.users);
         return;

@@ -9,6 +9,9 @@
  *   local registry uses), so a look-alike clashes cluster-wide: `u<TAB>instance<TAB>session<TAB>nick` for a
  *   user, or `h<TAB>address<TAB><TAB>nick` with a TTL for a nickname held after an abrupt disconnect.
  * - `mychat:nicks:<instance>`: the look keys a node has claimed, so a dead node's entries can be removed.
+ * - `mychat:topic:<room key>`: a room's topic (hash: text, by, at, and v, a version counting its changes), so
+ *   a node that gets its first member of a room shows the cluster's topic; it expires TOPIC_TTL_MS after it
+ *   was last set or read.
  * - channels `mychat:room:<room key>` (room lines), `mychat:presence` (who is where), `mychat:node:<instance>`
  *   (private messages and requests to one node).
  */
@@ -18,6 +21,7 @@ export const KEYS = {
   nodes: 'mychat:nodes',
   nick: (lookKey: string): string => `mychat:nick:${lookKey}`,
   nicksOf: (instance: string): string => `mychat:nicks:${instance}`,
+  topic: (roomKey: string): string => `mychat:topic:${roomKey}`,
   roomChannel: (roomKey: string): string => `mychat:room:${roomKey}`,
   roomChannelPrefix: 'mychat:room:',
   presenceChannel: 'mychat:presence',
@@ -109,4 +113,39 @@ for _, k in ipairs(keys) do
 end
 redis.call('DEL', KEYS[1])
 return #keys
+`;
+
+/** How long Redis keeps a room's topic after it was last set or read (a room unused that long is long gone). */
+export const TOPIC_TTL_MS = 30 * 24 * 3_600_000;
+
+/**
+ * Sets a room's topic and publishes the change, atomically, so the version a message carries is the one
+ * stored: KEYS[1] the topic hash; ARGV text, by, at, TTL ms, then the message before and after its version
+ * number, then the channels to publish it on. Returns the new version.
+ */
+export const TOPIC_SET_SCRIPT = `
+local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('HSET', KEYS[1], 'text', ARGV[1], 'by', ARGV[2], 'at', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local message = ARGV[5] .. v .. ARGV[6]
+for i = 7, #ARGV do redis.call('PUBLISH', ARGV[i], message) end
+return v
+`;
+
+/** Reads a room's topic as {text, by, at, v} (all nil when none) and keeps it TOPIC_TTL_MS more: KEYS[1] the hash; ARGV[1] the TTL. */
+export const TOPIC_GET_SCRIPT = `
+local t = redis.call('HMGET', KEYS[1], 'text', 'by', 'at', 'v')
+if t[4] then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return t
+`;
+
+/**
+ * Stores a room's topic only if Redis has none (after Redis restarted empty, each node offers the topics it
+ * knows; the first offer of a room wins): KEYS[1] the topic hash; ARGV text, by, at, TTL ms.
+ */
+export const TOPIC_SEED_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'text', ARGV[1], 'by', ARGV[2], 'at', ARGV[3], 'v', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
 `;

@@ -147,8 +147,9 @@ export class HistoryFeed {
    * Replays `room`'s recent history to `session`, which just entered it, then `ok`: live events that arrive
    * while the store is read are held back and follow it. Returns undefined when there is nothing to replay
    * (the caller sends `ok` itself). `overflow` is called for a session that fell too far behind meanwhile.
+   * `intro` goes first: the join's own lines, when the session was already held before the replay began.
    */
-  replay(session: Session, room: Room, ok: ChatEvent, overflow: (session: Session) => void): Promise<void> | undefined {
+  replay(session: Session, room: Room, ok: ChatEvent, overflow: (session: Session) => void, intro: readonly ChatEvent[] = []): Promise<void> | undefined {
     const { history, historyQueries: queries } = this.options;
     if (!session.replay || this.options.historyReplay <= 0 || !history || !queries || this.keepsNothing(room)) return undefined;
     // A room where nothing was ever said (a topic alone does not count) has nothing worth a query, unless
@@ -173,12 +174,12 @@ export class HistoryFeed {
           }
         }
         const end = entries.length > 0 ? `Replayed the last ${entries.length}; /history ${room.name} for more.` : 'No history yet.';
-        this.release(session, [...this.events(room, entries, end), ok], overflow);
+        this.release(session, [...intro, ...this.events(room, entries, end), ok], overflow);
       },
       (error: unknown) => {
         const why = error instanceof ChatError ? error.message : 'History could not be read.';
         this.options.log.log('warn', 'replay-failed', { id: session.id, room: room.name, error: error instanceof Error ? error.message : String(error) });
-        this.release(session, [historyEnd(room, 0, `No replay: ${neutralise(why)}`), ok], overflow);
+        this.release(session, [...intro, historyEnd(room, 0, `No replay: ${neutralise(why)}`), ok], overflow);
       },
     );
   }
@@ -230,8 +231,6 @@ export class HistoryFeed {
 
   /** Sends a replay and what was held during it; a session that got too far behind meanwhile is handed to `overflow`. */
   private release(session: Session, replay: readonly ChatEvent[], overflow: (session: Session) => void): void {
-    const over = session.heldOverflow;
-    session.release(over ? [] : replay);
-    if (over) overflow(session);
+    if (!session.release(replay)) overflow(session);
   }
 }

@@ -58,6 +58,8 @@ export interface Entered {
   existed: boolean;
   /** True when the session was a member already (the join only made the room current). */
   already: boolean;
+  /** Pending while this server is not yet linked to the room's lines on other servers (see ClusterPresence.joined). */
+  linked?: Promise<void>;
 }
 
 /**
@@ -211,14 +213,15 @@ export class RoomDirectory {
       throw new ChatError('TOO_MANY_ROOMS', `You are in ${LIMITS.maxRoomsPerUser} rooms, the limit; /part one first.`);
     }
     const room = existing ?? this.create(session, name);
+    let linked: Promise<void> | undefined;
     if (!already) {
       const shown = !this.isLarge(room, 1);
       if (shown) this.bus.publish(room, { type: 'join', room: room.name, nick: session.nick });
       room.members.add(session);
-      this.options.presence?.joined(session, room, shown);
+      linked = this.options.presence?.joined(session, room, shown);
     }
     session.makeCurrent(room);
-    return { room, existed: existing !== undefined, already };
+    return { room, existed: existing !== undefined, already, linked };
   }
 
   /**

@@ -60,7 +60,10 @@ export class Session {
     return this.rooms[this.rooms.length - 1];
   }
 
-  /** Events held back while a history replay for this session is read (undefined: not holding). */
+  /**
+   * Events held back while a history replay for this session is read, or while its join waits for the
+   * cluster link of the room (undefined: not holding).
+   */
   private held: ChatEvent[] | undefined;
   private heldBytes = 0;
   /** True when more than MAX_HELD_BYTES arrived while holding; the core then drops the connection. */
@@ -86,19 +89,25 @@ export class Session {
 
   /**
    * Holds back what is delivered to this session (live room events) until release(): replayed history is
-   * read off the event loop, and live events must not overtake it.
+   * read off the event loop, and live events must not overtake it (nor the join reply, when the join waits
+   * for the cluster link of the room).
    */
   hold(): void {
     this.held ??= [];
   }
 
-  /** Stops holding: delivers `first` (the replay), then everything held, in order. */
-  release(first: readonly ChatEvent[]): void {
+  /**
+   * Stops holding: delivers `first` (the replay, the join reply), then everything held, in order. Returns
+   * false, delivering nothing, when more than MAX_HELD_BYTES arrived meanwhile: the caller drops the session.
+   */
+  release(first: readonly ChatEvent[]): boolean {
     const held = this.held ?? [];
     this.held = undefined;
     this.heldBytes = 0;
+    if (this.heldOverflow) return false;
     for (const event of first) this.deliver(event);
     for (const event of held) this.deliver(event);
+    return true;
   }
 
   /** Makes `room` current (moving it to the end of the order) or adds it. */

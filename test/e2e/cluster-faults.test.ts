@@ -100,3 +100,49 @@ test.serial('a node killed with SIGKILL: its users quit for the others and its n
     await cluster.stop();
   }
 });
+
+test.serial('the same nickname taken on both nodes while Redis is down: when it is back exactly one keeps it, the other is told by NOTICE and can move to another name', async (t) => {
+  const cluster = await startCluster(2);
+  try {
+    const [a, b] = cluster.nodes;
+    const aLog = a!.stderr().length;
+    const bLog = b!.stderr().length;
+    await cluster.redis.stop();
+    await a!.waitForLog(/warn cluster-degraded/, aLog);
+    await b!.waitForLog(/warn cluster-degraded/, bLog);
+    // Each node can only check its own users meanwhile: both say yes.
+    const onA = await register(a!.port, 'twin');
+    const onB = await register(b!.port, 'TWIN');
+    await cluster.redis.restart();
+    await a!.waitForLog(/warn cluster-recovered/, aLog);
+    await b!.waitForLog(/warn cluster-recovered/, bLog);
+    const clashText = /^NOTICE Your nickname (twin|TWIN) was given to someone on another server while the servers were apart; please pick another with \/nick\.$/;
+    // Both nodes have re-asserted their names once each logged cluster-recovered; a /ping orders the NOTICE before PONG.
+    await Promise.all([onA.sync(), onB.sync()]);
+    const told = [onA, onB].filter((client) => client.all(clashText).length === 1);
+    t.is(told.length, 1, `NOTICEs: a ${JSON.stringify(onA.all(/^NOTICE/))}, b ${JSON.stringify(onB.all(/^NOTICE/))}`);
+    const loser = told[0]!;
+    const winner = loser === onA ? onB : onA;
+    const [winnerNode, loserNode] = loser === onA ? [b!, a!] : [a!, b!];
+    t.deepEqual(winner.all(clashText), []);
+    // The way out: another name, which the cluster checks as usual.
+    loser.send('/nick twin2');
+    t.regex(await loser.waitForLine(/^(OK NICK|ERR) /), /^OK NICK twin2 /);
+    // The name is the winner's on both nodes: refused to newcomers, and a /msg reaches the winner.
+    for (const node of [loserNode, winnerNode]) {
+      const newcomer = await connect(node.port);
+      newcomer.send('twin');
+      t.regex(await newcomer.waitForLine(/^(OK NICK|ERR) /), /^ERR NICK_IN_USE /);
+      newcomer.end();
+    }
+    const asker = await register(loserNode.port, 'asker');
+    asker.send('/msg twin are you the one?');
+    await asker.waitForLine(/^OK MSG /);
+    t.is(await winner.waitForLine(/^PRIVMSG asker /), 'PRIVMSG asker are you the one?');
+    await loser.sync();
+    t.deepEqual(loser.all(/^PRIVMSG /), []);
+    for (const c of [onA, onB, asker]) c.end();
+  } finally {
+    await cluster.stop();
+  }
+});

@@ -130,3 +130,73 @@ export async function startCluster(count: number, args: string[] = []): Promise<
     },
   };
 }
+
+/** A TCP relay to a loopback port that delays every chunk, each way, as a distant network would. */
+export interface LatencyProxy {
+  port: number;
+  /** Closes the listener and every relayed connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Relays connections on a free loopback port to 127.0.0.1:`targetPort`, holding each chunk `delayMs` in
+ * each direction (order kept: timers of equal delay fire in the order they were set). A node given the
+ * proxy's URL is a node far from its Redis, which widens the races between nodes that tests must cover.
+ */
+export async function startLatencyProxy(targetPort: number, delayMs: number): Promise<LatencyProxy> {
+  const sockets = new Set<net.Socket>();
+  const relay = (from: net.Socket, to: net.Socket): void => {
+    from.on('data', (chunk) => {
+      setTimeout(() => {
+        if (!to.destroyed) to.write(chunk);
+      }, delayMs);
+    });
+    from.on('close', () => setTimeout(() => to.destroy(), delayMs));
+    from.on('error', () => undefined);
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    relay(client, upstream);
+    relay(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Sends one command to the Redis on 127.0.0.1:`port` and resolves with its reply as text (simple or bulk string). */
+export function redisQuery(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let reply = Buffer.alloc(0);
+    socket.setTimeout(5000, () => socket.destroy(new Error('Redis did not answer in time')));
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`));
+    socket.on('data', (chunk: Buffer) => {
+      reply = Buffer.concat([reply, chunk]);
+      const end = reply.indexOf('\r\n');
+      if (end < 0) return;
+      const head = reply.subarray(0, end).toString();
+      if (head.startsWith('$')) {
+        const length = Number(head.slice(1));
+        if (reply.length < end + 2 + Math.max(0, length)) return;
+        socket.end();
+        resolve(length < 0 ? '' : reply.subarray(end + 2, end + 2 + length).toString());
+      } else {
+        socket.end();
+        if (head.startsWith('-')) reject(new Error(head));
+        else resolve(head.slice(1));
+      }
+    });
+  });
+}

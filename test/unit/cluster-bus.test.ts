@@ -3,7 +3,7 @@ import { ChatCore } from '../../lib/core/chat-core';
 import type { Session } from '../../lib/core/session';
 import { RedisCluster } from '../../lib/cluster/redis-cluster';
 import { codeOf, EventSink } from '../helpers/event-sink';
-import { startRedis, type RedisServer } from '../helpers/redis';
+import { redisQuery, startRedis, type RedisServer } from '../helpers/redis';
 
 // Two chat cores in this process, each with its own RedisCluster on one real redis-server: the bus,
 // presence and registry logic, asserted as events (no daemon, no sockets to clients).
@@ -103,6 +103,34 @@ test('a nickname dropped without /quit stays held for its address across nodes',
     t.is(codeOf(stranger.sink.events.find((e) => e.type === 'failure')), 'NICK_RESERVED');
     const back = await b.user('holdme', '192.0.2.7');
     t.true(back.sink.events.some((e) => e.type === 'reply' && e.command === 'NICK' && e.subject === 'holdme'));
+  } finally {
+    await Promise.all([a.cluster.close(), b.cluster.close()]);
+  }
+});
+
+test('a topic change older than the topic a node read when it linked the room is ignored; a newer one is applied and shown', async (t) => {
+  const a = await node('va');
+  const b = await node('vb');
+  try {
+    const setter = await a.user('setter');
+    await setter.say('/join #ver');
+    for (const text of ['one', 'two', 'three']) await setter.say(`/topic #ver ${text}`);
+    // The topic script ran on node a's command connection; a PING behind it answers once Redis has run it.
+    await (a.cluster as unknown as { cmd: { ping(): Promise<string> } }).cmd.ping();
+    const reader = await b.user('reader');
+    await reader.say('/join #ver');
+    t.deepEqual(reader.sink.events.find((e) => e.type === 'room'), { type: 'room', room: '#ver', members: 2, topic: 'three' });
+    reader.sink.take();
+    // A change that was in flight while node b read version 3 (it carries version 2) comes late: ignored.
+    const line = (v: number, text: string): string => `stray\n[${JSON.stringify({ n: 'stray', k: '#ver', e: { type: 'topic', room: '#ver', by: 'setter', text }, v })}]`;
+    await redisQuery(redis.port, 'PUBLISH', 'mychat:room:#ver', line(2, 'two'));
+    await redisQuery(redis.port, 'PUBLISH', 'mychat:room:#ver', line(4, 'four'));
+    await until(() => reader.sink.events.some((e) => e.type === 'topic'), 'the newer change reached node b');
+    t.deepEqual(
+      reader.sink.take().filter((e) => e.type === 'topic'),
+      [{ type: 'topic', room: '#ver', by: 'setter', text: 'four' }],
+    );
+    t.is(b.core.rooms.get('#ver')!.topic, 'four');
   } finally {
     await Promise.all([a.cluster.close(), b.cluster.close()]);
   }

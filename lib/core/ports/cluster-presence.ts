@@ -25,8 +25,18 @@ export interface RemoteRoom {
 export interface ClusterPresence {
   /** A session picked its first nickname. */
   registered(session: Session): void;
-  /** A session entered a room; `shown`: its members are told (the room is not large). */
-  joined(session: Session, room: Room, shown: boolean): void;
+  /**
+   * A session entered a room; `shown`: its members are told (the room is not large). Returns a Promise
+   * while this server is not yet linked to the room (its first member here): it settles once every line
+   * the other servers publish to the room from then on reaches this server, and the room's topic is the
+   * cluster's. The joiner's live events are held meanwhile and its join is answered only then.
+   */
+  joined(session: Session, room: Room, shown: boolean): Promise<void> | undefined;
+  /**
+   * The room's topic as the cluster knows it, for a room this server has no member of (so it does not
+   * follow its changes): the Promise settles once `room` holds it. Undefined when there is nothing to wait for.
+   */
+  refreshTopic(room: Room): Promise<void> | undefined;
   /** A session left a room; `event` is the part shown to the members (undefined: not shown). */
   left(session: Session, room: Room, event: ChatEvent | undefined): void;
   /** A registered session changed nickname from `from`; peers in `shownRooms` are told. */
