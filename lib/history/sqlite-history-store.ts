@@ -19,7 +19,7 @@ import { flattenWrites, openEntryWriter, type EntryWriter, type QueuedWrite } fr
 import type { Row } from './history-reads';
 import { openSearchIndexer, type SearchIndexer } from './search-index';
 import { ftsMatch } from './search-terms';
-import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, overBounds, RETRY_FIRST_MS } from './unsaved-backlog';
+import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, OutageTally, overBounds, RETRY_FIRST_MS } from './unsaved-backlog';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
 export type SyncMode = 'normal' | 'full';
@@ -268,11 +268,8 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly entryWriter: EntryWriter;
   private dirtySinceCheckpoint = false;
   private failing = false;
-  /** Messages (and rooms) dropped from the backlog during the current outage. */
-  private lost = 0;
-  private lostRooms = 0;
-  /** Messages of the backlog written by retries during the current outage. */
-  private written = 0;
+  /** What the current outage wrote back and dropped (shared with the PostgreSQL store). */
+  private readonly tally = new OutageTally();
   private closed = false;
   /** Progress of the current retention pass: which room it is at, and that room's cutoff id. */
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
@@ -731,19 +728,8 @@ export class SqliteHistoryStore implements HistoryStore {
       const deadline = Date.now() + lastAttemptMs;
       this.writeBacklog(() => Date.now() < deadline);
     }
-    const unwritten = this.queue.filter(isMessage).length;
-    const notKept = this.lost + unwritten;
-    if (this.failing || notKept > 0) {
-      this.options.log.log('error', 'history-closed', {
-        notKept,
-        unwritten,
-        dropped: this.lost,
-        written: this.written,
-        roomsNotKept: this.queue.filter((entry) => !isMessage(entry) && !('forget' in entry)).length + this.lostRooms || undefined,
-      });
-    } else {
-      this.options.log.log('info', 'history-closed', { notKept });
-    }
+    const { notKept, level, fields } = this.tally.closing(this.queue, this.failing);
+    this.options.log.log(level, 'history-closed', fields);
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
@@ -843,7 +829,7 @@ export class SqliteHistoryStore implements HistoryStore {
    */
   private retry(): void {
     if (this.closed || !this.failing) return;
-    const before = this.written;
+    const before = this.tally.written;
     this.reclaimWal();
     const started = Date.now();
     const error = this.writeBacklog(() => Date.now() - started < RETRY_SLICE_MS);
@@ -851,10 +837,7 @@ export class SqliteHistoryStore implements HistoryStore {
       this.failing = false;
       this.tellWriter('resume-index');
       this.retryDelay = RETRY_FIRST_MS;
-      this.options.log.log('warn', 'history-write-recovered', { written: this.written, lost: this.lost, roomsLost: this.lostRooms || undefined });
-      this.written = 0;
-      this.lost = 0;
-      this.lostRooms = 0;
+      this.options.log.log('warn', 'history-write-recovered', this.tally.recovered());
       this.mergeIndex();
       return;
     }
@@ -863,7 +846,7 @@ export class SqliteHistoryStore implements HistoryStore {
       this.scheduleRetry(0);
       return;
     }
-    this.retryDelay = nextRetryDelay(this.retryDelay, this.written > before);
+    this.retryDelay = nextRetryDelay(this.retryDelay, this.tally.written > before);
     this.options.log.log('debug', 'history-retry-failed', { error, queued: this.queue.length, retryMs: this.retryDelay });
     this.scheduleRetry(this.retryDelay);
   }
@@ -886,7 +869,7 @@ export class SqliteHistoryStore implements HistoryStore {
       }
       this.queue.splice(0, count);
       this.queuedBytes -= bytes;
-      this.written += chunk.filter(isMessage).length;
+      this.tally.written += chunk.filter(isMessage).length;
       this.reclaimWal();
     }
     return undefined;
@@ -894,14 +877,13 @@ export class SqliteHistoryStore implements HistoryStore {
 
   /** Drops the oldest backlog entries until it is within its bounds; logs when an outage starts dropping. */
   private dropOldest(): void {
-    const before = this.lost + this.lostRooms;
+    const before = this.tally.dropped;
     while (this.queue.length > 1 && overBounds(this.queue.length, this.queuedBytes)) {
       const dropped = this.queue.shift()!;
       this.queuedBytes -= entrySize(dropped);
-      if (isMessage(dropped)) this.lost++;
-      else this.lostRooms++;
+      this.tally.drop(dropped);
     }
-    if (before === 0 && this.lost + this.lostRooms > 0) {
+    if (before === 0 && this.tally.dropped > 0) {
       this.options.log.log('error', 'history-backlog-full', BACKLOG_FULL_LOG);
     }
   }
