@@ -14,7 +14,10 @@
  * with no instrumentation of the daemon: /proc/PID/stat and task/PID/stat (CPU of all threads and of the
  * event loop, minor page faults), /proc/PID/io syscw (write system calls: nearly all of a node's are
  * socket writes to its members), /proc/PID/status context switches, Redis INFO (PUBLISH calls, bytes out).
- * Without --nodes it prints how to run it and exits 0 (npm run bench passes its arguments here).
+ * Without --nodes it prints how to run it and exits 0 (npm run bench passes its arguments here);
+ * `--only layout` runs only the layout comparisons (`--only scaling` only the scaling runs, `scaling,why` adds
+ * the explanation).
+ * The figures are CPU-time figures first: on 2 shared cores throughput mostly says how busy the machine was.
  * Traffic goes only to 127.0.0.0/8; every wait is bounded.
  */
 import os from 'node:os';
@@ -327,6 +330,10 @@ async function explain(redis: RedisServer, maxNodes: number, runs: Map<number, {
 
 /** The two subscription layouts: on one room spanning every node, and on many rooms each on a few nodes. */
 async function layouts(redis: RedisServer, maxNodes: number, measured: Result[] | undefined): Promise<void> {
+  if (maxNodes < 2) {
+    console.log('layout   skipped: the layouts differ only with 2 nodes or more (--nodes 2)');
+    return;
+  }
   const roomWarm = measured ?? (await measure(redis, { label: 'layout', nodes: maxNodes, layout: 'room', topology: oneRoom(maxNodes) })).warm;
   if (measured === undefined) for (const r of roomWarm) console.log(report(r));
   const other = await measure(redis, { label: 'layout', nodes: maxNodes, layout: 'node', topology: oneRoom(maxNodes) });
