@@ -6,70 +6,13 @@
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time. Figures are for this machine
  * (2 shared cores: the generator runs here too, so its CPU use is printed next to each figure).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { rssKiB, startBenchDaemon } from './bench-daemon';
+import { BENCH_DEADLINE_MS, cpuTicks, registered, sendAndCount, type BenchClient } from './bench-client';
 import { silentLogger } from '../lib/log';
 import { SqliteHistoryStore } from '../lib/history/sqlite-history-store';
-
-const HARD_DEADLINE_MS = 120_000;
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/** A minimal, cheap client: counts received lines and can wait for a given substring. */
-class BenchClient {
-  received = 0;
-  private tail = '';
-  private waiting: { needle: string; resolve: () => void } | undefined;
-
-  constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) this.received++;
-      if (this.waiting) {
-        const seen = this.tail + chunk.toString('latin1');
-        this.tail = seen.slice(-256);
-        if (seen.includes(this.waiting.needle)) {
-          const { resolve } = this.waiting;
-          this.waiting = undefined;
-          resolve();
-        }
-      }
-    });
-    socket.on('error', () => undefined);
-  }
-
-  waitFor(needle: string, timeoutMs = 20_000): Promise<void> {
-    if (this.tail.includes(needle)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timeout waiting for ${needle}`)), timeoutMs);
-      this.waiting = {
-        needle,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-    });
-  }
-}
-
-async function registered(port: number, nick: string, room?: string, localAddress = '127.0.0.1'): Promise<BenchClient> {
-  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  const client = new BenchClient(socket);
-  const done = client.waitFor(room ? `OK JOIN ${room} ` : 'OK JOIN #lobby ');
-  socket.write(room ? `${nick}\r\n/join ${room}\r\n` : `${nick}\r\n`);
-  await done;
-  return client;
-}
 
 /** Runs one fan-out scenario on a fresh daemon started with `extra` options; returns delivered lines per second. */
 async function fanOut(members: number, senders: number, messagesEach: number, extra: string[] = []): Promise<number> {
@@ -78,43 +21,14 @@ async function fanOut(members: number, senders: number, messagesEach: number, ex
   const clients: BenchClient[] = [];
   for (let i = 0; i < members; i++) clients.push(await registered(daemon.port, `m${i}`, room));
   await new Promise((r) => setTimeout(r, 200));
-  const before = clients.map((c) => c.received);
   const ticks0 = cpuTicks(daemon.pid);
   const genCpu0 = process.cpuUsage();
-  const started = process.hrtime.bigint();
-  const text = 'x'.repeat(60);
-  const pongs = clients.slice(0, senders).map((c, s) => c.waitFor(`PONG done${s}`, HARD_DEADLINE_MS));
-  // Each sender writes its messages in batches of 100 lines per write, then a /ping marks its end.
-  for (let s = 0; s < senders; s++) {
-    const socket = clients[s]!.socket;
-    let sent = 0;
-    const pump = (): void => {
-      while (sent < messagesEach) {
-        let batch = '';
-        for (let k = 0; k < 100 && sent < messagesEach; k++, sent++) batch += `${sent} ${text}\r\n`;
-        if (!socket.write(batch)) {
-          socket.once('drain', pump);
-          return;
-        }
-      }
-      socket.write(`/ping done${s}\r\n`);
-    };
-    pump();
-  }
-  await Promise.all(pongs).catch((error: unknown) => {
-    console.error(`senders: ${clients.slice(0, senders).map((c) => `${c.received}${c.socket.destroyed ? 'X' : ''}`).join(' ')}`);
-    throw error;
-  });
-  // Everyone else must have received every message from every sender (senders do not get their own).
-  const expected = (i: number) => (i < senders ? (senders - 1) * messagesEach + 1 : senders * messagesEach);
-  const deadline = Date.now() + HARD_DEADLINE_MS;
-  while (clients.some((c, i) => c.received - before[i]! < expected(i)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const delivered = clients.reduce((sum, c, i) => sum + (c.received - before[i]!), 0) - senders;
+  // Everyone else must receive every message from every sender (senders do not get their own, but their PONG).
+  const senderIndexes = Array.from({ length: senders }, (_, s) => s);
+  const { seconds, delivered, complete } = await sendAndCount(clients, senderIndexes, messagesEach, (i) => (i < senders ? (senders - 1) * messagesEach + 1 : senders * messagesEach));
   const daemonCpu = (cpuTicks(daemon.pid) - ticks0) / 100 / seconds;
   const gen = process.cpuUsage(genCpu0);
   const genCpu = (gen.user + gen.system) / 1e6 / seconds;
-  const complete = clients.every((c, i) => c.received - before[i]! >= expected(i));
   const dropped = clients.filter((c) => c.socket.destroyed || c.socket.readableEnded).length;
   console.log(
     `fan-out  members=${members} senders=${senders} msgs/sender=${messagesEach}${extra.length > 0 ? ` (${extra.join(' ')})` : ''}  ` +
@@ -137,8 +51,7 @@ const HISTORY_ROUNDS = 3;
 
 /** CPU ticks (1/100 s) of this process's main thread only, not of its worker threads. */
 function mainThreadTicks(): number {
-  const fields = readFileSync(`/proc/${process.pid}/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return cpuTicks(process.pid, process.pid);
 }
 
 /**
@@ -197,7 +110,7 @@ async function main(): Promise<void> {
   const killer = setTimeout(() => {
     console.error('bench: hard deadline reached');
     process.exit(1);
-  }, 5 * HARD_DEADLINE_MS);
+  }, 5 * BENCH_DEADLINE_MS);
   killer.unref();
   console.log(`mychat benchmark  node ${process.version}  ${new Date().toISOString()}`);
   await fanOut(100, 1, 20_000);
