@@ -60,7 +60,7 @@ function mainThreadTicks(): number {
  */
 async function storeCost(): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-bench-store-'));
-  const store = new SqliteHistoryStore({ dataDir, sync: 'normal', log: silentLogger, writerThread: true });
+  const store = new SqliteHistoryStore({ dataDir, sync: 'normal', log: silentLogger, maintenanceThread: true });
   try {
     const total = 100_000;
     const text = 'x'.repeat(60);

@@ -100,9 +100,9 @@ async function openHistory(
       return { history, reader: new PostgresHistoryQueries({ url: options.database, log, store: history }) };
     }
     // Search indexing and WAL checkpoints (with their fsyncs) run off the event loop.
-    const history = new SqliteHistoryStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage, writerThread: true });
+    const history = new SqliteHistoryStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage, maintenanceThread: true });
     // History reads a client can ask for run in worker threads, so no query blocks chat.
-    return { history, reader: new WorkerHistoryReader({ dataDir: options.dataDir, log, readable: (search) => history.readable(search) }) };
+    return { history, reader: new WorkerHistoryReader({ dataDir: options.dataDir, log }) };
   } catch (error) {
     if (!(error instanceof HistoryOpenError) && !(error instanceof DatabaseOpenError)) throw error;
     // Refuse to start rather than fail later or replace what is there: the message says what to do.
@@ -168,20 +168,9 @@ async function main(): Promise<void> {
     maxAgeMs: options.historyMaxDays * 86_400_000,
   });
   // One output turn for every door: a turn's messages are stored before any of its output leaves, whatever
-  // the transport, so what someone has seen is on disk. The SQLite store's writer thread acknowledges each
-  // write and the turn's output waits for it; PostgreSQL's commit only starts (see README "PostgreSQL").
+  // the transport, so what someone has seen is on disk.
   const turn = new OutputTurn();
-  if (history instanceof SqliteHistoryStore) {
-    turn.gate = history;
-    history.onRelease = () => turn.release();
-  } else if (history !== undefined) {
-    turn.gate = {
-      hold: () => {
-        history.commit();
-        return false;
-      },
-    };
-  }
+  if (history !== undefined) turn.beforeFlush = () => history.commit();
   const listener = new ChatListener(core, { maxSendQueueBytes: options.maxSendQueue, floodBurst: options.floodBurst, floodRate: options.floodRate, flood: floodOf(options), log }, turn);
 
   // Socket activation may pass several listening sockets (one per ListenStream=); the first is the

@@ -51,11 +51,6 @@ export interface WorkerReaderOptions {
   maxRetiring?: number;
   /** Enables stallForTest(); only tests set it. */
   testHooks?: boolean;
-  /**
-   * Resolves once what the store queued before a query can be read (and, for a search, found): the
-   * SQLite store's writer thread commits after the event loop has moved on (SqliteHistoryStore.readable).
-   */
-  readable?: (search: boolean) => Promise<void>;
 }
 
 /**
@@ -132,7 +127,7 @@ function startWorker(data: ReaderData): Worker {
  * once; at most maxRetiring such threads may still be finishing, beyond that new queries get HISTORY_BUSY.
  */
 export class WorkerHistoryReader implements HistoryQueries {
-  private readonly settings: Required<Omit<WorkerReaderOptions, 'log' | 'dataDir' | 'readable'>>;
+  private readonly settings: Required<Omit<WorkerReaderOptions, 'log' | 'dataDir'>>;
   private readonly data: ReaderData;
   private readonly threads = new Set<Thread>();
   /** Terminated threads still finishing their native query, with the promise of their exit. */
@@ -160,22 +155,17 @@ export class WorkerHistoryReader implements HistoryQueries {
   }
 
   recent(roomKey: string, limit: number, uptoId?: number, spent?: QueryTimer): Promise<HistoryPage> {
-    return this.whenReadable(false, () => this.submit({ op: 'recent', roomKey, limit, uptoId }, () => checkQuery(limit), undefined, spent)) as Promise<HistoryPage>;
+    return this.submit({ op: 'recent', roomKey, limit, uptoId }, () => checkQuery(limit), undefined, spent) as Promise<HistoryPage>;
   }
 
   before(roomKey: string, beforeId: number, limit: number, spent?: QueryTimer): Promise<HistoryPage> {
-    return this.whenReadable(false, () => this.submit({ op: 'before', roomKey, beforeId, limit }, () => checkQuery(limit), undefined, spent)) as Promise<HistoryPage>;
+    return this.submit({ op: 'before', roomKey, beforeId, limit }, () => checkQuery(limit), undefined, spent) as Promise<HistoryPage>;
   }
 
   search(roomKey: string, words: string[], limit: number, spent?: QueryTimer): Promise<HistoryEntry[]> {
-    return this.whenReadable(true, () => this.submit({ op: 'search', roomKey, words, limit }, () => checkQuery(limit, words), undefined, spent)) as Promise<HistoryEntry[]>;
+    return this.submit({ op: 'search', roomKey, words, limit }, () => checkQuery(limit, words), undefined, spent) as Promise<HistoryEntry[]>;
   }
 
-  /** Runs `query` once the store says what was queued before it can be read (at once without that hook). */
-  private whenReadable(search: boolean, query: () => Promise<unknown>): Promise<unknown> {
-    const readable = this.options.readable;
-    return readable === undefined ? query() : readable(search).then(query);
-  }
 
   /**
    * Test hook (needs testHooks): a native SQLite query that runs for about `ms` milliseconds in a reader

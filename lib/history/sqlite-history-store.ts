@@ -14,12 +14,11 @@ import {
   type RoomCreations,
   type StoredRoom,
 } from '../core/ports/history-store';
-import type { WriterCommand, WriterData, WriterReport } from './writer-worker';
-import { flattenWrites, openEntryWriter, type EntryWriter, type QueuedWrite } from './sqlite-writes';
+import type { MaintenanceCommand, MaintenanceData, MaintenanceReport } from './maintenance-worker';
 import type { Row } from './history-reads';
 import { openSearchIndexer, type SearchIndexer } from './search-index';
 import { ftsMatch } from './search-terms';
-import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, OutageTally, overBounds, RETRY_FIRST_MS } from './unsaved-backlog';
+import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, OutageTally, overBounds, RETRY_FIRST_MS, type UnsavedWrite } from './unsaved-backlog';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
 export type SyncMode = 'normal' | 'full';
@@ -32,12 +31,10 @@ export interface SqliteStoreOptions {
   /** Called once when a storage outage starts, with the entries that could not be written. */
   onOutage?: (unsaved: readonly NewHistoryEntry[]) => void;
   /**
-   * Commit, index search text and checkpoint the WAL from a writer thread of its own (see
-   * writer-worker.ts) instead of on the event loop; the daemon sets it. commit() then starts a write and
-   * returns, and hold() tells the output turn to wait for it (see OutputGate). SQLite's automatic
-   * checkpoints are then off.
+   * Index search text and checkpoint the WAL from a worker thread of its own, instead of on the event
+   * loop (the daemon sets it; see maintenance-worker.ts). SQLite's automatic checkpoints are then off.
    */
-  writerThread?: boolean;
+  maintenanceThread?: boolean;
 }
 
 /** A data directory or database that cannot be used; the daemon prints it and exits. */
@@ -60,6 +57,11 @@ const PRUNE_STEP_ROWS = 200;
  * one segment and cost about 1.5 µs each.
  */
 export const INDEX_INTERVAL_MS = 250;
+/**
+ * Messages inserted by one statement: a commit of a turn's messages binds and steps one statement per
+ * this many rather than one per message, which halves what a message costs to store.
+ */
+const INSERT_ROWS = 32;
 /** Rows indexed per transaction of a round. */
 const INDEX_CHUNK_ROWS = 2000;
 /** Most time one indexing round spends before it yields to chat (it goes on in the next turn). */
@@ -122,6 +124,8 @@ DROP TRIGGER IF EXISTS messages_fts_insert;
 UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
+/** What the store queues for its next commit. */
+type QueuedWrite = UnsavedWrite;
 
 /** How long a write waits for a lock held by another connection. */
 const BUSY_TIMEOUT_MS = 2000;
@@ -152,36 +156,24 @@ function makeDirectory(dir: string): void {
  */
 const FORGOTTEN = `key >= '!' AND key < '"'`;
 
-/** Longest the event loop waits for the writer thread's write in flight when it must (close, a backlog over its bounds). */
-const SYNC_WAIT_MS = 10_000;
 /**
- * How far the event loop may run ahead of the writer thread: past this many entries (or bytes) queued
- * behind the write in flight, it waits for that write before taking more. The output held for those
- * entries stays bounded, and senders are slowed to the disk's pace as when the event loop wrote itself.
+ * Starts the maintenance thread (see maintenance-worker.ts); under ts-node (tests) its TypeScript file is
+ * loaded through ts-node. It never keeps the process alive; what it reports is logged, and `lost` is
+ * called if it ends without being told to.
  */
-const WRITER_LAG_ENTRIES = 1000;
-/** See WRITER_LAG_ENTRIES. */
-const WRITER_LAG_BYTES = 512 * 1024;
-
-/**
- * Starts the writer thread (see writer-worker.ts); under ts-node (tests) its TypeScript file is loaded
- * through ts-node. It never keeps the process alive; its failures and recoveries are logged, the rest of
- * what it reports goes to `handle`, and `lost` is called if it ends without being told to.
- */
-function startWriter(data: WriterData, log: Logger, handle: (report: WriterReport) => void, lost: () => void): Worker {
-  const file = path.join(__dirname, `writer-worker${path.extname(__filename)}`);
+function startMaintainer(data: MaintenanceData, log: Logger, lost: () => void): Worker {
+  const file = path.join(__dirname, `maintenance-worker${path.extname(__filename)}`);
   const worker = __filename.endsWith('.ts')
     ? new Worker(`require('ts-node/register'); require(${JSON.stringify(file)});`, { eval: true, workerData: data })
     : new Worker(file, { workerData: data });
   worker.unref();
   let closed = false;
-  worker.on('message', (report: WriterReport) => {
+  worker.on('message', (report: MaintenanceReport) => {
     if ('failed' in report) log.log('warn', `history-${report.failed}-failed`, { error: report.error, thread: true });
     else if ('recovered' in report) log.log('info', `history-${report.recovered}-recovered`, { thread: true });
-    else if ('closed' in report) closed = true;
-    else handle(report);
+    else closed = true;
   });
-  worker.on('error', (error) => log.log('error', 'history-writer-thread-failed', { error: error.message }));
+  worker.on('error', (error) => log.log('error', 'history-maintenance-thread-failed', { error: error.message }));
   worker.on('exit', () => {
     if (!closed) lost();
   });
@@ -191,8 +183,12 @@ function startWriter(data: WriterData, log: Logger, handle: (report: WriterRepor
 /** Prepares every statement the store uses; this fails if a table lacks a column we need. */
 function prepareStatements(db: Database.Database) {
   return {
+    roomByKey: db.prepare('SELECT id FROM rooms WHERE key = ?').pluck(),
     lastMessageId: db.prepare('SELECT max(id) FROM messages').pluck(),
-    lastSequence: db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'messages'`).pluck(),
+    insertRoom: db.prepare('INSERT INTO rooms (key, name, created_at) VALUES (?, ?, ?)'),
+    setTopic: db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?'),
+    insertMessage: db.prepare('INSERT INTO messages (room_id, at, nick, kind, text) VALUES (?, ?, ?, ?, ?)'),
+    insertMessages: db.prepare(`INSERT INTO messages (room_id, at, nick, kind, text) VALUES ${Array<string>(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`),
     recent: db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT ?'),
     before: db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
     search: db.prepare(
@@ -209,8 +205,10 @@ function prepareStatements(db: Database.Database) {
       `SELECT key FROM rooms WHERE id = ? AND NOT (${FORGOTTEN})
          AND NOT EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id AND kind <> 'TOPIC')`,
     ).pluck(),
+    forgetRoom: db.prepare(`UPDATE rooms SET key = '!' || id WHERE id = ?`),
     forgottenRoom: db.prepare(`SELECT id FROM rooms WHERE ${FORGOTTEN} LIMIT 1`).pluck(),
     deleteRoomMessages: db.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE room_id = ? ORDER BY id LIMIT ?)'),
+    insertCreation: db.prepare('INSERT INTO room_creations (creator, at) VALUES (?, ?)'),
     creations: db.prepare('SELECT creator, count(*) AS count, min(at) AS first FROM room_creations WHERE at >= ? GROUP BY creator'),
     deleteOldCreations: db.prepare('DELETE FROM room_creations WHERE rowid IN (SELECT rowid FROM room_creations WHERE at < ? ORDER BY at LIMIT ?)'),
     roomIds: db.prepare('SELECT id FROM rooms').pluck(),
@@ -240,32 +238,7 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Wait before the next retry during an outage (nextRetryDelay: doubles while retries fail). */
   private retryDelay = RETRY_FIRST_MS;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
-  /**
-   * The writer thread once it has opened the database (writerThread option); undefined: this connection
-   * writes (before the thread is ready, which under ts-node in tests can take seconds, and if it is lost).
-   */
-  private writer: Worker | undefined;
-  private starting: Worker | undefined;
-  /** The writer thread's slots (see WriterData.settled). */
-  private settledSlots: Int32Array | undefined;
-  /** The batch handed to the writer thread and not yet settled: its number, entries, size and the append count it ends at. */
-  private inFlight: { seq: number; entries: QueuedWrite[]; bytes: number; upTo: number } | undefined;
-  private writeSeq = 0;
-  /** Entries appended so far, and how many of them have been written (or given up on in an outage). */
-  private appended = 0;
-  private settledUpTo = 0;
-  /** Reads waiting until the entries appended before them are written (see readable). */
-  private waiters: Array<{ upTo: number; resolve: () => void }> = [];
-  /** Searches waiting for the writer thread to index what is committed, by request number. */
-  private readonly catchUps = new Map<number, () => void>();
-  private catchUpSeq = 0;
-  /** The output turn waits until this many entries are settled (see hold). */
-  private holdUntil: number | undefined;
-  /** Called when output held by hold() may leave: what it waited for is written, or cannot be (an outage). */
-  onRelease: (() => void) | undefined;
-  /** Id of the newest message appended: ids are given on append, in order. */
-  private lastId: number;
-  private readonly entryWriter: EntryWriter;
+  private readonly maintainer: Worker | undefined;
   private dirtySinceCheckpoint = false;
   private failing = false;
   /** What the current outage wrote back and dropped (shared with the PostgreSQL store). */
@@ -274,7 +247,7 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Progress of the current retention pass: which room it is at, and that room's cutoff id. */
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
   private readonly statements: ReturnType<typeof prepareStatements>;
-  private readonly writeBatch: (entries: QueuedWrite[]) => void;
+  private readonly writeBatch: (entries: Array<QueuedWrite>) => void;
   /** Fills the full-text index behind the commits (its end is kept in meta, so a restart resumes). */
   private readonly indexer: SearchIndexer;
   /** The indexing rounds on the event loop, when no maintenance thread does them. */
@@ -311,9 +284,6 @@ export class SqliteHistoryStore implements HistoryStore {
       // Preparing every statement here checks the tables have the columns we need.
       this.statements = prepareStatements(this.db);
       this.indexer = openSearchIndexer(this.db);
-      this.entryWriter = openEntryWriter(this.db);
-      // AUTOINCREMENT's sequence never goes back, even when retention has deleted the newest rows.
-      this.lastId = Math.max((this.statements.lastSequence.get() as number | undefined) ?? 0, (this.statements.lastMessageId.get() as number | null) ?? 0);
     } catch (error) {
       if (error instanceof HistoryOpenError) throw error;
       throw new HistoryOpenError(
@@ -322,15 +292,19 @@ export class SqliteHistoryStore implements HistoryStore {
           `restore it from a backup, or move it aside (mv ${file} ${file}.bad) to start with empty history.`,
       );
     }
-    // BEGIN IMMEDIATE: the writer thread writes too, and a transaction that read before it asked for
+    // BEGIN IMMEDIATE: the maintenance thread writes too, and a transaction that read before it asked for
     // the write lock would fail at once (SQLITE_BUSY, no waiting) if the thread wrote meanwhile.
-    const writeTransaction = this.db.transaction((entries: QueuedWrite[]) => this.entryWriter.write(flattenWrites(entries), this.roomCache()));
+    const writeTransaction = this.db.transaction((entries: Array<QueuedWrite>) => this.writeEntries(entries));
     this.writeBatch = (entries) => writeTransaction.immediate(entries);
-    if (options.writerThread) {
+    if (options.maintenanceThread) {
       this.db.pragma('wal_autocheckpoint = 0');
-      this.settledSlots = new Int32Array(new SharedArrayBuffer(8));
-      const data: WriterData = { file, sync: options.sync, indexIntervalMs: INDEX_INTERVAL_MS, checkpointIntervalMs: CHECKPOINT_MS, settled: this.settledSlots.buffer as SharedArrayBuffer };
-      this.starting = startWriter(data, options.log, (report) => this.onWriterReport(report), () => this.writerLost());
+      // Should the thread die, the event loop takes its jobs back, so the WAL stays bounded and search current.
+      this.maintainer = startMaintainer({ file, indexIntervalMs: INDEX_INTERVAL_MS, checkpointIntervalMs: CHECKPOINT_MS }, options.log, () => {
+        if (this.closed) return;
+        this.db.pragma('wal_autocheckpoint = 1000');
+        this.indexTimer = setInterval(() => this.indexRound(), INDEX_INTERVAL_MS);
+        this.indexTimer.unref();
+      });
     } else {
       if (options.sync === 'normal') {
         this.checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_MS);
@@ -358,9 +332,7 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   append(entry: NewHistoryEntry): void {
-    if (this.closed) return;
-    const { roomKey, roomName, at, nick, kind, text } = entry;
-    this.enqueue({ id: ++this.lastId, roomKey, roomName, at, nick, kind, text });
+    this.enqueue(entry);
   }
 
   saveRoom(room: NewRoom): void {
@@ -378,18 +350,9 @@ export class SqliteHistoryStore implements HistoryStore {
   private enqueue(entry: QueuedWrite): void {
     if (this.closed) return;
     this.queue.push(entry);
-    this.appended++;
     this.queuedBytes += entrySize(entry);
-    const flight = this.inFlight;
-    if (flight !== undefined && !this.failing && (this.queue.length > WRITER_LAG_ENTRIES || this.queuedBytes > WRITER_LAG_BYTES)) {
-      // The writer thread is behind: wait for its write, then hand it what is queued.
-      this.settleInFlight();
-      this.startWrite();
-    }
-    if (overBounds(this.queue.length + (this.inFlight?.entries.length ?? 0), this.queuedBytes + (this.inFlight?.bytes ?? 0))) {
-      // While healthy a turn this large is simply committed now (after the write in flight, which may turn
-      // out to have failed); during an outage the oldest entries go.
-      if (!this.failing) this.settleInFlight();
+    if (overBounds(this.queue.length, this.queuedBytes)) {
+      // While healthy a turn this large is simply committed now; during an outage the oldest entries go.
       if (!this.failing) this.commit();
       else this.dropOldest();
     }
@@ -400,248 +363,66 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   /**
-   * Commits the queue as one transaction, or with a writer thread hands it to the thread (when no write is
-   * in flight; otherwise it follows when that one ends: group commit). During an outage it returns at
-   * once: the output path must not pay for a disk that is failing, and the retry timer writes the backlog
-   * (see retry()).
+   * Commits the queue as one transaction. During an outage it returns at once: the output path must not
+   * pay for a disk that is failing, and the retry timer writes the backlog (see retry()).
    */
   commit(): void {
     this.commitScheduled = false;
     if (this.queue.length === 0 || this.closed || this.failing) return;
-    if (this.writer !== undefined) this.startWrite();
-    else this.writeQueueHere();
-  }
-
-  /** Writes the whole queue as one transaction on this connection. */
-  private writeQueueHere(): void {
     const batch = this.queue;
     try {
       this.writeBatch(batch);
     } catch (error) {
       // The transaction rolled back: the batch stays queued (bounded) and is written by the retries.
-      this.beginOutage((error as Error).message, batch);
+      // Room ids cached during the failed transaction may have been rolled back too, so forget them all.
+      this.roomIds.clear();
+      this.failing = true;
+      this.tellMaintainer('pause-index');
+      this.retryDelay = RETRY_FIRST_MS;
+      this.options.log.log('error', 'history-write-failed', { error: (error as Error).message, queued: batch.length });
+      this.options.onOutage?.(batch.filter(isMessage));
+      this.scheduleRetry(this.retryDelay);
       return;
     }
     this.queue = [];
     this.queuedBytes = 0;
-    this.settledUpTo = this.appended;
     this.dirtySinceCheckpoint = true;
-    this.wake();
-  }
-
-  /**
-   * The output turn's gate (see OutputGate): starts writing what is queued and returns true when the
-   * turn's output must wait for onRelease, that is while a write runs in the writer thread. Without a
-   * thread it commits at once and returns false.
-   */
-  hold(): boolean {
-    if (this.writer === undefined) {
-      this.commit();
-      return false;
-    }
-    this.commit();
-    if (this.failing || this.closed || (this.inFlight === undefined && this.queue.length === 0)) return false;
-    this.holdUntil = this.appended;
-    return true;
-  }
-
-  /**
-   * Resolves once everything appended before the call is written (or cannot be, during an outage), and for
-   * a search also indexed (up to SEARCH_CATCH_UP_ROWS rows): the worker reader waits for it before a
-   * query, so a user finds what they have just said. Without a writer thread commits are synchronous and
-   * it resolves at once.
-   */
-  async readable(search: boolean): Promise<void> {
-    const upTo = this.appended;
-    this.commit();
-    if (this.writer === undefined) return;
-    if (!this.isSettled(upTo)) await new Promise<void>((resolve) => this.waiters.push({ upTo, resolve }));
-    const writer = this.writer as Worker | undefined;
-    if (!search || this.failing || this.closed || writer === undefined) return;
-    const request = ++this.catchUpSeq;
-    await new Promise<void>((resolve) => {
-      this.catchUps.set(request, resolve);
-      writer.postMessage({ catchUp: request, rows: SEARCH_CATCH_UP_ROWS } satisfies WriterCommand);
-    });
   }
 
   /**
    * Commits what is queued and adds what is committed to the full-text index (up to SEARCH_CATCH_UP_ROWS
-   * rows), so that a search finds what was said just before it. With a writer thread the thread does both
-   * (see readable).
+   * rows), so that a search finds what was said just before it.
    */
   catchUpSearch(): void {
     this.commit();
-    if (this.writer === undefined) this.indexUpTo(() => true, SEARCH_CATCH_UP_ROWS);
+    this.indexUpTo(() => true, SEARCH_CATCH_UP_ROWS);
   }
 
-  /**
-   * Tests only: caps the database at `pages` pages on every connection that writes (the writer thread's
-   * after the writes handed to it so far), so that writes fail as on a full disk; a large number lifts it.
-   */
-  limitPagesForTest(pages: number): void {
-    this.db.pragma(`max_page_count = ${pages}`);
-    this.tellWriter({ maxPageCount: pages });
-  }
-
-  /** Id of the newest message appended: a replay reads up to it (with a writer thread, once readable() says it is written). */
   lastMessageId(): number {
-    return this.lastId;
-  }
-
-  private isSettled(upTo: number): boolean {
-    return upTo <= this.settledUpTo || this.failing || this.closed;
-  }
-
-  /** Hands the queue to the writer thread unless a write is in flight. */
-  private startWrite(): void {
-    if (this.inFlight !== undefined || this.queue.length === 0 || this.failing || this.closed || this.writer === undefined) return;
-    const entries = this.queue;
-    const flight = { seq: ++this.writeSeq, entries, bytes: this.queuedBytes, upTo: this.appended };
-    this.inFlight = flight;
-    this.queue = [];
-    this.queuedBytes = 0;
-    this.writer.postMessage({ write: flight.seq, entries: flattenWrites(entries) } satisfies WriterCommand);
-  }
-
-  private onWriterReport(report: WriterReport): void {
-    if ('ready' in report) {
-      if (!this.closed) this.writer = this.starting;
-      return;
+    try {
+      return (this.statements.lastMessageId.get() as number | null) ?? 0;
+    } catch (error) {
+      this.options.log.log('warn', 'history-read-failed', { error: (error as Error).message });
+      return 0;
     }
-    if ('caughtUp' in report) {
-      const resolve = this.catchUps.get(report.caughtUp);
-      this.catchUps.delete(report.caughtUp);
-      resolve?.();
-      return;
-    }
-    if (!('written' in report) && !('writeFailed' in report)) return;
-    const flight = this.inFlight;
-    const seq = 'written' in report ? report.written : report.writeFailed;
-    // A write the event loop already settled by waiting for it (settleInFlight) is reported again here.
-    if (flight === undefined || flight.seq !== seq) return;
-    this.settleFlight(flight, 'writeFailed' in report ? report.error : undefined);
-  }
-
-  /** Ends the write in flight: written, or failed (its entries go back in front of the queue and the outage starts). */
-  private settleFlight(flight: NonNullable<typeof this.inFlight>, error: string | undefined): void {
-    this.inFlight = undefined;
-    if (error === undefined) this.settledUpTo = flight.upTo;
-    else {
-      this.queue = flight.entries.concat(this.queue);
-      this.queuedBytes += flight.bytes;
-      this.beginOutage(error, flight.entries);
-    }
-    this.wake();
-    this.startWrite();
-  }
-
-  /**
-   * Waits on the event loop (at most SYNC_WAIT_MS) for the write in flight to end, and settles it: for
-   * close(), reads on this thread, and a queue over its bounds. A thread that does not answer in time
-   * counts as a failed write.
-   */
-  private settleInFlight(): void {
-    const flight = this.inFlight;
-    const slots = this.settledSlots;
-    if (flight === undefined || slots === undefined) return;
-    const deadline = Date.now() + SYNC_WAIT_MS;
-    for (let seen = Atomics.load(slots, 0); seen < flight.seq; seen = Atomics.load(slots, 0)) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      Atomics.wait(slots, 0, seen, left);
-    }
-    const done = Atomics.load(slots, 0) >= flight.seq;
-    const failed = !done || Atomics.load(slots, 1) === 1;
-    this.settleFlight(flight, failed ? (done ? 'the writer thread could not write (its report follows)' : `the writer thread did not answer within ${SYNC_WAIT_MS} ms`) : undefined);
-  }
-
-  /** Settles the write in flight, then commits what is left on this connection: for reads and retention on this thread. */
-  private drain(): void {
-    this.settleInFlight();
-    this.commitScheduled = false;
-    if (this.queue.length > 0 && !this.closed && !this.failing) this.writeQueueHere();
-  }
-
-  /** Resolves the reads whose entries are settled, and releases held output when what it waited for is. */
-  private wake(): void {
-    if (this.waiters.length > 0) {
-      const waiting = this.waiters;
-      this.waiters = [];
-      for (const waiter of waiting) {
-        if (this.isSettled(waiter.upTo)) waiter.resolve();
-        else this.waiters.push(waiter);
-      }
-    }
-    if (this.holdUntil !== undefined && this.isSettled(this.holdUntil)) {
-      this.holdUntil = undefined;
-      this.onRelease?.();
-    }
-  }
-
-  /**
-   * The writer thread ended without being told to: the event loop takes its jobs back (commits, indexing
-   * and checkpoints on this connection), so history goes on being kept, more slowly. A write in flight
-   * that the thread had not finished is written again from here.
-   */
-  private writerLost(): void {
-    const flight = this.inFlight;
-    const slots = this.settledSlots;
-    this.writer = undefined;
-    this.starting = undefined;
-    this.options.log.log('error', 'history-writer-thread-lost', { inFlight: flight?.entries.length ?? 0 });
-    if (flight !== undefined) {
-      this.inFlight = undefined;
-      if (slots !== undefined && Atomics.load(slots, 0) >= flight.seq && Atomics.load(slots, 1) === 0) this.settledUpTo = flight.upTo;
-      else {
-        this.queue = flight.entries.concat(this.queue);
-        this.queuedBytes += flight.bytes;
-      }
-    }
-    for (const resolve of this.catchUps.values()) resolve();
-    this.catchUps.clear();
-    if (this.closed) return;
-    this.db.pragma('wal_autocheckpoint = 1000');
-    this.indexTimer = setInterval(() => this.indexRound(), INDEX_INTERVAL_MS);
-    this.indexTimer.unref();
-    this.commit();
-    this.wake();
-  }
-
-  /** Starts an outage: `batch` could not be written and stays queued; retries write the backlog. */
-  private beginOutage(error: string, batch: readonly QueuedWrite[]): void {
-    // Room ids cached during the failed transaction may have been rolled back too, so forget them all.
-    this.roomIds.clear();
-    this.failing = true;
-    this.tellWriter('pause-index');
-    this.retryDelay = RETRY_FIRST_MS;
-    this.options.log.log('error', 'history-write-failed', { error, queued: batch.length });
-    this.options.onOutage?.(batch.filter(isMessage));
-    this.scheduleRetry(this.retryDelay);
-  }
-
-  /** Room ids cached across transactions of this connection, unless the writer thread also writes rooms. */
-  private roomCache(): Map<string, number> {
-    return this.writer !== undefined ? new Map() : this.roomIds;
   }
 
   recent(roomKey: string, limit: number): HistoryEntry[] {
-    this.drain();
+    this.commit();
     const roomId = this.roomId(roomKey);
     if (roomId === undefined || limit <= 0) return [];
     return this.rows(this.statements.recent.all(roomId, limit) as Row[], roomKey).reverse();
   }
 
   before(roomKey: string, beforeId: number, limit: number): HistoryEntry[] {
-    this.drain();
+    this.commit();
     const roomId = this.roomId(roomKey);
     if (roomId === undefined || limit <= 0) return [];
     return this.rows(this.statements.before.all(roomId, beforeId, limit) as Row[], roomKey).reverse();
   }
 
   search(roomKey: string, words: string[], limit: number): HistoryEntry[] {
-    this.drain();
-    this.indexUpTo(() => true, SEARCH_CATCH_UP_ROWS);
+    this.catchUpSearch();
     const roomId = this.roomId(roomKey);
     if (roomId === undefined || words.length === 0 || limit <= 0) return [];
     const query = ftsMatch(roomId, words);
@@ -691,8 +472,7 @@ export class SqliteHistoryStore implements HistoryStore {
           if (budget > 0) {
             // Done with this room: report it if it holds no message now (it may have aged out).
             const unused = this.statements.unusedRoomKey.get(roomId) as string | undefined;
-            const pending = (entry: QueuedWrite): boolean => entry.roomKey === unused;
-            if (unused !== undefined && !this.queue.some(pending) && !this.inFlight?.entries.some(pending)) unusedRooms.push(unused);
+            if (unused !== undefined && !this.queue.some((entry) => entry.roomKey === unused)) unusedRooms.push(unused);
             pass.index++;
             pass.cutoff = undefined;
           }
@@ -719,7 +499,7 @@ export class SqliteHistoryStore implements HistoryStore {
    */
   close(lastAttemptMs = 0): number {
     if (this.closed) return 0;
-    this.drain();
+    this.commit();
     // What the rounds have not indexed yet is indexed now (an interrupted close resumes at the next start).
     const indexDeadline = Date.now() + Math.max(lastAttemptMs, INDEX_SLICE_MS);
     this.indexUpTo(() => Date.now() < indexDeadline, Infinity);
@@ -734,12 +514,7 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     clearInterval(this.indexTimer);
-    this.tellWriter('close');
-    this.writer = undefined;
-    this.starting = undefined;
-    this.wake();
-    for (const resolve of this.catchUps.values()) resolve();
-    this.catchUps.clear();
+    this.tellMaintainer('close');
     try {
       this.db.close();
     } catch (error) {
@@ -804,9 +579,48 @@ export class SqliteHistoryStore implements HistoryStore {
     this.options.log.log('info', 'rooms-rekeyed', { renamed: renames.length, merged: merges.length });
   }
 
-  /** The store's row id for a room (on this connection). */
-  private roomId(key: string): number | undefined {
-    return this.entryWriter.roomId(this.roomCache(), key);
+  /**
+   * The body of one write transaction: messages are inserted INSERT_ROWS to a statement, in order (ids
+   * follow the queue's order); rooms, forgotten rooms and topics are written where they come.
+   */
+  private writeEntries(entries: Array<QueuedWrite>): void {
+    const rows: Array<number | string> = [];
+    const insertRows = (): void => {
+      if (rows.length === INSERT_ROWS * 5) this.statements.insertMessages.run(rows);
+      else for (let i = 0; i < rows.length; i += 5) this.statements.insertMessage.run(rows.slice(i, i + 5));
+      rows.length = 0;
+    };
+    for (const entry of entries) {
+      if ('forget' in entry) {
+        insertRows();
+        const forgotten = this.roomId(entry.roomKey);
+        if (forgotten !== undefined) this.statements.forgetRoom.run(forgotten);
+        this.roomIds.delete(entry.roomKey);
+        continue;
+      }
+      const roomId = this.roomId(entry.roomKey, entry.roomName, entry.at)!;
+      if (!('kind' in entry)) {
+        if (entry.creator !== undefined) this.statements.insertCreation.run(entry.creator, entry.at);
+        continue;
+      }
+      rows.push(roomId, entry.at, entry.nick, entry.kind, entry.text);
+      if (rows.length === INSERT_ROWS * 5) insertRows();
+      if (entry.kind === 'TOPIC') {
+        insertRows();
+        this.statements.setTopic.run(entry.text, entry.nick, entry.at, roomId);
+      }
+    }
+    insertRows();
+  }
+
+  /** The store's row id for a room; given a name and creation time, inserts the room when it is new. */
+  private roomId(key: string, name?: string, createdAt?: number): number | undefined {
+    let id = this.roomIds.get(key);
+    if (id !== undefined) return id;
+    id = this.statements.roomByKey.get(key) as number | undefined;
+    if (id === undefined && createdAt !== undefined) id = Number(this.statements.insertRoom.run(key, name ?? key, createdAt).lastInsertRowid);
+    if (id !== undefined) this.roomIds.set(key, id);
+    return id;
   }
 
   private rows(rows: Row[], roomKey: string): HistoryEntry[] {
@@ -835,7 +649,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const error = this.writeBacklog(() => Date.now() - started < RETRY_SLICE_MS);
     if (this.queue.length === 0) {
       this.failing = false;
-      this.tellWriter('resume-index');
+      this.tellMaintainer('resume-index');
       this.retryDelay = RETRY_FIRST_MS;
       this.options.log.log('warn', 'history-write-recovered', this.tally.recovered());
       this.mergeIndex();
@@ -950,8 +764,8 @@ export class SqliteHistoryStore implements HistoryStore {
     return left;
   }
 
-  private tellWriter(command: WriterCommand): void {
-    (this.writer ?? this.starting)?.postMessage(command);
+  private tellMaintainer(command: MaintenanceCommand): void {
+    this.maintainer?.postMessage(command);
   }
 
   /** A bounded slice of full-text index merging (see FTS_MERGE_PAGES). */

@@ -43,15 +43,7 @@ export class SocketSink implements ClientSink, TurnOutput {
    */
   private pending: Buffer | Buffer[] | undefined = undefined;
   private pendingBytes = 0;
-  /**
-   * How many of the pending lines, and bytes, were sealed for the write the output turn waits for (0: none);
-   * the lines after them came later and wait for the next.
-   */
-  private sealedLines = 0;
-  private sealedBytes = 0;
   private closing = false;
-  /** Set by close() while output still waits for the turn's gate: the channel ends once it is written. */
-  private endAfterWrite = false;
   /** Set when the sink itself decided to drop the connection; the adapter reports it as the quit reason. */
   dropReason: string | undefined;
 
@@ -85,9 +77,7 @@ export class SocketSink implements ClientSink, TurnOutput {
   /** Queues bytes as they are (transport-level output such as telnet replies), counted against the cap. */
   send(line: Buffer): void {
     if (this.closing) return;
-    // Output held for the history store is not the peer's doing: it counts once it has been handed over.
-    const unsent = this.socket.writableLength + (this.scheduler.holding ? 0 : this.pendingBytes);
-    if (unsent + line.length > this.maxQueueBytes) {
+    if (this.queuedBytes + line.length > this.maxQueueBytes) {
       this.drop(QUIT_REASONS.sendQueue);
       return;
     }
@@ -96,23 +86,21 @@ export class SocketSink implements ClientSink, TurnOutput {
     else if (Array.isArray(pending)) pending.push(line);
     else this.pending = [pending, line];
     this.pendingBytes += line.length;
-    if (pending === undefined) this.scheduler.mark(this);
     if (this.pendingBytes >= EAGER_FLUSH_BYTES) this.flush();
+    else if (pending === undefined) this.scheduler.mark(this);
   }
 
-  /**
-   * Lets the turn's output go now rather than at the end of the turn (a burst, or closing): every marked
-   * output is written, or sealed for the gate; while the gate holds output, nothing is written ahead of it.
-   */
+  /** Writes everything queued as one write, after the scheduler's beforeFlush hook. */
   flush(): void {
-    if (this.pending === undefined || this.scheduler.holding) return;
-    this.scheduler.flushAll();
+    if (this.pending === undefined) return;
+    this.scheduler.beforeFlush?.();
+    this.write();
   }
 
   /**
-   * Writes everything queued as one write: several lines are copied into one buffer first, since one copy
-   * costs far less than passing each line through the stream machinery (cork, a write per line, uncork and
-   * a writev of them all) for every recipient of a broadcast.
+   * Writes everything queued as one write (the hook has already run): several lines are copied into one
+   * buffer first, since one copy costs far less than passing each line through the stream machinery
+   * (cork, a write per line, uncork and a writev of them all) for every recipient of a broadcast.
    */
   write(): void {
     const pending = this.pending;
@@ -120,43 +108,14 @@ export class SocketSink implements ClientSink, TurnOutput {
     const bytes = this.pendingBytes;
     this.pending = undefined;
     this.pendingBytes = 0;
-    this.sealedLines = 0;
-    this.sealedBytes = 0;
     this.socket.write(Array.isArray(pending) ? Buffer.concat(pending, bytes) : pending);
-    if (this.endAfterWrite) this.socket.end();
-  }
-
-  seal(): void {
-    const pending = this.pending;
-    this.sealedLines = pending === undefined ? 0 : Array.isArray(pending) ? pending.length : 1;
-    this.sealedBytes = this.pendingBytes;
-  }
-
-  writeSealed(): void {
-    const pending = this.pending;
-    const lines = this.sealedLines;
-    if (lines === 0 || pending === undefined) return;
-    if (!Array.isArray(pending) || lines === pending.length) {
-      this.write();
-      return;
-    }
-    const bytes = this.sealedBytes;
-    const sealed = pending.splice(0, lines);
-    this.pendingBytes -= bytes;
-    this.sealedLines = 0;
-    this.sealedBytes = 0;
-    if (pending.length === 1) this.pending = pending[0];
-    if (!this.socket.destroyed) this.socket.write(lines === 1 ? sealed[0]! : Buffer.concat(sealed, bytes));
-    // What came after the seal waits for the next flush of the turn.
-    this.scheduler.mark(this);
   }
 
   close(_reason: string): void {
     if (this.closing) return;
     this.closing = true;
     this.flush();
-    if (this.pending !== undefined && !this.socket.destroyed) this.endAfterWrite = true;
-    else this.socket.end();
+    this.socket.end();
     // A peer that never reads would keep the socket half-closed forever; cut it after a grace period.
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }

@@ -9,20 +9,14 @@ import { historyStoreContract, type OpenStore, type StoreHarness } from '../help
 
 /** The HistoryStore contract run against the embedded SQLite store (the same tests run against PostgreSQL). */
 
-function harness(
-  dataDir: string,
-  logLines: string[],
-  onOutage: Parameters<OpenStore>[1]['onOutage'],
-  teardown: (close: () => unknown) => void,
-  writerThread: boolean,
-): StoreHarness {
-  const store = new SqliteHistoryStore({ dataDir, sync: 'normal', log: createLogger('debug', (line) => logLines.push(line), false), onOutage, writerThread });
+function harness(dataDir: string, logLines: string[], onOutage: Parameters<OpenStore>[1]['onOutage'], teardown: (close: () => unknown) => void): StoreHarness {
+  const store = new SqliteHistoryStore({ dataDir, sync: 'normal', log: createLogger('debug', (line) => logLines.push(line), false), onOutage });
   teardown(() => store.close());
   const db = (): Database.Database => (store as unknown as { db: Database.Database }).db;
   return {
     store,
     queries: inlineQueries(store),
-    settle: () => store.readable(false),
+    settle: () => Promise.resolve(store.commit()),
     rooms: () => Promise.resolve(store.loadRooms()),
     creations: (since) => Promise.resolve(store.loadRoomCreations(since)),
     prune: (now, policy) => Promise.resolve(store.prune(now, policy)),
@@ -33,27 +27,23 @@ function harness(
       }),
     // A full disk: the database may not grow past the pages it has.
     failWrites: () => {
-      store.limitPagesForTest(db().pragma('page_count', { simple: true }) as number);
+      db().pragma(`max_page_count = ${db().pragma('page_count', { simple: true }) as number}`);
       // Giving the space back after the store was closed changes nothing.
-      return Promise.resolve(() => Promise.resolve(void (db().open ? store.limitPagesForTest(1073741823) : undefined)));
+      return Promise.resolve(() => Promise.resolve(void (db().open ? db().pragma('max_page_count = 1073741823') : undefined)));
     },
     close: (lastAttemptMs = 0) => Promise.resolve(store.close(lastAttemptMs)),
     reopen: () => {
       store.close();
-      return Promise.resolve(harness(dataDir, logLines, onOutage, teardown, writerThread));
+      return Promise.resolve(harness(dataDir, logLines, onOutage, teardown));
     },
   };
 }
 
-function opener(writerThread: boolean): OpenStore {
-  return (t, { logLines = [], onOutage }) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'mychat-store-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    // Stores close before the directory goes (teardowns run last-registered first).
-    return Promise.resolve(harness(dir, logLines, onOutage, (close) => t.teardown(close), writerThread));
-  };
-}
+const open: OpenStore = (t, { logLines = [], onOutage }) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mychat-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Stores close before the directory goes (teardowns run last-registered first).
+  return Promise.resolve(harness(dir, logLines, onOutage, (close) => t.teardown(close)));
+};
 
-historyStoreContract('sqlite', opener(false));
-// As the daemon runs it: commits, indexing and checkpoints in the writer thread.
-historyStoreContract('sqlite writer thread', opener(true));
+historyStoreContract('sqlite', open);

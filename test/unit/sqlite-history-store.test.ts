@@ -186,19 +186,11 @@ test('full sync mode stores the same way', (t) => {
   db.close();
 });
 
-/** A store with the daemon's writer thread, once the thread has opened the database. */
-async function threaded(t: { teardown(fn: () => void): void }, logs: string[], dir = tempDir(t)): Promise<SqliteHistoryStore> {
-  const store = new SqliteHistoryStore({ dataDir: dir, sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), writerThread: true });
-  t.teardown(() => store.close());
-  await until(() => (store as unknown as { writer: unknown }).writer !== undefined, 30_000);
-  return store;
-}
-
-test('with a writer thread, commits, search indexing and WAL checkpoints happen off the event loop; closing stops the thread', async (t) => {
-  t.timeout(60_000);
+test('with a maintenance thread, search text is indexed and the WAL copied into the database file off the event loop; closing stops the thread', async (t) => {
+  t.timeout(30_000);
   const dir = tempDir(t);
   const logs: string[] = [];
-  const store = await threaded(t, logs, dir);
+  const store = new SqliteHistoryStore({ dataDir: dir, sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), maintenanceThread: true });
   const file = path.join(dir, DATABASE_FILE);
   const before = statSync(file).size;
   for (let i = 0; i < 2000; i++) store.append(entry('#wal', `message ${i} ${'x'.repeat(100)}`));
@@ -207,8 +199,6 @@ test('with a writer thread, commits, search indexing and WAL checkpoints happen 
   const db = (store as unknown as { db: Database.Database }).db;
   t.is(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint inside a commit');
   t.is((store as unknown as { indexTimer: unknown }).indexTimer, undefined, 'no indexing rounds on the event loop');
-  t.is((store as unknown as { queue: unknown[] }).queue.length, 0, 'commit() handed the batch to the thread');
-  await store.readable(false);
   t.is(statSync(file).size, before, 'the commit went to the WAL only');
   t.true(await until(() => store.indexedUpTo >= newest, 20_000), 'the thread indexed every committed message');
   t.true(await until(() => statSync(file).size > before, 20_000), 'the thread checkpointed the WAL into the database');
@@ -216,91 +206,35 @@ test('with a writer thread, commits, search indexing and WAL checkpoints happen 
   store.append(entry('#wal', 'message last'));
   t.is(store.search('#wal', ['message'], 5000).length, 2001);
   store.close();
-  t.deepEqual(logs.filter((line) => /failed|lost/.test(line)), []);
+  t.deepEqual(logs.filter((line) => /failed/.test(line)), []);
   const raw = new Database(file, { readonly: true });
   t.deepEqual(raw.prepare(`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'message'`).pluck().get(), 2001, 'each message indexed once');
   raw.close();
 });
 
-test('with a writer thread, hold() keeps the output turn waiting until the batch is in the database, then releases it once', async (t) => {
-  t.timeout(60_000);
-  const dir = tempDir(t);
-  const store = await threaded(t, [], dir);
-  const reader = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
-  t.teardown(() => reader.close());
-  const storedWhenReleased: number[] = [];
-  let released = 0;
-  store.onRelease = () => {
-    released++;
-    storedWhenReleased.push(reader.prepare('SELECT count(*) FROM messages').pluck().get() as number);
-  };
-  t.false(store.hold(), 'nothing queued: output may go at once');
-  for (let i = 0; i < 300; i++) store.append(entry('#gate', `line ${i}`));
-  t.true(store.hold(), 'a batch is being written: output waits');
-  // What is said while it is written goes in the next batch; output held again waits for that one too.
-  for (let i = 300; i < 500; i++) store.append(entry('#gate', `line ${i}`));
-  t.true(await until(() => released === 1, 20_000));
-  t.true(storedWhenReleased[0]! >= 300, 'released only once the held turn was stored');
-  // The next batch was handed over when the first ended (group commit); a turn held now waits for it if it runs.
-  if (store.hold()) t.true(await until(() => released === 2, 20_000));
-  await store.readable(false);
-  t.is(reader.prepare('SELECT count(*) FROM messages').pluck().get(), 500);
-  t.false(store.hold(), 'all written: output goes at once');
-  t.true(released <= 2);
-});
-
-test('with a writer thread, a failed write releases held output, starts the outage and is written again by the retries', async (t) => {
+test('commits and the maintenance thread share the write lock: commits that read before writing (new rooms) never fail while it indexes', async (t) => {
   t.timeout(60_000);
   const logs: string[] = [];
-  const store = await threaded(t, logs);
-  const unsaved: number[] = [];
-  (store as unknown as { options: { onOutage: (e: readonly NewHistoryEntry[]) => void } }).options.onOutage = (e) => unsaved.push(e.length);
-  store.append(entry('#full', 'first'));
-  await store.readable(false);
-  const db = (store as unknown as { db: Database.Database }).db;
-  store.limitPagesForTest(db.pragma('page_count', { simple: true }) as number);
-  let released = 0;
-  store.onRelease = () => released++;
-  for (let i = 0; i < 200; i++) store.append(entry('#full', `${i} ${'y'.repeat(3000)}`));
-  t.true(store.hold());
-  t.true(await until(() => released === 1, 20_000), 'output is not held hostage by a full disk');
-  t.false(store.healthy);
-  t.deepEqual(unsaved, [200]);
-  store.limitPagesForTest(1073741823);
-  t.true(await until(() => store.healthy, 40_000), 'the retries wrote the backlog');
-  t.is(store.recent('#full', 1000).length, 201);
-  t.regex(logs.find((line) => line.includes('history-write-recovered')) ?? '', /written=200 lost=0/);
-});
-
-test('a writer thread that dies is replaced by the event loop: nothing queued or in flight is lost', async (t) => {
-  t.timeout(60_000);
-  const logs: string[] = [];
-  const store = await threaded(t, logs);
-  for (let i = 0; i < 100; i++) store.append(entry('#lost', `before ${i}`));
-  store.commit();
-  await (store as unknown as { writer: { terminate(): Promise<number> } }).writer.terminate();
-  t.true(await until(() => logs.some((line) => line.includes('history-writer-thread-lost')), 20_000));
-  for (let i = 0; i < 100; i++) store.append(entry('#lost', `after ${i}`));
-  await store.readable(false);
-  const texts = store.recent('#lost', 1000).map((e) => e.text);
-  t.is(texts.length, 200);
-  t.is(texts[0], 'before 0');
-  t.is(texts.at(-1), 'after 99');
-  t.is(new Set(texts).size, 200, 'nothing written twice');
-});
-
-test('with a writer thread, the event loop never runs more than a bounded batch ahead of it', async (t) => {
-  t.timeout(60_000);
-  const store = await threaded(t, []);
-  const internals = store as unknown as { queue: unknown[]; inFlight?: { entries: unknown[] } };
-  let most = 0;
-  for (let i = 0; i < 20_000; i++) {
-    store.append(entry(`#r${i % 7}`, `hello ${i} ${'z'.repeat(200)}`));
-    if (i % 50 === 0) store.commit();
-    most = Math.max(most, internals.queue.length + (internals.inFlight?.entries.length ?? 0));
+  const store = new SqliteHistoryStore({ dataDir: tempDir(t), sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), maintenanceThread: true });
+  t.teardown(() => store.close());
+  const roomIds = (store as unknown as { roomIds: Map<string, number> }).roomIds;
+  // Commits go on until the thread has indexed in at least 10 separate steps meanwhile (bounded in time).
+  const deadline = Date.now() + 30_000;
+  let steps = 0;
+  let seen = store.indexedUpTo;
+  let n = 0;
+  while (steps < 10 && Date.now() < deadline && store.healthy) {
+    // A forgotten room id makes the commit look the room up (a read) before it inserts (a write).
+    roomIds.clear();
+    for (let k = 0; k < 200; k++) store.append(entry(`#r${n % 50}`, `hello ${n++}`));
+    store.commit();
+    const indexed = store.indexedUpTo;
+    if (indexed > seen) steps++;
+    seen = indexed;
+    // A pause for what a turn does besides its commit (fan-out), as a daemon at full load leaves the lock free.
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
-  t.true(most <= 2002, `at most two batches of 1,000 waiting, saw ${most}`);
-  await store.readable(false);
   t.true(store.healthy);
-  t.is(store.lastMessageId(), 20_000);
+  t.is(steps, 10, 'the thread indexed while the commits went on');
+  t.deepEqual(logs.filter((line) => /failed/.test(line)), []);
 });
