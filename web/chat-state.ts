@@ -788,8 +788,8 @@ export class ChatState {
 
   /**
    * Merges stored entries into a room by id: ids already shown are skipped (a replay after a reconnect
-   * overlaps what is on screen), older ones go before, newer ones after, and an entry the user sent
-   * (shown without an id) takes the id instead of appearing twice.
+   * overlaps what is on screen), older ones go before, newer ones after, and an entry shown live (without
+   * an id) takes the id instead of appearing twice.
    */
   private merge(c: Conversation, run: readonly HistoryEvent[], markStart: boolean): void {
     const known = new Set<number>();
@@ -802,9 +802,14 @@ export class ChatState {
     const after: Entry[] = [];
     let middle = false;
     for (const e of fresh) {
-      const mine = nameKey(e.from) === nameKey(this.nick) ? c.entries.find((x) => x.self === true && x.id === undefined && x.text === e.text) : undefined;
-      if (mine !== undefined) {
-        mine.id = e.id;
+      // A line already shown live (no id yet) is the same entry: the user's own by its text, anyone's by
+      // sender, text and the server's time, which the live event and the stored entry share. A first
+      // scroll-back page asked for after live lines arrived would otherwise show them twice.
+      const from = nameKey(e.from);
+      const mine = from === nameKey(this.nick) ? c.entries.find((x) => x.self === true && x.id === undefined && x.text === e.text) : undefined;
+      const seen = mine ?? c.entries.find((x) => x.id === undefined && x.history !== true && x.at === e.at && x.text === e.text && x.from !== undefined && nameKey(x.from) === from);
+      if (seen !== undefined) {
+        seen.id = e.id;
         continue;
       }
       if (oldest === undefined || e.id > (newest ?? 0)) after.push(this.fromHistory(e));

@@ -158,6 +158,29 @@ test('after a reconnect: the same nickname, back into the rooms, and the replay 
   t.is(state.current.name, '#lobby', 'the view stays where it was');
 });
 
+test('a first scroll-back page that holds lines already shown live shows them once, with their ids', (t) => {
+  const { state, sent, feed } = registered('alice');
+  feed({ type: 'message', room: '#lobby', from: 'bob', text: 'hi alice, welcome', at: AT });
+  sent.length = 0;
+  t.true(state.loadOlder('#lobby'));
+  t.deepEqual(JSON.parse(sent.pop()!), { cmd: 'history', room: '#lobby', n: 50 });
+  feed(
+    { type: 'history', room: '#lobby', id: 7, at: AT, from: 'bob', kind: 'MSG', text: 'hi alice, welcome' },
+    { type: 'history', room: '#lobby', id: 8, at: AT, from: 'carol', kind: 'MSG', text: 'hi alice, welcome' },
+    { type: 'history-end', room: '#lobby', count: 2, text: 'Start of history.' },
+    { type: 'reply', command: 'HISTORY', subject: '#lobby', text: '2 stored messages.' },
+  );
+  const said = state.conversations.get('#lobby')!.entries.filter((e) => e.text === 'hi alice, welcome');
+  t.deepEqual(
+    said.map((e) => [e.from, e.id, e.history === true]),
+    [
+      ['bob', 7, false],
+      ['carol', 8, true],
+    ],
+    "bob's live line took its id; carol's stored line with the same words is another entry",
+  );
+});
+
 test('scroll-back asks for the page before the oldest shown entry and stops at the start of history', (t) => {
   const { state, sent, feed } = registered('alice', [50, 51]);
   sent.length = 0;
