@@ -82,3 +82,46 @@ export function rssKiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) : NaN;
 }
+
+/**
+ * Node options that make a bench daemon answer SIGUSR2 with two full GCs (the second frees what the
+ * first's finalisers released) and one stderr line with its heap and RSS (see gcReading).
+ */
+export const GC_NODE_ARGS = [
+  '--expose-gc',
+  '--import',
+  'data:text/javascript,' +
+    encodeURIComponent(
+      `process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); const m = process.memoryUsage(); process.stderr.write('bench-gc heap=' + m.heapUsed + ' rss=' + m.rss + '\\n'); });`,
+    ),
+];
+
+/** Heap and RSS of a bench daemon after forced GCs, in bytes. */
+export interface GcReading {
+  heap: number;
+  rss: number;
+}
+
+/** Asks a daemon started with GC_NODE_ARGS for a reading after forced GCs and waits for its line (at most 30 s). */
+export function gcReading(daemon: BenchDaemon): Promise<GcReading> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => {
+      daemon.proc.stderr!.off('data', onData);
+      reject(new Error('no bench-gc line within 30 s'));
+    }, 30_000);
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString('latin1');
+      const match = /bench-gc heap=(\d+) rss=(\d+)/.exec(seen);
+      if (match === null) {
+        seen = seen.slice(-200);
+        return;
+      }
+      clearTimeout(timer);
+      daemon.proc.stderr!.off('data', onData);
+      resolve({ heap: Number(match[1]), rss: Number(match[2]) });
+    };
+    daemon.proc.stderr!.on('data', onData);
+    daemon.proc.kill('SIGUSR2');
+  });
+}

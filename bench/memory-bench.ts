@@ -11,48 +11,12 @@
  */
 import net from 'node:net';
 import path from 'node:path';
-import { spawnDaemon, type BenchDaemon } from './bench-daemon';
+import { gcReading, GC_NODE_ARGS, spawnDaemon, type BenchDaemon, type GcReading } from './bench-daemon';
 
 /** The target from issue 9: RSS per idle registered connection, after a forced GC. */
 const TARGET_RSS_KIB = 4;
 /** Registering stops after this long; the figure is then for the connections that did register. */
 const REGISTER_DEADLINE_MS = 120_000;
-
-/** Runs on SIGUSR2 inside the bench daemon only: two full GCs (the second frees what the first's finalisers released), then one stderr line. */
-const GC_PRELOAD =
-  'data:text/javascript,' +
-  encodeURIComponent(
-    `process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); const m = process.memoryUsage(); process.stderr.write('bench-gc heap=' + m.heapUsed + ' rss=' + m.rss + '\\n'); });`,
-  );
-
-interface Reading {
-  heap: number;
-  rss: number;
-}
-
-/** Asks the daemon for a reading after a forced GC and waits for its line. */
-function gcReading(daemon: BenchDaemon): Promise<Reading> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => {
-      daemon.proc.stderr!.off('data', onData);
-      reject(new Error('no bench-gc line within 30 s'));
-    }, 30_000);
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString('latin1');
-      const match = /bench-gc heap=(\d+) rss=(\d+)/.exec(seen);
-      if (match === null) {
-        seen = seen.slice(-200);
-        return;
-      }
-      clearTimeout(timer);
-      daemon.proc.stderr!.off('data', onData);
-      resolve({ heap: Number(match[1]), rss: Number(match[2]) });
-    };
-    daemon.proc.stderr!.on('data', onData);
-    daemon.proc.kill('SIGUSR2');
-  });
-}
 
 /**
  * Time between two readings. A forced GC frees the garbage but leaves the young generation at the size a
@@ -62,7 +26,7 @@ function gcReading(daemon: BenchDaemon): Promise<Reading> {
 const SETTLE_GAP_MS = 8000;
 
 /** Readings after forced GCs, SETTLE_GAP_MS apart, until two in a row agree within 1 % (at most 8). */
-async function settled(daemon: BenchDaemon): Promise<Reading> {
+async function settled(daemon: BenchDaemon): Promise<GcReading> {
   let last = await gcReading(daemon);
   for (let i = 0; i < 8; i++) {
     await new Promise((r) => setTimeout(r, SETTLE_GAP_MS));
@@ -114,7 +78,7 @@ async function measure(daemonPath: string | undefined, connections: number): Pro
     // Per-connection flood budgets stay at their defaults (they are part of what a connection costs); only
     // the per-address ones and the connection rate are lifted, since every client comes from 127.0.0.1-8.
     ['--flood-address-burst', '1000000', '--input-address-rate', '100000000', '--connect-rate', '0', '--max-clients', '100000', '--max-per-address', '0'],
-    { nodeArgs: ['--expose-gc', '--import', GC_PRELOAD], daemon: daemonPath },
+    { nodeArgs: GC_NODE_ARGS, daemon: daemonPath },
   );
   try {
     const warm = await registerRange(daemon.port, 'warm', 0, WARM_UP_CLIENTS, Date.now() + REGISTER_DEADLINE_MS);

@@ -36,7 +36,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnDaemon, type BenchDaemon } from './bench-daemon';
+import { gcReading, GC_NODE_ARGS, spawnDaemon } from './bench-daemon';
 import type { Dialect, GeneratorJob, GeneratorResult } from './load-generator';
 
 /**
@@ -215,31 +215,6 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** Runs on SIGUSR2 inside the bench daemon only: two full GCs, then one stderr line (see memory-bench.ts). */
-const GC_PRELOAD =
-  'data:text/javascript,' +
-  encodeURIComponent(`process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); process.stderr.write('bench-gc rss=' + process.memoryUsage().rss + '\\n'); });`);
-
-function gcRss(daemon: BenchDaemon): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => {
-      daemon.proc.stderr!.off('data', onData);
-      reject(new Error('no bench-gc line within 30 s'));
-    }, 30_000);
-    const onData = (chunk: Buffer): void => {
-      seen = (seen + chunk.toString('latin1')).slice(-300);
-      const match = /bench-gc rss=(\d+)/.exec(seen);
-      if (match === null) return;
-      clearTimeout(timer);
-      daemon.proc.stderr!.off('data', onData);
-      resolve(Number(match[1]));
-    };
-    daemon.proc.stderr!.on('data', onData);
-    daemon.proc.kill('SIGUSR2');
-  });
-}
-
 /**
  * Readings SETTLE_GAP_MS apart until two in a row agree within 1 % (at most 8): right after a burst, RSS
  * is mostly garbage and a young generation grown by it, which V8 shrinks once the process is quiet.
@@ -269,14 +244,14 @@ function mychatArgs(dataDir: string, floodOff: boolean): string[] {
 
 async function startMychat(floodOff: boolean, nodeArgs: string[]): Promise<Server> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-scale-'));
-  const daemon = await spawnDaemon(mychatArgs(dataDir, floodOff), { nodeArgs: ['--expose-gc', '--import', GC_PRELOAD, ...nodeArgs] });
+  const daemon = await spawnDaemon(mychatArgs(dataDir, floodOff), { nodeArgs: [...GC_NODE_ARGS, ...nodeArgs] });
   return {
     name: 'mychatd',
     dialect: 'mychat',
     host: '127.0.0.1',
     port: daemon.port,
     pid: daemon.pid,
-    settledRss: () => settle(() => gcRss(daemon)),
+    settledRss: () => settle(async () => (await gcReading(daemon)).rss),
     stop: async () => {
       await daemon.stop();
       rmSync(dataDir, { recursive: true, force: true });
