@@ -11,6 +11,7 @@ import {
   type StoredRoom,
 } from '../core/ports/history-store';
 import { tsvectorLiteral } from './postgres-search';
+import { absorbRoom, interimKey, logRekey, planRekey, type RekeyRoomRow } from './room-rekey';
 import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, OutageTally, overBounds, RETRY_FIRST_MS, type UnsavedWrite } from './unsaved-backlog';
 
 /*
@@ -647,43 +648,20 @@ export class PostgresHistoryStore implements HistoryStore {
  * as the SQLite store does.
  */
 async function rekeyRooms(client: pg.PoolClient, keyOf: (name: string) => string, log: Logger): Promise<void> {
-  interface RoomRow {
-    id: number;
-    key: string;
-    name: string;
-    topic: string;
-    topicBy: string;
-    topicAt: number;
-    createdAt: number;
-  }
   const rows = (
-    await client.query<RoomRow>(
+    await client.query<RekeyRoomRow>(
       `SELECT id, key, name, topic, topic_by AS "topicBy", topic_at AS "topicAt", created_at AS "createdAt" FROM rooms WHERE NOT (${FORGOTTEN}) ORDER BY id`,
     )
   ).rows;
-  const owners = new Map<string, RoomRow>();
-  const renames: Array<{ row: RoomRow; key: string }> = [];
-  const merges: Array<{ row: RoomRow; into: RoomRow }> = [];
-  for (const row of rows) {
-    const key = keyOf(row.name);
-    const owner = owners.get(key);
-    if (owner !== undefined) merges.push({ row, into: owner });
-    else {
-      owners.set(key, row);
-      if (row.key !== key) renames.push({ row, key });
-    }
-  }
-  if (renames.length === 0 && merges.length === 0) return;
-  for (const { row, into } of merges) {
+  const plan = planRekey(rows, keyOf);
+  if (plan.renames.length === 0 && plan.merges.length === 0) return;
+  for (const { row, into } of plan.merges) {
     await client.query('UPDATE messages SET room_id = $1 WHERE room_id = $2', [into.id, row.id]);
-    if (row.topicAt > into.topicAt) Object.assign(into, { topic: row.topic, topicBy: row.topicBy, topicAt: row.topicAt });
-    into.createdAt = Math.min(into.createdAt, row.createdAt);
+    absorbRoom(into, row);
     await client.query('UPDATE rooms SET topic = $1, topic_by = $2, topic_at = $3, created_at = $4 WHERE id = $5', [into.topic, into.topicBy, into.topicAt, into.createdAt, into.id]);
     await client.query('DELETE FROM rooms WHERE id = $1', [row.id]);
   }
-  // Two steps, so that a new key equal to another row's old key never meets the UNIQUE constraint.
-  for (const { row } of renames) await client.query('UPDATE rooms SET key = $1 WHERE id = $2', [`\u0001rekey ${row.id}`, row.id]);
-  for (const { row, key } of renames) await client.query('UPDATE rooms SET key = $1 WHERE id = $2', [key, row.id]);
-  for (const { row, into } of merges) log.log('warn', 'rooms-merged', { room: row.name, into: into.name, reason: 'names look alike' });
-  log.log('info', 'rooms-rekeyed', { renamed: renames.length, merged: merges.length });
+  for (const { row } of plan.renames) await client.query('UPDATE rooms SET key = $1 WHERE id = $2', [interimKey(row), row.id]);
+  for (const { row, key } of plan.renames) await client.query('UPDATE rooms SET key = $1 WHERE id = $2', [key, row.id]);
+  logRekey(log, plan);
 }

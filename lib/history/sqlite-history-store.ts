@@ -18,6 +18,7 @@ import type { MaintenanceCommand, MaintenanceData, MaintenanceReport } from './m
 import type { Row } from './history-reads';
 import { openSearchIndexer, type SearchIndexer } from './search-index';
 import { ftsMatch } from './search-terms';
+import { absorbRoom, interimKey, logRekey, planRekey, type RekeyRoomRow } from './room-rekey';
 import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, OutageTally, overBounds, RETRY_FIRST_MS, type UnsavedWrite } from './unsaved-backlog';
 
 /** Durability: `normal` fsyncs at checkpoints (at most every second), `full` fsyncs every commit. */
@@ -529,31 +530,11 @@ export class SqliteHistoryStore implements HistoryStore {
    * messages (and their full-text entries) move into it, it takes the most recent topic, and their rows go.
    */
   private rekeyRooms(keyOf: (name: string) => string): void {
-    interface RoomRow {
-      id: number;
-      key: string;
-      name: string;
-      topic: string;
-      topicBy: string;
-      topicAt: number;
-      createdAt: number;
-    }
     const rows = this.db
       .prepare(`SELECT id, key, name, topic, topic_by AS topicBy, topic_at AS topicAt, created_at AS createdAt FROM rooms WHERE NOT (${FORGOTTEN}) ORDER BY id`)
-      .all() as RoomRow[];
-    const owners = new Map<string, RoomRow>();
-    const renames: Array<{ row: RoomRow; key: string }> = [];
-    const merges: Array<{ row: RoomRow; into: RoomRow }> = [];
-    for (const row of rows) {
-      const key = keyOf(row.name);
-      const owner = owners.get(key);
-      if (owner !== undefined) merges.push({ row, into: owner });
-      else {
-        owners.set(key, row);
-        if (row.key !== key) renames.push({ row, key });
-      }
-    }
-    if (renames.length === 0 && merges.length === 0) return;
+      .all() as RekeyRoomRow[];
+    const plan = planRekey(rows, keyOf);
+    if (plan.renames.length === 0 && plan.merges.length === 0) return;
     const reindexOld = this.db.prepare('DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE room_id = ?)');
     // Only rows already indexed are re-indexed under the new room; the later ones are indexed by the rounds.
     const reindexNew = this.db.prepare(`INSERT INTO messages_fts (rowid, room, text) SELECT id, 'r' || ?, text FROM messages WHERE room_id = ? AND id <= ?`);
@@ -561,22 +542,19 @@ export class SqliteHistoryStore implements HistoryStore {
     const setRoom = this.db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ?, created_at = ? WHERE id = ?');
     const setKey = this.db.prepare('UPDATE rooms SET key = ? WHERE id = ?');
     this.db.transaction(() => {
-      for (const { row, into } of merges) {
+      for (const { row, into } of plan.merges) {
         reindexOld.run(row.id);
         reindexNew.run(into.id, row.id, this.indexer.indexed());
         moveMessages.run(into.id, row.id);
-        if (row.topicAt > into.topicAt) Object.assign(into, { topic: row.topic, topicBy: row.topicBy, topicAt: row.topicAt });
-        into.createdAt = Math.min(into.createdAt, row.createdAt);
+        absorbRoom(into, row);
         setRoom.run(into.topic, into.topicBy, into.topicAt, into.createdAt, into.id);
         this.statements.deleteRoom.run(row.id);
       }
-      // Two steps, so that a new key equal to another row's old key never meets the UNIQUE constraint.
-      for (const { row } of renames) setKey.run(`\u0000rekey ${row.id}`, row.id);
-      for (const { row, key } of renames) setKey.run(key, row.id);
+      for (const { row } of plan.renames) setKey.run(interimKey(row), row.id);
+      for (const { row, key } of plan.renames) setKey.run(key, row.id);
     }).immediate();
     this.roomIds.clear();
-    for (const { row, into } of merges) this.options.log.log('warn', 'rooms-merged', { room: row.name, into: into.name, reason: 'names look alike' });
-    this.options.log.log('info', 'rooms-rekeyed', { renamed: renames.length, merged: merges.length });
+    logRekey(this.options.log, plan);
   }
 
   /**
