@@ -1,0 +1,87 @@
+/*
+ * Where storing history costs the fan-out (a diagnostic beside chat-bench.ts, not part of npm run bench):
+ * runs chat-bench's history scenario (100 members, 10 senders) with --history off, on, and on with the
+ * bench room listed in --history-off-rooms (the daemon runs its store and threads but stores nothing),
+ * interleaved, and prints for each run the delivery rate, the CPU of the daemon's main thread per message
+ * and its share of a core, the daemon's other threads (SQLite maintenance, reader, V8) and the generator.
+ *
+ *   node -r ts-node/register bench/history-threads.ts [rounds] [messages per sender]
+ *   DAEMON=/path/to/dist/daemon/mychatd.js compares another build; MODES="off on" picks the modes.
+ *
+ * Traffic goes only to 127.0.0.1; every loop is bounded in count and time.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startBenchDaemon } from './bench-daemon';
+import { registered, sendAndCount, type BenchClient } from './bench-client';
+
+/** The modes compared: history off, on, and on with nothing of the bench room stored. */
+type Mode = 'off' | 'on' | 'unstored';
+
+/** CPU ticks (1/100 s) of each thread of `pid`: the main thread as "main", the others summed as "other". */
+function threadTicks(pid: number): { main: number; other: number } {
+  const ticks = { main: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const used = Number(fields[11]) + Number(fields[12]);
+    if (tid === String(pid)) ticks.main += used;
+    else ticks.other += used;
+  }
+  return ticks;
+}
+
+/** One run of the scenario in `mode`; prints its figures and returns the delivery rate (lines/s). */
+async function run(mode: Mode, messagesEach: number): Promise<number> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-history-threads-'));
+  const history = mode === 'off' ? ['--history', 'off'] : ['--history', 'on', ...(mode === 'unstored' ? ['--history-off-rooms', '#bench'] : [])];
+  const daemon = await startBenchDaemon([...history, '--data-dir', dataDir]);
+  const clients: BenchClient[] = [];
+  try {
+    for (let i = 0; i < 100; i++) clients.push(await registered(daemon.port, `m${i}`, '#bench'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const before = threadTicks(daemon.pid);
+    const generator = process.cpuUsage();
+    const senders = Array.from({ length: 10 }, (_, s) => s);
+    const { seconds, delivered } = await sendAndCount(clients, senders, messagesEach, (i) => (i < 10 ? 9 * messagesEach + 1 : 10 * messagesEach));
+    const after = threadTicks(daemon.pid);
+    const used = process.cpuUsage(generator);
+    const share = (ticks: number): string => `${Math.round(ticks / seconds)}%`;
+    const mainMicros = ((after.main - before.main) * 10_000) / (10 * messagesEach);
+    console.log(
+      `${mode.padEnd(8)} ${(delivered / seconds / 1e6).toFixed(2)} M lines/s  main thread ${mainMicros.toFixed(2)} µs/msg (${share(after.main - before.main)})  ` +
+        `other threads ${share(after.other - before.other)}  generator ${Math.round(((used.user + used.system) / 1e4 / seconds))}%`,
+    );
+    return delivered / seconds;
+  } finally {
+    for (const client of clients) client.socket.destroy();
+    await daemon.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const rounds = Math.min(20, Number(process.argv[2] ?? 5));
+  const messagesEach = Math.min(100_000, Number(process.argv[3] ?? 15_000));
+  const modes = (process.env.MODES ?? 'off on unstored').split(' ').filter((m): m is Mode => m === 'off' || m === 'on' || m === 'unstored');
+  const rates = new Map<Mode, number[]>(modes.map((m) => [m, []]));
+  for (let round = 0; round < rounds; round++) for (const mode of modes) rates.get(mode)!.push(await run(mode, messagesEach));
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  for (const [mode, values] of rates) console.log(`${mode.padEnd(8)} median ${(median(values) / 1e6).toFixed(2)}  best ${(Math.max(...values) / 1e6).toFixed(2)} M lines/s`);
+  const off = rates.get('off');
+  for (const mode of ['on', 'unstored'] as const) {
+    const values = rates.get(mode);
+    if (off !== undefined && values !== undefined) console.log(`${mode} / off: median ${(median(values) / median(off)).toFixed(2)}, best ${(Math.max(...values) / Math.max(...off)).toFixed(2)}`);
+  }
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
