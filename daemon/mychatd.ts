@@ -137,6 +137,8 @@ async function main(): Promise<void> {
           leaseMs: options.nickLease * 1000,
           layout: options.redisLayout,
           log,
+          // With one database shared by the nodes, a line reaches other nodes once it is in the database.
+          ...(history instanceof PostgresHistoryStore ? { stored: () => history.written() } : {}),
         });
   const core: ChatCore = new ChatCore({
     serverName: 'mychat',

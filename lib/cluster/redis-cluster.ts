@@ -24,6 +24,13 @@ export interface RedisClusterOptions {
   leaseMs: number;
   layout: RedisLayout;
   log: Logger;
+  /**
+   * When the history store is shared by the nodes (PostgreSQL), resolves once everything it queued so far
+   * is written, or cannot be (an outage); undefined when nothing is waiting. A turn's lines are published
+   * after it, so a line that another node shows is already in the database, and a user joining there
+   * right after it finds it in the replay (the local users see it at once, as before).
+   */
+  stored?: () => Promise<void> | undefined;
 }
 
 /** How long /whois waits for another node's answer before answering from what this node knows. */
@@ -88,6 +95,8 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
   /** Messages to publish at the end of this event-loop turn, per channel (each channel's in order). */
   private readonly outbox = new Map<string, string[]>();
   private flushScheduled = false;
+  /** The newest turn's publishes waiting for the history store (see RedisClusterOptions.stored); later turns queue behind it. */
+  private publishing: Promise<void> | undefined;
   /** Joins waiting for other nodes' acks (see link): the nodes still to answer, and what to call when none is left. */
   private readonly ackWaiting = new Map<number, { nodes: Set<string>; done: () => void }>();
   private nextAck = 1;
@@ -316,16 +325,34 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     return true;
   }
 
-  /** Publishes what the turn queued, one command per channel. */
+  /**
+   * Publishes what the turn queued, one command per channel: at once, or once the history store has
+   * written what was queued before (see RedisClusterOptions.stored), behind any earlier turn still waiting,
+   * so each channel's lines keep their order.
+   */
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    for (const [channel, messages] of this.outbox) {
+    const batch = [...this.outbox];
+    this.outbox.clear();
+    const stored = this.options.stored?.();
+    if (stored === undefined && this.publishing === undefined) {
+      this.publishBatch(batch);
+      return;
+    }
+    const chain = (this.publishing ?? Promise.resolve()).then(() => stored).then(() => this.publishBatch(batch));
+    this.publishing = chain;
+    void chain.finally(() => {
+      if (this.publishing === chain) this.publishing = undefined;
+    });
+  };
+
+  private publishBatch(batch: ReadonlyArray<[string, string[]]>): void {
+    for (const [channel, messages] of batch) {
       this.command(['PUBLISH', channel, `${this.selfPrefix}[${messages.join(',')}]`]).catch(() => {
         this.stats.undelivered += messages.length;
       });
     }
-    this.outbox.clear();
-  };
+  }
 
   /**
    * Links this node to a room it just got its first member of: subscribes to the room's channel (layout

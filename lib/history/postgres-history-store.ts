@@ -462,6 +462,15 @@ export class PostgresHistoryStore implements HistoryStore {
     await this.ownBound(this.appendSeq);
   }
 
+  /**
+   * Resolves once everything queued so far is written, or cannot be; undefined when nothing is waiting
+   * (a cluster publishes a turn's lines after it: see RedisClusterOptions.stored).
+   */
+  written(): Promise<void> | undefined {
+    if (this.appendSeq <= this.writtenSeq || this.failing || this.closed) return undefined;
+    return this.ownBound(this.appendSeq).then(() => undefined);
+  }
+
   private resolveMarks(): void {
     while (this.marks.length > 0 && (this.marks[0]!.seq <= this.writtenSeq || this.failing || this.closed)) this.marks.shift()!.resolve(this.lastOwnId);
   }
