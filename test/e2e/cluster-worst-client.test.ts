@@ -102,6 +102,7 @@ test('a node that falls far behind is cut off by Redis at its pub/sub buffer lim
     }
     await ann.waitForLine('JOIN #slow slowBen');
     const bLog = b!.stderr().length;
+    const aLog = a!.stderr().length;
     // Node b stops reading (frozen), while 4 MB of chat is said on node a.
     b!.proc.kill('SIGSTOP');
     try {
@@ -109,6 +110,8 @@ test('a node that falls far behind is cut off by Redis at its pub/sub buffer lim
       for (let i = 0; i < 40; i++) ann.sendRaw(line.repeat(1000));
       await ann.sync();
       // Redis cuts node b's subscriber connection once it holds 1 MB for it (a bounded number of polls).
+      // Node a's own may be cut too when the machine is loaded (it hears its own 4 MB of lines and may
+      // fall behind as well, which is the same rule); node b's cut is proven by its log below.
       let subscribers = 2;
       let largest = 0;
       for (let poll = 0; poll < 200 && subscribers > 1; poll++) {
@@ -116,7 +119,7 @@ test('a node that falls far behind is cut off by Redis at its pub/sub buffer lim
         subscribers = list.split('\n').filter((entry) => entry.includes('cmd=')).length;
         largest = Math.max(largest, ...[...list.matchAll(/ omem=(\d+)/g)].map((match) => Number(match[1])));
       }
-      t.is(subscribers, 1, 'node b is no longer subscribed');
+      t.true(subscribers <= 1, 'node b is no longer subscribed');
       t.true(largest <= 1.5 * 1024 * 1024, `Redis held ${largest} bytes for a subscriber`);
     } finally {
       b!.proc.kill('SIGCONT');
@@ -126,6 +129,8 @@ test('a node that falls far behind is cut off by Redis at its pub/sub buffer lim
     await b!.waitForLog(/warn cluster-recovered/, bLog);
     t.regex(await ben.waitForLine(/^NOTICE Cross-server delivery is degraded/), /degraded/);
     t.regex(await ben.waitForLine(/^NOTICE Cross-server delivery is back/), /back/);
+    // If node a was cut as well, it is back too before the lines below are said.
+    if (a!.stderr().slice(aLog).includes('warn cluster-degraded')) await a!.waitForLog(/warn cluster-recovered/, aLog);
     ann.send('after the cut');
     t.is(await ben.waitForLine('MSG #slow slowAnn after the cut'), 'MSG #slow slowAnn after the cut');
     ben.send('and back');
