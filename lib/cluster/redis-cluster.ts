@@ -42,11 +42,28 @@ const WHOIS_TIMEOUT_MS = 1000;
  */
 const LINK_TIMEOUT_MS = 1000;
 
+/**
+ * Longest a turn's lines wait for the shared history store before they are published anyway (see
+ * RedisClusterOptions.stored): a database that stalls without failing delays other nodes' lines by at most
+ * this, and the lines waiting meanwhile are at most this long a stretch of chat.
+ */
+const STORED_WAIT_MS = 1000;
+
 /** Most commands waiting for Redis; past it they fail at once (counted as not delivered), so memory stays bounded. */
 const MAX_QUEUED_COMMANDS = 100_000;
 
 /** Longest wait between two reconnection attempts. */
 const MAX_BACKOFF_MS = 5000;
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first. */
+function boundedWait(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([promise.catch(() => undefined), late]).finally(() => clearTimeout(timer));
+}
 
 /** Time between reconnection attempts: 100 ms doubling to MAX_BACKOFF_MS, with jitter so nodes do not all come at once. */
 export function reconnectDelay(retries: number, random: () => number = Math.random): number {
@@ -339,7 +356,8 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
       this.publishBatch(batch);
       return;
     }
-    const chain = (this.publishing ?? Promise.resolve()).then(() => stored).then(() => this.publishBatch(batch));
+    const waited = stored === undefined ? undefined : boundedWait(stored, STORED_WAIT_MS);
+    const chain = (this.publishing ?? Promise.resolve()).then(() => waited).then(() => this.publishBatch(batch));
     this.publishing = chain;
     void chain.finally(() => {
       if (this.publishing === chain) this.publishing = undefined;
