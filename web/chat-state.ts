@@ -224,7 +224,22 @@ export class ChatState {
     return this.userQuit;
   }
 
-  /** Registers `nick` (the nickname form). */
+  /**
+   * The nickname form was sent: registers `nick` now, or, while the connection is still being made or
+   * made again (the server's hello has not come yet: a slow link, a reconnect after a failed first try),
+   * as soon as the hello comes, so the user need not press Enter twice. Elsewhere (registering, in the
+   * chat) it is ignored.
+   */
+  submitNick(nick: string): void {
+    if (this.phase === 'nick') this.register(nick);
+    else if (this.phase === 'connecting' || this.phase === 'offline') {
+      this.wantedNick = nick.trim();
+      this.nickError = '';
+      this.changed();
+    }
+  }
+
+  /** Registers `nick`. */
   register(nick: string): void {
     this.wantedNick = nick.trim();
     this.nickError = '';

@@ -68,7 +68,7 @@ export class View {
         this.nickError.textContent = 'Type a nickname first.';
         return;
       }
-      if (this.state.phase === 'nick') this.state.register(this.nickInput.value);
+      this.state.submitNick(this.nickInput.value);
     });
     byId<HTMLFormElement>('compose').addEventListener('submit', (event) => {
       event.preventDefault();

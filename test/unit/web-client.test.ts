@@ -60,6 +60,31 @@ test('registering: the server refuses a nickname in its own words, then the auto
   t.true(s.current.entries.some((e) => e.kind === 'marker'));
 });
 
+test('a nickname sent before the server said hello (a slow link) is registered when the hello comes, once', (t) => {
+  const { state, sent, feed } = client();
+  state.connected();
+  state.submitNick(' alice ');
+  t.deepEqual(sent, [], 'nothing can be sent before the hello');
+  t.is(state.phase, 'connecting');
+  feed({ type: 'hello', server: 'mychatd/0.1.0', text: 'Welcome' });
+  t.deepEqual(sent.map((frame) => JSON.parse(frame) as unknown), [{ cmd: 'nick', name: 'alice' }]);
+  t.is(state.phase, 'registering');
+  // Pressing Enter again while registering sends nothing more.
+  state.submitNick('alice');
+  t.is(sent.length, 1);
+});
+
+test('a nickname sent while the first connection failed and the page waits to reconnect is registered after the reconnect', (t) => {
+  const { state, sent, feed } = client();
+  state.disconnected('The connection was lost (1006).');
+  t.is(state.phase, 'offline');
+  state.submitNick('bob');
+  state.connected();
+  t.is(state.phase, 'registering');
+  feed({ type: 'hello', server: 'mychatd/0.1.0', text: 'Welcome' });
+  t.deepEqual(sent.map((frame) => JSON.parse(frame) as unknown), [{ cmd: 'nick', name: 'bob' }]);
+});
+
 test('activity elsewhere counts as unread, a mention or a private message also as a mention; showing it clears both', (t) => {
   const { state, sent, feed } = registered();
   state.submit('/join dev');
