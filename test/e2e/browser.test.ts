@@ -70,7 +70,10 @@ async function openPage(webPort: number, viewport = { width: 1100, height: 700 }
 async function registerAs(page: Page, nick: string): Promise<void> {
   await page.locator('#nick').fill(nick);
   await page.locator('#nick').press('Enter');
-  await page.locator('#app').waitFor({ state: 'visible', timeout: T });
+  await page.locator('#app').waitFor({ state: 'visible', timeout: T }).catch(async (error: Error) => {
+    // Say what the page showed instead (a refusal, a connection message), not only that the chat did not open.
+    throw new Error(`${error.message}\nthe page showed: ${JSON.stringify(await page.locator('body').innerText())}`);
+  });
   await page.locator('#status', { hasText: nick }).waitFor({ timeout: T });
 }
 
