@@ -10,11 +10,11 @@
  *
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchDaemon } from './bench-daemon';
-import { registered, sendAndCount, type BenchClient } from './bench-client';
+import { cpuTicks, registered, sendAndCount, type BenchClient } from './bench-client';
 
 /** The modes compared: history off, on, and on with nothing of the bench room stored. */
 type Mode = 'off' | 'on' | 'unstored';
@@ -23,14 +23,12 @@ type Mode = 'off' | 'on' | 'unstored';
 function threadTicks(pid: number): { main: number; other: number } {
   const ticks = { main: 0, other: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
+    let used: number;
     try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      used = cpuTicks(pid, Number(tid));
     } catch {
       continue; // the thread ended meanwhile
     }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const used = Number(fields[11]) + Number(fields[12]);
     if (tid === String(pid)) ticks.main += used;
     else ticks.other += used;
   }

@@ -349,13 +349,15 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
    */
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    const batch = [...this.outbox];
-    this.outbox.clear();
     const stored = this.options.stored?.();
     if (stored === undefined && this.publishing === undefined) {
-      this.publishBatch(batch);
+      this.publishBatch(this.outbox);
+      this.outbox.clear();
       return;
     }
+    // Kept for later: the outbox is the next turn's from now on.
+    const batch = [...this.outbox];
+    this.outbox.clear();
     const waited = stored === undefined ? undefined : boundedWait(stored, STORED_WAIT_MS);
     const chain = (this.publishing ?? Promise.resolve()).then(() => waited).then(() => this.publishBatch(batch));
     this.publishing = chain;
@@ -364,7 +366,7 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     });
   };
 
-  private publishBatch(batch: ReadonlyArray<[string, string[]]>): void {
+  private publishBatch(batch: Iterable<[string, string[]]>): void {
     for (const [channel, messages] of batch) {
       this.command(['PUBLISH', channel, `${this.selfPrefix}[${messages.join(',')}]`]).catch(() => {
         this.stats.undelivered += messages.length;

@@ -459,12 +459,13 @@ export class PostgresHistoryStore implements HistoryStore {
    * a user finds what they have just said, as with the SQLite store's synchronous commit.
    */
   async caughtUp(): Promise<void> {
-    await this.ownBound(this.appendSeq);
+    await this.written();
   }
 
   /**
    * Resolves once everything queued so far is written, or cannot be; undefined when nothing is waiting
-   * (a cluster publishes a turn's lines after it: see RedisClusterOptions.stored).
+   * (a cluster publishes a turn's lines after it, with no promise per turn when nothing waits: see
+   * RedisClusterOptions.stored).
    */
   written(): Promise<void> | undefined {
     if (this.appendSeq <= this.writtenSeq || this.failing || this.closed) return undefined;
