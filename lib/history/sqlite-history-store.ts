@@ -36,6 +36,11 @@ export interface SqliteStoreOptions {
    * loop (the daemon sets it; see maintenance-worker.ts). SQLite's automatic checkpoints are then off.
    */
   maintenanceThread?: boolean;
+  /**
+   * False for a connection that only reads and re-keys at start-up beside a writer thread's store (see
+   * sqlite-threaded-store.ts): no indexing, checkpoints or maintenance thread of its own.
+   */
+  background?: boolean;
 }
 
 /** A data directory or database that cannot be used; the daemon prints it and exits. */
@@ -188,8 +193,10 @@ function prepareStatements(db: Database.Database) {
     lastMessageId: db.prepare('SELECT max(id) FROM messages').pluck(),
     insertRoom: db.prepare('INSERT INTO rooms (key, name, created_at) VALUES (?, ?, ?)'),
     setTopic: db.prepare('UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?'),
-    insertMessage: db.prepare('INSERT INTO messages (room_id, at, nick, kind, text) VALUES (?, ?, ?, ?, ?)'),
-    insertMessages: db.prepare(`INSERT INTO messages (room_id, at, nick, kind, text) VALUES ${Array<string>(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`),
+    // The id is given when the writer thread's producer numbered the message (NULL: the next one).
+    insertMessage: db.prepare('INSERT INTO messages (id, room_id, at, nick, kind, text) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertMessages: db.prepare(`INSERT INTO messages (id, room_id, at, nick, kind, text) VALUES ${Array<string>(INSERT_ROWS).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`),
+    nextMessageId: db.prepare(`SELECT max(coalesce((SELECT max(id) FROM messages), 0), coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)) + 1`).pluck(),
     recent: db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? ORDER BY id DESC LIMIT ?'),
     before: db.prepare('SELECT id, at, nick, kind, text FROM messages WHERE room_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
     search: db.prepare(
@@ -297,7 +304,9 @@ export class SqliteHistoryStore implements HistoryStore {
     // the write lock would fail at once (SQLITE_BUSY, no waiting) if the thread wrote meanwhile.
     const writeTransaction = this.db.transaction((entries: Array<QueuedWrite>) => this.writeEntries(entries));
     this.writeBatch = (entries) => writeTransaction.immediate(entries);
-    if (options.maintenanceThread) {
+    if (options.background === false) {
+      // The writer thread's store does the background work.
+    } else if (options.maintenanceThread) {
       this.db.pragma('wal_autocheckpoint = 0');
       // Should the thread die, the event loop takes its jobs back, so the WAL stays bounded and search current.
       this.maintainer = startMaintainer({ file, indexIntervalMs: INDEX_INTERVAL_MS, checkpointIntervalMs: CHECKPOINT_MS }, options.log, () => {
@@ -397,6 +406,11 @@ export class SqliteHistoryStore implements HistoryStore {
   catchUpSearch(): void {
     this.commit();
     this.indexUpTo(() => true, SEARCH_CATCH_UP_ROWS);
+  }
+
+  /** The id the next message will get (ids are never reused, even those of deleted messages). */
+  nextMessageId(): number {
+    return this.statements.nextMessageId.get() as number;
   }
 
   lastMessageId(): number {
@@ -500,6 +514,12 @@ export class SqliteHistoryStore implements HistoryStore {
    */
   close(lastAttemptMs = 0): number {
     if (this.closed) return 0;
+    if (this.options.background === false) {
+      // A start-up connection: it writes nothing after the re-keying, so it has nothing to report.
+      this.closed = true;
+      this.db.close();
+      return 0;
+    }
     this.commit();
     // What the rounds have not indexed yet is indexed now (an interrupted close resumes at the next start).
     const indexDeadline = Date.now() + Math.max(lastAttemptMs, INDEX_SLICE_MS);
@@ -562,10 +582,10 @@ export class SqliteHistoryStore implements HistoryStore {
    * follow the queue's order); rooms, forgotten rooms and topics are written where they come.
    */
   private writeEntries(entries: Array<QueuedWrite>): void {
-    const rows: Array<number | string> = [];
+    const rows: Array<number | string | null> = [];
     const insertRows = (): void => {
-      if (rows.length === INSERT_ROWS * 5) this.statements.insertMessages.run(rows);
-      else for (let i = 0; i < rows.length; i += 5) this.statements.insertMessage.run(rows.slice(i, i + 5));
+      if (rows.length === INSERT_ROWS * 6) this.statements.insertMessages.run(rows);
+      else for (let i = 0; i < rows.length; i += 6) this.statements.insertMessage.run(rows.slice(i, i + 6));
       rows.length = 0;
     };
     for (const entry of entries) {
@@ -581,8 +601,8 @@ export class SqliteHistoryStore implements HistoryStore {
         if (entry.creator !== undefined) this.statements.insertCreation.run(entry.creator, entry.at);
         continue;
       }
-      rows.push(roomId, entry.at, entry.nick, entry.kind, entry.text);
-      if (rows.length === INSERT_ROWS * 5) insertRows();
+      rows.push((entry as { id?: number }).id ?? null, roomId, entry.at, entry.nick, entry.kind, entry.text);
+      if (rows.length === INSERT_ROWS * 6) insertRows();
       if (entry.kind === 'TOPIC') {
         insertRows();
         this.statements.setTopic.run(entry.text, entry.nick, entry.at, roomId);
