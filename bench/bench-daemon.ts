@@ -18,9 +18,12 @@ export interface BenchDaemon {
   stop(): Promise<void>;
 }
 
-/** Starts mychatd with flood control off, no configuration file and `extra` options; resolves once it listens. */
-export function startBenchDaemon(extra: string[]): Promise<BenchDaemon> {
-  return spawnDaemon(['--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0', '--max-clients', '100000', '--max-per-address', '0', ...extra]);
+/**
+ * Starts mychatd with flood control off, no configuration file and `extra` options; resolves once it
+ * listens. `daemon` names another compiled daemon (to compare builds).
+ */
+export function startBenchDaemon(extra: string[], daemon?: string): Promise<BenchDaemon> {
+  return spawnDaemon(['--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0', '--max-clients', '100000', '--max-per-address', '0', ...extra], { daemon });
 }
 
 /**

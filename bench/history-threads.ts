@@ -39,7 +39,7 @@ function threadTicks(pid: number): { main: number; other: number } {
 async function run(mode: Mode, messagesEach: number): Promise<number> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-history-threads-'));
   const history = mode === 'off' ? ['--history', 'off'] : ['--history', 'on', ...(mode === 'unstored' ? ['--history-off-rooms', '#bench'] : [])];
-  const daemon = await startBenchDaemon([...history, '--data-dir', dataDir]);
+  const daemon = await startBenchDaemon([...history, '--data-dir', dataDir], process.env.DAEMON);
   const clients: BenchClient[] = [];
   try {
     for (let i = 0; i < 100; i++) clients.push(await registered(daemon.port, `m${i}`, '#bench'));
