@@ -6,7 +6,8 @@ import { LocalRoomBus } from '../lib/cluster/local-bus';
 import { RedisCluster } from '../lib/cluster/redis-cluster';
 import { WorkerHistoryReader } from '../lib/history/history-reader';
 import { startRetention } from './retention';
-import { HistoryOpenError, SqliteHistoryStore } from '../lib/history/sqlite-history-store';
+import { HistoryOpenError } from '../lib/history/sqlite-history-store';
+import { ThreadedSqliteStore } from '../lib/history/sqlite-threaded-store';
 import { DatabaseOpenError, PostgresHistoryStore, redactUrl } from '../lib/history/postgres-history-store';
 import { PostgresHistoryQueries } from '../lib/history/postgres-history-queries';
 import type { NewHistoryEntry } from '../lib/core/ports/history-store';
@@ -88,7 +89,7 @@ async function openHistory(
   options: DaemonOptions,
   log: Logger,
   onOutage: (unsaved: readonly NewHistoryEntry[]) => void,
-): Promise<{ history?: SqliteHistoryStore | PostgresHistoryStore; reader?: WorkerHistoryReader | PostgresHistoryQueries }> {
+): Promise<{ history?: ThreadedSqliteStore | PostgresHistoryStore; reader?: WorkerHistoryReader | PostgresHistoryQueries }> {
   // --history off: no database at all; the core then stores nothing and answers NO_HISTORY.
   if (options.history === 'off') return {};
   try {
@@ -99,10 +100,11 @@ async function openHistory(
       // Reads go to PostgreSQL over their own small pool; the server enforces each query's time budget.
       return { history, reader: new PostgresHistoryQueries({ url: options.database, log, store: history }) };
     }
-    // Search indexing and WAL checkpoints (with their fsyncs) run off the event loop.
-    const history = new SqliteHistoryStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage, maintenanceThread: true });
-    // History reads a client can ask for run in worker threads, so no query blocks chat.
-    return { history, reader: new WorkerHistoryReader({ dataDir: options.dataDir, log }) };
+    // Commits, search indexing and WAL checkpoints (with their fsyncs) run on a writer thread, off the event loop.
+    const history = new ThreadedSqliteStore({ dataDir: options.dataDir, sync: options.sync, log, onOutage });
+    // History reads a client can ask for run in worker threads, so no query blocks chat; each waits for
+    // the writer to commit what was queued before it.
+    return { history, reader: new WorkerHistoryReader({ dataDir: options.dataDir, log, store: history }) };
   } catch (error) {
     if (!(error instanceof HistoryOpenError) && !(error instanceof DatabaseOpenError)) throw error;
     // Refuse to start rather than fail later or replace what is there: the message says what to do.

@@ -9,6 +9,8 @@ import type { HistoryEntry, HistoryKind, HistoryStore, NewHistoryEntry, PruneRes
 import { notice } from './replies';
 import type { Room, Session } from './session';
 
+/** Longest a PONG waits for the store to have what came before its PING (see stored()). */
+const STORED_WAIT_MS = 2000;
 /** How long joiners of one room share a replay page that was read for the same newest id. */
 const REPLAY_SHARE_MS = 1000;
 /**
@@ -65,6 +67,24 @@ export class HistoryFeed {
     if (kind !== 'TOPIC') room.used = true;
     if (!history.healthy) this.noticeOutage(session);
     return at;
+  }
+
+  /**
+   * Resolves once everything queued for the store so far is written (see HistoryStore.written); undefined
+   * when nothing waits (no history, or a store that commits before output leaves).
+   */
+  stored(): Promise<void> | undefined {
+    const written = this.options.history?.written?.();
+    if (written === undefined) return undefined;
+    // A store that stalls without failing must not hold a PONG (and the connection's next line) for long.
+    const { clock } = this.options;
+    return new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(resolve, STORED_WAIT_MS);
+      void written.then(() => {
+        clock.clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Tells the senders of unsaved entries (found by nickname with `sender`), once per outage, that history is not being saved. */

@@ -51,6 +51,12 @@ export interface WorkerReaderOptions {
   maxRetiring?: number;
   /** Enables stallForTest(); only tests set it. */
   testHooks?: boolean;
+  /**
+   * The store that writes the database behind the event loop (ThreadedSqliteStore): a query waits until
+   * what was queued before it is committed, and a search until it is indexed too, so a user finds what
+   * was just said.
+   */
+  store?: { caughtUp(forSearch: boolean): Promise<void> | undefined };
 }
 
 /**
@@ -127,7 +133,7 @@ function startWorker(data: ReaderData): Worker {
  * once; at most maxRetiring such threads may still be finishing, beyond that new queries get HISTORY_BUSY.
  */
 export class WorkerHistoryReader implements HistoryQueries {
-  private readonly settings: Required<Omit<WorkerReaderOptions, 'log' | 'dataDir'>>;
+  private readonly settings: Required<Omit<WorkerReaderOptions, 'log' | 'dataDir' | 'store'>>;
   private readonly data: ReaderData;
   private readonly threads = new Set<Thread>();
   /** Terminated threads still finishing their native query, with the promise of their exit. */
@@ -233,6 +239,13 @@ export class WorkerHistoryReader implements HistoryQueries {
     } catch (error) {
       return Promise.reject(error as Error);
     }
+    const caughtUp = query.op === 'stall' ? undefined : this.options.store?.caughtUp(query.op === 'search');
+    if (caughtUp !== undefined) return caughtUp.then(() => this.enqueue(query, onStall, spent));
+    return this.enqueue(query, onStall, spent);
+  }
+
+  /** Queues a checked query for the next idle thread. */
+  private enqueue(query: Query, onStall?: () => void, spent?: QueryTimer): Promise<unknown> {
     // The executor runs now, so queries are queued in the order they were asked for.
     return new Promise((resolve, reject) => {
       if (this.closed) throw new HistoryQueryError('HISTORY_BUSY', 'The server is shutting down.');

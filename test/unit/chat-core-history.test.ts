@@ -177,3 +177,25 @@ test('a storm of joins into one room shares one replay read; a room with nothing
   t.deepEqual(asked, ['#busy'], 'no read for a room where only a topic was set');
   t.deepEqual(joiners[0]!.sink.take().pop(), ok('JOIN', '#quiet', 'Now talking in #quiet.'));
 });
+
+test('with a store that writes behind the output, a PONG waits until what was said before the PING is written', async (t) => {
+  const { store, user } = setup(t);
+  // The store stands for one whose commits finish later (the writer thread, PostgreSQL): written() is held by the test.
+  let release: () => void = () => undefined;
+  let pending = true;
+  (store as unknown as { written(): Promise<void> | undefined }).written = () => (pending ? new Promise<void>((resolve) => (release = resolve)) : undefined);
+  const alice = await user('alice');
+  await alice.say('/join #p');
+  alice.sink.take();
+  await alice.say('said before the ping');
+  const ping = alice.say('/ping t1');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.false(alice.sink.take().some((e) => e.type === 'pong'), 'no PONG while the line before it is not written');
+  pending = false;
+  release();
+  await ping;
+  t.deepEqual(alice.sink.take().filter((e) => e.type === 'pong'), [{ type: 'pong', token: 't1' }]);
+  // Nothing waiting: the PONG comes at once.
+  await alice.say('/ping t2');
+  t.deepEqual(alice.sink.take().filter((e) => e.type === 'pong'), [{ type: 'pong', token: 't2' }]);
+});

@@ -69,10 +69,14 @@ export const sessionHandlers = {
       if (spec.aliases?.length) session.deliver({ type: 'help', command: spec.name, text: `Aliases: ${spec.aliases.map((a) => '/' + a).join(' ')}` });
       session.deliver(reply('HELP', spec.name, spec.states.includes('awaiting-nick') ? 'Usable before picking a nickname.' : 'Needs a nickname.'));
     },
-  ping: ({ session }, args) => {
+  ping: ({ core, session }, args) => {
       const token = neutralise(args.TOKEN ?? '');
       if (codePoints(token) > LIMITS.maxPingToken) throw new ChatError('TEXT_TOO_LONG', `A ping token has at most ${LIMITS.maxPingToken} characters.`);
-      session.deliver({ type: 'pong', token });
+      // A PONG proves that what the client said before its PING is stored: with a store that commits
+      // behind the output, it waits for that commit (and the connection's next line waits for the PONG).
+      const stored = core.feed.stored();
+      if (stored === undefined) session.deliver({ type: 'pong', token });
+      else return stored.then(() => session.deliver({ type: 'pong', token }));
     },
   format: ({ session }, args) => {
       const format = args['mychat|json']!.toLowerCase();

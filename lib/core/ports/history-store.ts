@@ -122,6 +122,12 @@ export interface HistoryStore {
    * (the caller keeps calling, as daemon/retention.ts does).
    */
   prune(now: number, policy: RetentionPolicy): PruneResult;
+  /**
+   * For a store that commits behind the output (a writer thread, a database over the network): resolves
+   * once everything queued so far is written (or taken into the outage backlog), within a bound the store
+   * documents; undefined when nothing is waiting. A PONG waits for it, so it proves the lines before it stored.
+   */
+  written?(): Promise<void> | undefined;
   /** True while writes succeed; false during a storage outage. */
   readonly healthy: boolean;
   /**
