@@ -17,7 +17,7 @@ export interface IndexProgress {
   newest: number;
 }
 
-/** The writer of the search index on one connection (the store's, or the maintenance thread's). */
+/** The writer of the search index on one connection (the store's). */
 export interface SearchIndexer {
   /**
    * Adds up to `maxRows` ids of committed messages past the index's end to it, in one immediate

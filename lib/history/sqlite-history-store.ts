@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log';
 import {
   ROOM_CREATION_WINDOW_MS,
@@ -14,7 +13,6 @@ import {
   type RoomCreations,
   type StoredRoom,
 } from '../core/ports/history-store';
-import type { MaintenanceCommand, MaintenanceData, MaintenanceReport } from './maintenance-worker';
 import type { Row } from './history-reads';
 import { openSearchIndexer, type SearchIndexer } from './search-index';
 import { ftsMatch } from './search-terms';
@@ -32,13 +30,8 @@ export interface SqliteStoreOptions {
   /** Called once when a storage outage starts, with the entries that could not be written. */
   onOutage?: (unsaved: readonly NewHistoryEntry[]) => void;
   /**
-   * Index search text and checkpoint the WAL from a worker thread of its own, instead of on the event
-   * loop (the daemon sets it; see maintenance-worker.ts). SQLite's automatic checkpoints are then off.
-   */
-  maintenanceThread?: boolean;
-  /**
    * False for a connection that only reads and re-keys at start-up beside a writer thread's store (see
-   * sqlite-threaded-store.ts): no indexing, checkpoints or maintenance thread of its own.
+   * sqlite-threaded-store.ts): no indexing rounds or checkpoints of its own.
    */
   background?: boolean;
 }
@@ -162,30 +155,6 @@ function makeDirectory(dir: string): void {
  */
 const FORGOTTEN = `key >= '!' AND key < '"'`;
 
-/**
- * Starts the maintenance thread (see maintenance-worker.ts); under ts-node (tests) its TypeScript file is
- * loaded through ts-node. It never keeps the process alive; what it reports is logged, and `lost` is
- * called if it ends without being told to.
- */
-function startMaintainer(data: MaintenanceData, log: Logger, lost: () => void): Worker {
-  const file = path.join(__dirname, `maintenance-worker${path.extname(__filename)}`);
-  const worker = __filename.endsWith('.ts')
-    ? new Worker(`require('ts-node/register'); require(${JSON.stringify(file)});`, { eval: true, workerData: data })
-    : new Worker(file, { workerData: data });
-  worker.unref();
-  let closed = false;
-  worker.on('message', (report: MaintenanceReport) => {
-    if ('failed' in report) log.log('warn', `history-${report.failed}-failed`, { error: report.error, thread: true });
-    else if ('recovered' in report) log.log('info', `history-${report.recovered}-recovered`, { thread: true });
-    else closed = true;
-  });
-  worker.on('error', (error) => log.log('error', 'history-maintenance-thread-failed', { error: error.message }));
-  worker.on('exit', () => {
-    if (!closed) lost();
-  });
-  return worker;
-}
-
 /** Prepares every statement the store uses; this fails if a table lacks a column we need. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -246,7 +215,6 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Wait before the next retry during an outage (nextRetryDelay: doubles while retries fail). */
   private retryDelay = RETRY_FIRST_MS;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
-  private readonly maintainer: Worker | undefined;
   private dirtySinceCheckpoint = false;
   private failing = false;
   /** What the current outage wrote back and dropped (shared with the PostgreSQL store). */
@@ -258,7 +226,7 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly writeBatch: (entries: Array<QueuedWrite>) => void;
   /** Fills the full-text index behind the commits (its end is kept in meta, so a restart resumes). */
   private readonly indexer: SearchIndexer;
-  /** The indexing rounds on the event loop, when no maintenance thread does them. */
+  /** The indexing rounds (on the writer thread's event loop, where the daemon runs this store). */
   private indexTimer: NodeJS.Timeout | undefined;
   private indexRoundScheduled = false;
   /** Set while indexing fails (say the disk is full), so the failure is logged once, not every round. */
@@ -300,22 +268,12 @@ export class SqliteHistoryStore implements HistoryStore {
           `restore it from a backup, or move it aside (mv ${file} ${file}.bad) to start with empty history.`,
       );
     }
-    // BEGIN IMMEDIATE: the maintenance thread writes too, and a transaction that read before it asked for
-    // the write lock would fail at once (SQLITE_BUSY, no waiting) if the thread wrote meanwhile.
+    // BEGIN IMMEDIATE: another connection may write too (the start-up connection re-keys rooms), and a
+    // transaction that read before it asked for the write lock would fail at once (SQLITE_BUSY, no
+    // waiting) if that connection wrote meanwhile.
     const writeTransaction = this.db.transaction((entries: Array<QueuedWrite>) => this.writeEntries(entries));
     this.writeBatch = (entries) => writeTransaction.immediate(entries);
-    if (options.background === false) {
-      // The writer thread's store does the background work.
-    } else if (options.maintenanceThread) {
-      this.db.pragma('wal_autocheckpoint = 0');
-      // Should the thread die, the event loop takes its jobs back, so the WAL stays bounded and search current.
-      this.maintainer = startMaintainer({ file, indexIntervalMs: INDEX_INTERVAL_MS, checkpointIntervalMs: CHECKPOINT_MS }, options.log, () => {
-        if (this.closed) return;
-        this.db.pragma('wal_autocheckpoint = 1000');
-        this.indexTimer = setInterval(() => this.indexRound(), INDEX_INTERVAL_MS);
-        this.indexTimer.unref();
-      });
-    } else {
+    if (options.background !== false) {
       if (options.sync === 'normal') {
         this.checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_MS);
         this.checkpointTimer.unref();
@@ -387,7 +345,6 @@ export class SqliteHistoryStore implements HistoryStore {
       // Room ids cached during the failed transaction may have been rolled back too, so forget them all.
       this.roomIds.clear();
       this.failing = true;
-      this.tellMaintainer('pause-index');
       this.retryDelay = RETRY_FIRST_MS;
       this.options.log.log('error', 'history-write-failed', { error: (error as Error).message, queued: batch.length });
       this.options.onOutage?.(batch.filter(isMessage));
@@ -535,7 +492,6 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     clearInterval(this.indexTimer);
-    this.tellMaintainer('close');
     try {
       this.db.close();
     } catch (error) {
@@ -647,7 +603,6 @@ export class SqliteHistoryStore implements HistoryStore {
     const error = this.writeBacklog(() => Date.now() - started < RETRY_SLICE_MS);
     if (this.queue.length === 0) {
       this.failing = false;
-      this.tellMaintainer('resume-index');
       this.retryDelay = RETRY_FIRST_MS;
       this.options.log.log('warn', 'history-write-recovered', this.tally.recovered());
       this.mergeIndex();
@@ -760,10 +715,6 @@ export class SqliteHistoryStore implements HistoryStore {
     }
     if (progressed) this.mergeIndex();
     return left;
-  }
-
-  private tellMaintainer(command: MaintenanceCommand): void {
-    this.maintainer?.postMessage(command);
   }
 
   /** A bounded slice of full-text index merging (see FTS_MERGE_PAGES). */

@@ -42,7 +42,7 @@ const MAX_RESTART_DELAY_MS = 60_000;
 const CLOSE_GRACE_MS = 5000;
 
 /** Settings of the threaded store: those of the SQLite store, without the thread choices. */
-export type ThreadedStoreOptions = Omit<SqliteStoreOptions, 'maintenanceThread' | 'background'>;
+export type ThreadedStoreOptions = Omit<SqliteStoreOptions, 'background'>;
 
 /** Someone waiting for a control word (committed, searched) to reach a count. */
 interface Mark {

@@ -64,8 +64,7 @@ try {
     sync: data.sync,
     log,
     onOutage: (unsaved) => port.postMessage({ outage: [...unsaved] } satisfies WriterReport),
-    // Indexing and checkpoints run on this thread's event loop, between commits.
-    maintenanceThread: false,
+    // Its indexing rounds and checkpoints run on this thread's event loop, between commits.
   });
 } catch (error) {
   // The event loop may be blocked waiting for the ready word: the reason goes on its own channel first.

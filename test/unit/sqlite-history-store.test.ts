@@ -1,6 +1,6 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../lib/log';
@@ -186,55 +186,3 @@ test('full sync mode stores the same way', (t) => {
   db.close();
 });
 
-test('with a maintenance thread, search text is indexed and the WAL copied into the database file off the event loop; closing stops the thread', async (t) => {
-  t.timeout(30_000);
-  const dir = tempDir(t);
-  const logs: string[] = [];
-  const store = new SqliteHistoryStore({ dataDir: dir, sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), maintenanceThread: true });
-  const file = path.join(dir, DATABASE_FILE);
-  const before = statSync(file).size;
-  for (let i = 0; i < 2000; i++) store.append(entry('#wal', `message ${i} ${'x'.repeat(100)}`));
-  store.commit();
-  const newest = store.lastMessageId();
-  const db = (store as unknown as { db: Database.Database }).db;
-  t.is(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint inside a commit');
-  t.is((store as unknown as { indexTimer: unknown }).indexTimer, undefined, 'no indexing rounds on the event loop');
-  t.is(statSync(file).size, before, 'the commit went to the WAL only');
-  t.true(await until(() => store.indexedUpTo >= newest, 20_000), 'the thread indexed every committed message');
-  t.true(await until(() => statSync(file).size > before, 20_000), 'the thread checkpointed the WAL into the database');
-  // A search on the event loop and the thread share the index's end: nothing is indexed twice.
-  store.append(entry('#wal', 'message last'));
-  t.is(store.search('#wal', ['message'], 5000).length, 2001);
-  store.close();
-  t.deepEqual(logs.filter((line) => /failed/.test(line)), []);
-  const raw = new Database(file, { readonly: true });
-  t.deepEqual(raw.prepare(`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'message'`).pluck().get(), 2001, 'each message indexed once');
-  raw.close();
-});
-
-test('commits and the maintenance thread share the write lock: commits that read before writing (new rooms) never fail while it indexes', async (t) => {
-  t.timeout(60_000);
-  const logs: string[] = [];
-  const store = new SqliteHistoryStore({ dataDir: tempDir(t), sync: 'normal', log: createLogger('debug', (line) => logs.push(line), false), maintenanceThread: true });
-  t.teardown(() => store.close());
-  const roomIds = (store as unknown as { roomIds: Map<string, number> }).roomIds;
-  // Commits go on until the thread has indexed in at least 10 separate steps meanwhile (bounded in time).
-  const deadline = Date.now() + 30_000;
-  let steps = 0;
-  let seen = store.indexedUpTo;
-  let n = 0;
-  while (steps < 10 && Date.now() < deadline && store.healthy) {
-    // A forgotten room id makes the commit look the room up (a read) before it inserts (a write).
-    roomIds.clear();
-    for (let k = 0; k < 200; k++) store.append(entry(`#r${n % 50}`, `hello ${n++}`));
-    store.commit();
-    const indexed = store.indexedUpTo;
-    if (indexed > seen) steps++;
-    seen = indexed;
-    // A pause for what a turn does besides its commit (fan-out), as a daemon at full load leaves the lock free.
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  t.true(store.healthy);
-  t.is(steps, 10, 'the thread indexed while the commits went on');
-  t.deepEqual(logs.filter((line) => /failed/.test(line)), []);
-});

@@ -1,6 +1,6 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -161,4 +161,22 @@ test.serial('a lock held by another connection delays the writer, not the event 
   await written;
   t.deepEqual((await h.queries.recent('#l', 10)).entries.map((e) => e.text), ['first', 'second']);
   t.false(logs.some((line) => line.includes('history-write-failed')), 'a lock held briefly is not an outage');
+});
+
+test('the writer indexes search text and checkpoints the WAL into the database file on its own; each message is indexed once', async (t) => {
+  const dataDir = tempDir(t);
+  const h = harness(dataDir, [], undefined, (close) => t.teardown(close));
+  const file = path.join(dataDir, DATABASE_FILE);
+  const before = statSync(file).size;
+  for (let i = 0; i < 2000; i++) h.store.append(entry('#wal', `message ${i} ${'x'.repeat(100)}`));
+  await h.settle();
+  const indexed = (): number => withDb(dataDir, (db) => Number(db.prepare(`SELECT value FROM meta WHERE key = 'indexed'`).pluck().get() ?? 0));
+  // The writer's rounds come every 250 ms and its checkpoints every second; bounded waits, not sleeps.
+  const deadline = Date.now() + 20_000;
+  while ((indexed() < 2000 || statSync(file).size <= before) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(indexed(), 2000, 'every committed message is in the index without any search asking for it');
+  t.true(statSync(file).size > before, 'the WAL was copied into the database file');
+  h.store.append(entry('#wal', 'message last'));
+  t.is((await h.queries.search('#wal', ['message'], 50)).length, 50);
+  t.is(withDb(dataDir, (db) => db.prepare(`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'message'`).pluck().get()), 2001, 'each message indexed once, the last by the search catch-up');
 });
