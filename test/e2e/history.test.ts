@@ -64,6 +64,35 @@ test('kill -9 during a stream of messages: after restart the history is an exact
   await again.stop();
 });
 
+test('a database locked by another process does not hold up chat: lines flow while the writer waits, and everything is stored once the lock is gone', async (t) => {
+  const dataDir = tempDir(t);
+  const d = await startDaemon(['--data-dir', dataDir]);
+  t.teardown(() => d.stop());
+  const a = await register(d.port, 'lockA');
+  const b = await register(d.port, 'lockB');
+  a.send('/join #lock');
+  await a.waitForLine(/^OK JOIN #lock/);
+  b.send('/join #lock');
+  await b.waitForLine(/^OK JOIN #lock/);
+  a.send('before the lock');
+  await a.sync();
+  // Another process takes the database's write lock (as a backup tool or a stuck sqlite3 shell would).
+  const blocker = new Database(path.join(dataDir, 'history.sqlite3'));
+  t.teardown(() => blocker.open && blocker.close());
+  blocker.exec('BEGIN IMMEDIATE');
+  for (let i = 0; i < 20; i++) a.send(`while locked ${i}`);
+  // Delivered while the lock is still held: the event loop does not wait for the database.
+  await b.waitForLine('MSG #lock lockA while locked 19');
+  blocker.exec('COMMIT');
+  blocker.close();
+  await a.sync();
+  b.send('/history #lock 30');
+  await b.waitForLine(/^HISTEND #lock/);
+  const stored = b.lines.filter((line) => line.startsWith('HISTORY #lock')).map((line) => line.split(' ').slice(6).join(' '));
+  t.deepEqual(stored, ['before the lock', ...Array.from({ length: 20 }, (_, i) => `while locked ${i}`)]);
+  t.notRegex(d.stderr(), /history-write-failed/, 'a lock held for a moment is not an outage');
+});
+
 // The tests below block this process with spawnSync (and a copy of the runtime): serial tests run
 // before the concurrent ones, so they never hold up another test's daemon start.
 test.serial('a data directory that cannot be written is a clear error at start', (t) => {
