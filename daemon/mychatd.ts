@@ -171,8 +171,8 @@ async function main(): Promise<void> {
     maxMessagesPerRoom: options.historyMaxMessages,
     maxAgeMs: options.historyMaxDays * 86_400_000,
   });
-  // One output turn for every door: a turn's messages are stored before any of its output leaves, whatever
-  // the transport, so what someone has seen is on disk.
+  // One output turn for every door: a turn's messages go to the history store before any of its output
+  // leaves, whatever the transport (with --sync full, committed and on disk: see sqlite-threaded-store.ts).
   const turn = new OutputTurn();
   if (history !== undefined) turn.beforeFlush = () => history.commit();
   const listener = new ChatListener(core, { maxSendQueueBytes: options.maxSendQueue, floodBurst: options.floodBurst, floodRate: options.floodRate, flood: floodOf(options), log }, turn);

@@ -14,9 +14,9 @@ export class OutputTurn {
   private scheduled = false;
 
   /**
-   * Runs before any queued output is written, for every transport: the daemon commits pending history
-   * here, so a message is stored before anyone can see it (and a PONG proves that everything before it was
-   * stored).
+   * Runs before any queued output is written, for every transport: the daemon hands the turn's history
+   * to its store here (the SQLite writer thread, which with --sync full has committed it when this
+   * returns), so the store has every line before anyone can see it.
    */
   beforeFlush: (() => void) | undefined;
 
