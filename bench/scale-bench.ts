@@ -231,9 +231,9 @@ async function settle(read: () => Promise<number>): Promise<number> {
   return last;
 }
 
-/** The daemon options of every mychatd run: history on (the default) in a temporary directory. */
-function mychatArgs(dataDir: string, floodOff: boolean): string[] {
-  const common = ['--data-dir', dataDir, '--history', 'on', '--max-clients', '100000', '--max-per-address', '0', '--connect-rate', '0'];
+/** The daemon options of a mychatd run: history on (the default) in a temporary directory, unless `history` is 'off'. */
+function mychatArgs(dataDir: string, floodOff: boolean, history: 'on' | 'off'): string[] {
+  const common = ['--data-dir', dataDir, '--history', history, '--max-clients', '100000', '--max-per-address', '0', '--connect-rate', '0'];
   // Fan-out and latency: senders go as fast as the server takes them, so line pacing is off. Registration
   // and memory: per-connection budgets stay at their defaults (part of what a connection costs); only the
   // per-address ones are lifted, since every client comes from two addresses.
@@ -242,9 +242,9 @@ function mychatArgs(dataDir: string, floodOff: boolean): string[] {
     : [...common, '--flood-address-burst', '1000000', '--input-address-rate', '100000000'];
 }
 
-async function startMychat(floodOff: boolean, nodeArgs: string[]): Promise<Server> {
+async function startMychat(floodOff: boolean, nodeArgs: string[], history: 'on' | 'off' = 'on'): Promise<Server> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-scale-'));
-  const daemon = await spawnDaemon(mychatArgs(dataDir, floodOff), { nodeArgs: [...GC_NODE_ARGS, ...nodeArgs] });
+  const daemon = await spawnDaemon(mychatArgs(dataDir, floodOff, history), { nodeArgs: [...GC_NODE_ARGS, ...nodeArgs] });
   return {
     name: 'mychatd',
     dialect: 'mychat',
@@ -534,7 +534,7 @@ async function main(): Promise<void> {
   const log = (text: string): void => console.log(`  ${text}`);
 
   if (o.only.has('fanout')) {
-    const best = { mychat: undefined as FanoutFigure | undefined, other: undefined as FanoutFigure | undefined };
+    const best = { mychat: undefined as FanoutFigure | undefined, other: undefined as FanoutFigure | undefined, historyOff: undefined as FanoutFigure | undefined };
     const better = (a: FanoutFigure | undefined, b: FanoutFigure): FanoutFigure => (a === undefined || b.deliveriesPerSecond > a.deliveriesPerSecond ? b : a);
     for (let round = 0; round < o.rounds; round++) {
       const mychat = await startMychat(true, o.nodeArgs);
@@ -544,6 +544,15 @@ async function main(): Promise<void> {
         best.mychat = better(best.mychat, f);
       } finally {
         await mychat.stop();
+      }
+      // The same workload with --history off: what storing history costs it (issue 10's 0.85 target).
+      const unstored = await startMychat(true, o.nodeArgs, 'off');
+      try {
+        const f = await fanout(unstored, o);
+        log(`fan-out round ${round + 1} mychatd --history off: ${millions(f.deliveriesPerSecond)} deliveries/s, server CPU ${fmt(f.serverCpu * 100)} %, ${fmt(f.cpuUsPer1000)} µs per 1,000, generator CPU ${fmt(f.generatorCpu * 100)} %, gaps ${f.gaps}, lost ${f.lost}`);
+        best.historyOff = better(best.historyOff, f);
+      } finally {
+        await unstored.stop();
       }
       if (o.irc !== undefined) {
         const other = await ircServer(o.irc);
@@ -566,6 +575,16 @@ async function main(): Promise<void> {
       target: '>= 2 x other, history on',
       verdict: x === undefined ? 'n/a' : verdict(healthy && m.deliveriesPerSecond >= 2 * x.deliveriesPerSecond),
       note: [bound(m.generatorCpu), healthy ? undefined : `mychatd run had ${m.gaps} gaps, ${m.lost} lost clients`].filter(Boolean).join('; ') || undefined,
+    });
+    const off = best.historyOff!;
+    const share = m.deliveriesPerSecond / off.deliveriesPerSecond;
+    rows.push({
+      figure: `the same with history on / off (best of ${o.rounds} each)`,
+      mychat: `${share.toFixed(2)} (${millions(off.deliveriesPerSecond)} off)`,
+      other: 'n/a',
+      target: '>= 0.85',
+      verdict: verdict(share >= 0.85),
+      note: bound(off.generatorCpu) === undefined ? undefined : `history off: ${bound(off.generatorCpu)}, so this share is an upper bound`,
     });
     rows.push({
       figure: 'server CPU per 1,000 deliveries, same load',
