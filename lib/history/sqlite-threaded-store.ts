@@ -140,8 +140,9 @@ export class ThreadedSqliteStore implements HistoryStore {
   /** Publishes what was queued to the writer; with --sync full, waits until it is committed. */
   commit(): void {
     if (this.closed) return;
-    this.producer.publish();
-    if (this.options.sync === 'full') this.waitCommitted(this.producer.count);
+    const full = this.options.sync === 'full';
+    this.producer.publish(full);
+    if (full) this.waitCommitted(this.producer.count);
   }
 
   /** Publishes what was queued; the search's read then asks the writer to index it (see caughtUp). */
@@ -272,7 +273,7 @@ export class ThreadedSqliteStore implements HistoryStore {
     if (this.producer.tryWrite(entry, id)) return;
     const deadline = Date.now() + STALL_WAIT_MS;
     for (;;) {
-      this.producer.publish();
+      this.producer.publish(true);
       const tail = Atomics.load(this.control, CTL.tail);
       if (this.producer.tryWrite(entry, id)) break;
       const left = deadline - Date.now();

@@ -56,6 +56,9 @@ const log: Logger = {
 const HEALTH_REFRESH_MS = 200;
 /** Longest wait for new entries before the loop looks again (requests and timers run meanwhile anyway). */
 const IDLE_WAIT_MS = 1000;
+/** How long after a commit the loop keeps looking for entries on its own, and how often. */
+const BUSY_MS = 50;
+const POLL_MS = 1;
 
 let store: SqliteHistoryStore;
 try {
@@ -116,16 +119,32 @@ function commitPublished(): void {
   }
 }
 
-/** The commit loop: waits (without blocking this thread's timers) for entries, then commits them. */
+/**
+ * The commit loop: waits (without blocking this thread's timers) for entries, then commits them. For
+ * BUSY_MS after a commit it looks again every POLL_MS on its own, since under load the next batch comes
+ * that soon; only then does it sleep until the event loop wakes it.
+ */
 async function run(): Promise<void> {
+  let lastCommit = 0;
   while (!closing) {
     const published = Atomics.load(control, CTL.published);
     if (published === Atomics.load(control, CTL.consumed)) {
-      const waiting = waitAsync(control, CTL.published, published, IDLE_WAIT_MS);
-      if (waiting.async) await waiting.value;
+      if (Date.now() - lastCommit < BUSY_MS) {
+        const polling = waitAsync(control, CTL.published, published, POLL_MS);
+        if (polling.async) await polling.value;
+        continue;
+      }
+      Atomics.store(control, CTL.sleeping, 1);
+      // Published between the first look and `sleeping`: the event loop may not have woken us, so look again.
+      if (Atomics.load(control, CTL.published) === published) {
+        const waiting = waitAsync(control, CTL.published, published, IDLE_WAIT_MS);
+        if (waiting.async) await waiting.value;
+      }
+      Atomics.store(control, CTL.sleeping, 0);
       continue;
     }
     commitPublished();
+    lastCommit = Date.now();
     // Timers (indexing rounds, checkpoints, retries) and requests run between two commits.
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -32,10 +32,12 @@ export const CTL = {
   ready: 6,
   /** The newest count of committed entries someone waits for: the writer says by message when it is reached. */
   wanted: 7,
+  /** 1 while the writer sleeps until woken (publish() wakes it); 0 while it looks for entries on its own. */
+  sleeping: 8,
 } as const;
 
 /** Number of control words. */
-const CTL_WORDS = 8;
+const CTL_WORDS = 16;
 /** Bytes of a record's fixed part: length, op, kind, padding, id, at. */
 const FIXED_BYTES = 24;
 const OP_MESSAGE = 1;
@@ -165,12 +167,18 @@ export class RingProducer extends RingViews {
     return true;
   }
 
-  /** Makes everything written visible to the writer and wakes it if it waits. */
-  publish(): void {
+  /**
+   * Makes everything written visible to the writer, and wakes it if it sleeps (or if `wake`, when someone
+   * blocks on its commit). A writer that is busy looks again within a millisecond on its own, so a turn
+   * under load costs no wake-up: waking a thread was 3 % of the event loop's time at full load.
+   */
+  publish(wake = false): void {
     if (this.allPublished) return;
     Atomics.store(this.control, CTL.head, this.head | 0);
     Atomics.store(this.control, CTL.published, this.written | 0);
-    Atomics.notify(this.control, CTL.published);
+    // The writer stores `sleeping` before it looks at `published` a last time, and this reads `sleeping`
+    // after storing `published`: one of the two sees the other's store, so no publish goes unseen.
+    if (wake || Atomics.load(this.control, CTL.sleeping) === 1) Atomics.notify(this.control, CTL.published);
   }
 }
 
