@@ -158,7 +158,10 @@ export class View {
     this.loginStatus.textContent =
       s.phase === 'nick' ? `Connected to ${visible(s.serverName)}. Pick a nickname.` : s.phase === 'registering' ? 'Joining…' : s.phase === 'offline' ? this.offlineMessage || 'Not connected.' : 'Connecting…';
     this.nickError.textContent = visible(s.nickError);
-    this.loginButton.disabled = s.phase !== 'nick';
+    // Enabled while connecting too: a nickname sent before the server's hello is registered when it comes
+    // (ChatState.submitNick). The page's HTML has it disabled until this script runs, since pressing Enter
+    // in a form with no script behind it would reload the page and lose what was typed.
+    this.loginButton.disabled = s.phase !== 'nick' && s.phase !== 'connecting' && s.phase !== 'offline';
     if (s.phase === 'nick' && document.activeElement !== this.nickInput) this.nickInput.focus();
   }
 

@@ -68,6 +68,8 @@ async function openPage(webPort: number, viewport = { width: 1100, height: 700 }
 
 /** Types a nickname into the prompt and waits for the chat (or returns the error the page shows). */
 async function registerAs(page: Page, nick: string): Promise<void> {
+  // As a person would: type once the page's script is running (the button is disabled until then).
+  await page.locator('#login-button:enabled').waitFor({ timeout: T });
   await page.locator('#nick').fill(nick);
   await page.locator('#nick').press('Enter');
   await page.locator('#app').waitFor({ state: 'visible', timeout: T }).catch(async (error: Error) => {
