@@ -89,13 +89,14 @@ async function openHistory(
   options: DaemonOptions,
   log: Logger,
   onOutage: (unsaved: readonly NewHistoryEntry[]) => void,
+  onRoomExisted: (roomKey: string, creator: string) => void,
 ): Promise<{ history?: ThreadedSqliteStore | PostgresHistoryStore; reader?: WorkerHistoryReader | PostgresHistoryQueries }> {
   // --history off: no database at all; the core then stores nothing and answers NO_HISTORY.
   if (options.history === 'off') return {};
   try {
     if (options.database !== '') {
       // Rooms and the creation log are read here, before the core starts: the core's loads are synchronous.
-      const history = await PostgresHistoryStore.open({ url: options.database, log, onOutage, keyOf: nameKey });
+      const history = await PostgresHistoryStore.open({ url: options.database, log, onOutage, onRoomExisted, keyOf: nameKey });
       log.log('info', 'history-store', { store: 'postgres', database: redactUrl(options.database), node: history.node });
       // Reads go to PostgreSQL over their own small pool; the server enforces each query's time budget.
       return { history, reader: new PostgresHistoryQueries({ url: options.database, log, store: history }) };
@@ -128,7 +129,12 @@ async function main(): Promise<void> {
 
   const log: Logger = stormGuard(createLogger(options.logLevel));
   // onOutage can only fire after an append, so `core` (declared below) exists by then.
-  const { history, reader } = await openHistory(options, log, (unsaved) => core.historyOutage(unsaved));
+  const { history, reader } = await openHistory(
+    options,
+    log,
+    (unsaved) => core.historyOutage(unsaved),
+    (roomKey, creator) => core.roomExisted(roomKey, creator),
+  );
   // --redis: this server is one node of a cluster; rooms, presence and nicknames span the nodes through Redis.
   const cluster =
     options.redis === ''

@@ -273,6 +273,14 @@ export class ChatCore implements CommandCore {
     return String(this.nextPasteId++);
   }
 
+  /**
+   * The shared store found a room this server counted as created by `creator` already stored (another
+   * server made it): the creation is given back (the PostgreSQL store's onRoomExisted).
+   */
+  roomExisted(_roomKey: string, creator: string): void {
+    this.rooms.refundCreation(creator);
+  }
+
   /** Tells the senders of unsaved entries, once per outage, that history is not being saved (the store's onOutage). */
   historyOutage(unsaved: readonly NewHistoryEntry[]): void {
     this.feed.outage(unsaved, (nick) => this.nicks.find(nick));

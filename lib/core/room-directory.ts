@@ -324,7 +324,9 @@ export class RoomDirectory {
       throw new ChatError('TOO_MANY_ROOMS', 'The server has as many rooms as it allows, all in use; join an existing one (/rooms).');
     }
     const creator = addressPrefix(session.remoteAddress, 24, 64);
-    const wait = this.creationWait(creator, now);
+    // A room that has members on another server of the cluster exists already: joining it creates nothing.
+    const elsewhere = this.options.presence?.remoteRoom(nameKey(name)) !== undefined;
+    const wait = elsewhere ? 0 : this.creationWait(creator, now);
     if (wait > 0) {
       const minutes = Math.ceil(wait / 60_000);
       throw new ChatError(
@@ -332,18 +334,27 @@ export class RoomDirectory {
         `Your network can create ${LIMITS.maxRoomsCreatedPerHour} rooms an hour; join an existing one (/rooms) or try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
       );
     }
-    this.countCreation(creator, now);
+    if (!elsewhere) this.countCreation(creator, now);
     if (reclaimed !== undefined) {
       this.drop(reclaimed);
       this.options.log.log('debug', 'room-reclaimed', { room: reclaimed.name, for: name });
     }
     const room = this.ensure(name);
     if (this.options.history !== undefined) {
-      this.options.history.saveRoom({ roomKey: room.key, roomName: room.name, at: now, creator });
+      this.options.history.saveRoom({ roomKey: room.key, roomName: room.name, at: now, ...(elsewhere ? {} : { creator }) });
       room.persistent = true;
     }
     this.checkCount(now);
     return room;
+  }
+
+  /**
+   * Gives address block `creator` back a room creation: the shared store found that the room it "created"
+   * had been made by another server (a room with no members anywhere, so presence could not tell).
+   */
+  refundCreation(creator: string): void {
+    const entry = this.creations.get(creator);
+    if (entry !== undefined && entry.count > 0) entry.count--;
   }
 
   /** Milliseconds until address block `creator` may create another room (0: now). */

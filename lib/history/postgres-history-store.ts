@@ -36,6 +36,12 @@ export interface PostgresStoreOptions {
   log: Logger;
   /** Called once when a storage outage starts, with the entries that could not be written. */
   onOutage?: (unsaved: readonly NewHistoryEntry[]) => void;
+  /**
+   * Called when a room this node created (saveRoom with a creator) was already in the database: another
+   * node made it after this one started. It is then not logged as a creation, and `creator` gets the
+   * creation back (called before the write's waiters resolve, so a PONG after the join sees it done).
+   */
+  onRoomExisted?: (roomKey: string, creator: string) => void;
   /** Computes a room's key from its name: rooms stored under another key are re-keyed (and merged) by open(). */
   keyOf?: (name: string) => string;
   /** Start of the creation log loaded by open() (ms since the epoch); default: the last hour. */
@@ -168,6 +174,8 @@ export class PostgresHistoryStore implements HistoryStore {
   /** Replay marks waiting for the write of the entries queued before them. */
   private marks: Array<{ seq: number; resolve: (ownBound: number) => void }> = [];
   private writtenSeq = 0;
+  /** Rooms the write in flight tried to create but found stored (see onRoomExisted); reported once it commits. */
+  private existed: Array<NewRoom & { creator: string }> = [];
   private rooms: StoredRoom[] = [];
   private creations: CreationRow[] = [];
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
@@ -323,10 +331,12 @@ export class PostgresHistoryStore implements HistoryStore {
     const batch = this.queue.slice(0, count);
     this.inFlight = count;
     this.droppedInFlight = 0;
+    this.existed = [];
     let ids: number[];
     try {
       ids = await this.writeBatch(batch);
     } catch (error) {
+      this.existed = [];
       // Dropped for the bound while being written (the oldest of the batch): lost now that the write failed.
       for (const entry of batch.slice(0, this.droppedInFlight)) this.tally.drop(entry);
       this.inFlight = 0;
@@ -338,6 +348,7 @@ export class PostgresHistoryStore implements HistoryStore {
     this.inFlight = 0;
     this.droppedInFlight = 0;
     if (this.failing) this.tally.written += batch.filter(isMessage).length;
+    for (const room of this.existed.splice(0)) this.options.onRoomExisted?.(room.roomKey, room.creator);
     let next = 0;
     for (const entry of batch) {
       if (isMessage(entry)) this.lastOwnId = Math.max(this.lastOwnId, ids[next++] ?? this.lastOwnId);
@@ -391,10 +402,11 @@ export class PostgresHistoryStore implements HistoryStore {
     const rooms = new Map<string, { name: string; at: number }>();
     for (const entry of run) if (!rooms.has(entry.roomKey)) rooms.set(entry.roomKey, { name: entry.roomName, at: entry.at });
     const keys = [...rooms.keys()];
-    await client.query(
-      `INSERT INTO rooms (key, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT (key) DO NOTHING`,
+    const inserted = await client.query<{ key: string }>(
+      `INSERT INTO rooms (key, name, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT (key) DO NOTHING RETURNING key`,
       [keys, keys.map((key) => rooms.get(key)!.name), keys.map((key) => rooms.get(key)!.at)],
     );
+    const insertedKeys = new Set(inserted.rows.map((row) => row.key));
     // A new statement, so rows another node inserted meanwhile are seen too.
     const found = await client.query<{ id: number; key: string }>('SELECT id, key FROM rooms WHERE key = ANY($1::text[])', [keys]);
     const roomIds = new Map(found.rows.map((row) => [row.key, row.id]));
@@ -417,7 +429,10 @@ export class PostgresHistoryStore implements HistoryStore {
       );
       ids.push(...result.rows.map((row) => row.id));
     }
-    const created = run.filter((entry): entry is NewRoom & { creator: string } => !isMessage(entry) && entry.creator !== undefined);
+    const saved = run.filter((entry): entry is NewRoom & { creator: string } => !isMessage(entry) && entry.creator !== undefined);
+    // Only rooms this write really made count as creations: one already stored was made by another node.
+    const created = saved.filter((room) => insertedKeys.has(room.roomKey));
+    for (const room of saved) if (!insertedKeys.has(room.roomKey)) this.existed.push(room);
     if (created.length > 0) {
       await client.query('INSERT INTO room_creations (creator, at) SELECT * FROM unnest($1::text[], $2::bigint[])', [created.map((c) => c.creator), created.map((c) => c.at)]);
     }

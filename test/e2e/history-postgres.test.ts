@@ -5,6 +5,7 @@ import { DAEMON_JS, daemonEnv, startDaemon } from '../helpers/daemon';
 import { historyScenarios } from '../helpers/history-scenarios';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
 import { startCluster } from '../helpers/redis';
+import { LIMITS } from '../../lib/protocol/limits';
 
 /*
  * mychatd --database postgres://...: the history scenarios of history.test.ts against a real PostgreSQL 15
@@ -64,6 +65,35 @@ test('two nodes on one database share rooms, topics, history and search', async 
   t.is(await c.waitForLine(/^ROOM #shared/), 'ROOM #shared 0 Shared topic');
   c.end();
   await three.stop();
+});
+
+test('with one database, joining rooms another node made spends none of the joiner\'s room-creation allowance', async (t) => {
+  const database = await server!.createDatabase();
+  const cluster = await startCluster(2, ['--database', database]);
+  t.teardown(() => cluster.stop());
+  const [one, two] = cluster.nodes;
+  // Node one makes a full hour's allowance of rooms for 127.0.0.0/24, says a line in each, and leaves:
+  // no member is left anywhere, so only the database knows the rooms exist.
+  const ann = await register(one!.port, 'ann');
+  for (let i = 0; i < LIMITS.maxRoomsCreatedPerHour; i++) {
+    ann.send(`/join #made${i}`);
+    await ann.waitForLine(new RegExp(`^OK JOIN #made${i} `));
+    ann.send(`said in #made${i}`);
+    ann.send(`/part #made${i}`);
+  }
+  await ann.sync();
+  ann.end();
+  // Node two started before they existed: joining each looks like creating it, until the database says otherwise.
+  const ben = await register(two!.port, 'ben');
+  for (let i = 0; i < LIMITS.maxRoomsCreatedPerHour; i++) {
+    ben.send(`/join #made${i}`);
+    await ben.waitForLine(new RegExp(`^OK JOIN #made${i} `));
+  }
+  // The PONG comes once node two's writes (the room rows it tried to create) are done.
+  await ben.sync();
+  ben.send('/join #ben-made-this');
+  t.regex(await ben.waitForLine(/^(OK JOIN|ERR) /), /^OK JOIN #ben-made-this /, 'the joins of existing rooms were given back');
+  ben.end();
 });
 
 test('with Redis and one database, the first join on a node replays a room made and used on another node', async (t) => {

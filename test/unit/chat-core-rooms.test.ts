@@ -10,6 +10,8 @@ import { LIMITS } from '../../lib/protocol/limits';
 import { FakeClock } from '../helpers/fake-clock';
 import { codeOf, err, EventSink, ok, roomInfo } from '../helpers/event-sink';
 import type { ChatEvent } from '../../lib/core/events';
+import type { ClusterPresence, RemoteRoom } from '../../lib/core/ports/cluster-presence';
+import { addressPrefix } from '../../lib/core/address-prefix';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -203,4 +205,23 @@ test('the room-creation limit counts per IPv4 /24 and IPv6 /64, says when to ret
   t.deepEqual(last(again.say('/join #after')), refusal(50), 'the count survived the restart');
   w.clock.advance(50 * MINUTE);
   t.like(last(again.say('/join #after')), joined, 'and the hour ends as it would have');
+});
+
+test('joining a room that has members on another server of the cluster, or that the shared store already holds, spends no room-creation allowance', (t) => {
+  // A cluster's presence, reduced to what a join asks: rooms named #far... have members on another server.
+  const far = (key: string): RemoteRoom | undefined => (key.startsWith('#far') ? { key, name: key, members: new Set() } : undefined);
+  const presence = new Proxy({ remoteRoom: far, remoteUserCount: 0, remoteUsers: () => [][Symbol.iterator](), remoteRooms: () => [][Symbol.iterator]() } as Partial<ClusterPresence>, {
+    get: (target, name) => (name in target ? target[name as keyof ClusterPresence] : () => undefined),
+  }) as ClusterPresence;
+  const w = setup(t, { presence });
+  const one = w.user('traveller', '192.0.2.1');
+  for (let i = 0; i < LIMITS.maxRoomsCreatedPerHour + 5; i++) {
+    t.like(last(one.say(`/join #far${i}`)), joined);
+    one.say(`/part #far${i}`);
+  }
+  for (let i = 0; i < LIMITS.maxRoomsCreatedPerHour; i++) t.like(last(one.say(`/join #near${i}`)), joined, 'the whole allowance is left');
+  t.is(codeOf(last(one.say('/join #one-too-many'))), 'TOO_MANY_ROOMS');
+  // A room with no members anywhere cannot be seen by presence; the shared store tells afterwards.
+  w.core.roomExisted('#near0', addressPrefix('192.0.2.1', 24, 64));
+  t.like(last(one.say('/join #one-too-many')), joined, 'the store found it already made elsewhere: the creation is given back');
 });
