@@ -1,5 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import pg from 'pg';
 import { register } from '../helpers/client';
 import { DAEMON_JS, daemonEnv, startDaemon } from '../helpers/daemon';
 import { historyScenarios } from '../helpers/history-scenarios';
@@ -93,6 +94,40 @@ test('with one database, joining rooms another node made spends none of the join
   await ben.sync();
   ben.send('/join #ben-made-this');
   t.regex(await ben.waitForLine(/^(OK JOIN|ERR) /), /^OK JOIN #ben-made-this /, 'the joins of existing rooms were given back');
+  ben.end();
+});
+
+test('a database that stalls without failing (a lock held by another session): the other node shows the line and the sender gets its PONG while it stalls (bounded waits), and nothing is lost', async (t) => {
+  const database = await server!.createDatabase();
+  const cluster = await startCluster(2, ['--database', database]);
+  t.teardown(() => cluster.stop());
+  const [one, two] = cluster.nodes;
+  const ann = await register(one!.port, 'ann');
+  const ben = await register(two!.port, 'ben');
+  ann.send('/join #stall');
+  await ann.waitForLine(/^OK JOIN #stall /);
+  ben.send('/join #stall');
+  await ben.waitForLine(/^OK JOIN #stall /);
+  await ann.waitForLine('JOIN #stall ben');
+  ann.send('before the stall');
+  await ben.waitForLine('MSG #stall ann before the stall');
+  // Another session takes the messages table: node one's inserts wait for it, with no error before the
+  // 5 s statement timeout, as a database that stalls does.
+  const locker = new pg.Client({ connectionString: database });
+  await locker.connect();
+  t.teardown(() => locker.end().catch(() => undefined));
+  await locker.query('BEGIN');
+  await locker.query('LOCK TABLE messages IN ACCESS EXCLUSIVE MODE');
+  ann.send('during the stall');
+  // Both arrive while the lock is still held: the line on node two, and the sender's PONG.
+  await Promise.all([ben.waitForLine('MSG #stall ann during the stall'), ann.sync()]);
+  await locker.query('COMMIT');
+  // Once the lock is gone the line is stored: node one's reads wait for its own writes.
+  ann.send('/history #stall');
+  await ann.waitForLine(/^OK HISTORY #stall /);
+  t.deepEqual(ann.all(/^HISTORY #stall /).map((line) => line.split(' ').slice(6).join(' ')), ['before the stall', 'during the stall']);
+  t.notRegex(one!.stderr(), /history-write-failed/, 'a stall shorter than the statement timeout is not an outage');
+  ann.end();
   ben.end();
 });
 
