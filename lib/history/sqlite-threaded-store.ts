@@ -16,15 +16,15 @@ import { allocateRing, CTL, reached, RingProducer, type RingMemory } from './wri
  * - with --sync full, a turn's output leaves only once the writer has committed (and fsynced) everything
  *   the turn queued, as before: nothing is shown before it is on disk;
  * - with --sync normal (the default), a line is shown at once and committed by the writer behind it, in
- *   the commit that follows (a fraction of a millisecond when idle, a few milliseconds under full load);
+ *   the commit that follows (a fraction of a millisecond when idle, within about 10 ms under load);
  *   a PONG is sent only once everything queued before its PING is committed, and every /history, /search
  *   and replay reads only after what was queued before it is committed; a crash of the process (kill -9)
  *   can lose what was shown but not yet committed, at most what the ring holds (RING_BYTES) and in
- *   practice the last commit's worth; a clean stop loses nothing.
+ *   practice the last commit's worth (about 10 ms of lines under load); a clean stop loses nothing.
  * Message ids are given here, in order, so a replay's bound (lastMessageId) is exact without a commit.
  */
 
-/** Size of the ring: at 130 000 messages a second, about 100 ms of them. */
+/** Size of the ring: at 130 000 messages a second, about 100 ms of them (ten of the writer's commits under load). */
 export const RING_BYTES = 2 * 1024 * 1024;
 /**
  * Longest the event loop waits, in one go, for the writer to free ring space or (with --sync full) to

@@ -169,7 +169,7 @@ export class RingProducer extends RingViews {
 
   /**
    * Makes everything written visible to the writer, and wakes it if it sleeps (or if `wake`, when someone
-   * blocks on its commit). A writer that is busy looks again within a millisecond on its own, so a turn
+   * blocks on its commit). A writer that is busy looks again within POLL_MS (10 ms) on its own, so a turn
    * under load costs no wake-up: waking a thread was 3 % of the event loop's time at full load.
    */
   publish(wake = false): void {
