@@ -1,7 +1,14 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { registerFrom, type TestClient } from '../helpers/client';
 import { startDaemon } from '../helpers/daemon';
+import { startPostgres, type PostgresServer } from '../helpers/postgres';
 import { redisQuery, startCluster, startRedis, TEST_LEASE_ARGS } from '../helpers/redis';
+
+let postgres: PostgresServer | undefined;
+test.before(async () => {
+  postgres = await startPostgres();
+});
+test.after.always(() => postgres?.destroy());
 
 // The worst client across nodes, with a real redis-server: one client on node a floods a room spanning
 // both nodes as fast as it can write and never reads, while two users on each node keep talking there.
@@ -18,8 +25,12 @@ async function largestSubscriberBacklog(redisPort: number): Promise<number> {
   return Math.max(0, ...[...list.matchAll(/ omem=(\d+)/g)].map((match) => Number(match[1])));
 }
 
-test('a client flooding a shared room on node a and never reading: users on both nodes keep talking, node b gets a bounded trickle, the flooder is cut off', async (t) => {
-  const cluster = await startCluster(2, [...DEFAULT_FLOOD, ...DEFAULT_INPUT]);
+/**
+ * The flood across two nodes started with `store` (their history options): the flooder on node a, two
+ * calm users on each node. Run with each node's own SQLite and with one shared PostgreSQL.
+ */
+async function floodAcrossNodes(t: ExecutionContext, store: string[]): Promise<void> {
+  const cluster = await startCluster(2, [...DEFAULT_FLOOD, ...DEFAULT_INPUT, ...store]);
   try {
     const [a, b] = cluster.nodes;
     const flooder = await registerFrom(a!.port, '127.0.9.1', 'flooder');
@@ -82,10 +93,27 @@ test('a client flooding a shared room on node a and never reading: users on both
     t.true(flooder.all(/^ERR FLOODING /).length === 1);
     // Both nodes still answer at once.
     for (const { client } of calm) await client.sync();
+    // What was said is stored up to the last line, on node a (with SQLite each node stores its own users' lines).
+    calm[0]!.client.send('/history #storm 3');
+    await calm[0]!.client.waitForLine(/^OK HISTORY #storm /);
+    t.is(calm[0]!.client.all(/^HISTORY #storm /).at(-1)?.split(' ').slice(4).join(' '), 'calmA1 MSG after the flood');
+    if (store.length > 0) {
+      // With the shared database node b reads the same history.
+      calm[3]!.client.send('/history #storm 3');
+      await calm[3]!.client.waitForLine(/^OK HISTORY #storm /);
+      t.is(calm[3]!.client.all(/^HISTORY #storm /).at(-1)?.split(' ').slice(4).join(' '), 'calmA1 MSG after the flood');
+    }
     for (const { client } of calm) client.end();
   } finally {
     await cluster.stop();
   }
+}
+
+test('a client flooding a shared room on node a and never reading: users on both nodes keep talking, node b gets a bounded trickle, the flooder is cut off', (t) => floodAcrossNodes(t, []));
+
+test('the same flood with one PostgreSQL shared by both nodes: users keep talking, the flooder is cut off, and what the calm users said is stored', async (t) => {
+  t.timeout(120_000);
+  await floodAcrossNodes(t, ['--database', await postgres!.createDatabase()]);
 });
 
 test('a node that falls far behind is cut off by Redis at its pub/sub buffer limit, not followed without bound, and comes back as after an outage', async (t) => {
