@@ -180,3 +180,16 @@ test('the writer indexes search text and checkpoints the WAL into the database f
   t.is((await h.queries.search('#wal', ['message'], 50)).length, 50);
   t.is(withDb(dataDir, (db) => db.prepare(`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'message'`).pluck().get()), 2001, 'each message indexed once, the last by the search catch-up');
 });
+
+test('with --sync full, commit() returns only once the writer has committed: what a turn shows is already in the database', async (t) => {
+  const dataDir = tempDir(t);
+  const store = new ThreadedSqliteStore({ dataDir, sync: 'full', log: createLogger('debug', () => undefined, false) });
+  t.teardown(() => store.close());
+  for (let turn = 0; turn < 20; turn++) {
+    for (let i = 0; i < 50; i++) store.append(entry('#full', `turn ${turn} line ${i}`));
+    store.commit();
+    // No await: the event loop has not turned since the appends, so only a commit that waited explains the rows.
+    t.is(withDb(dataDir, (db) => db.prepare('SELECT count(*) FROM messages').pluck().get()), (turn + 1) * 50);
+  }
+  await store.close();
+});
