@@ -193,3 +193,21 @@ test('with --sync full, commit() returns only once the writer has committed: wha
   }
   await store.close();
 });
+
+test('entries that find the ring full with no writer to take them are dropped, logged once, and counted in what close() reports as not kept', async (t) => {
+  const logs: string[] = [];
+  const dataDir = tempDir(t);
+  const h = harness(dataDir, logs, undefined, (close) => t.teardown(close));
+  const inner = h.store as unknown as { worker: Worker };
+  await inner.worker.terminate();
+  // 1 000 messages of 4 KB are twice the ring: the second half finds it full, and no writer until the restart.
+  const text = 'z'.repeat(4000);
+  for (let i = 0; i < 1000; i++) h.store.append(entry('#full', `${i} ${text}`));
+  t.is(logs.filter((line) => line.includes('history-writer-stalled')).length, 1, 'logged once, not per entry');
+  // Closing meanwhile starts a writer for what the ring holds: only the dropped ones are missing.
+  const notKept = await h.close(0);
+  const dropped = Number(/history-closed-stalled-drops dropped=(\d+)/.exec(logs.join(''))?.[1]);
+  t.true(dropped > 400 && dropped < 1000, `${dropped} dropped`);
+  t.is(notKept, dropped, 'close() counts them, and only them');
+  t.is((await h.rowCounts()).messages, 1000 - dropped, 'what was in the ring was written at close');
+});
