@@ -16,11 +16,11 @@ import { allocateRing, CTL, reached, RingProducer, type RingMemory } from './wri
  * - with --sync full, a turn's output leaves only once the writer has committed (and fsynced) everything
  *   the turn queued, as before: nothing is shown before it is on disk;
  * - with --sync normal (the default), a line is shown at once and committed by the writer behind it, in
- *   the commit that follows (a fraction of a millisecond when idle, within about 10 ms under load);
+ *   the commit that follows (a fraction of a millisecond when idle, about 10 ms under ordinary load, and
+ *   at saturation up to what the ring and one batch of the writer hold);
  *   a PONG is sent only once everything queued before its PING is committed, and every /history, /search
  *   and replay reads only after what was queued before it is committed; a crash of the process (kill -9)
- *   can lose what was shown but not yet committed, at most what the ring holds (RING_BYTES) and in
- *   practice the last commit's worth (about 10 ms of lines under load); a clean stop loses nothing.
+ *   can lose what was shown but not yet committed, at most that much; a clean stop loses nothing.
  * Message ids are given here, in order, so a replay's bound (lastMessageId) is exact without a commit.
  */
 
