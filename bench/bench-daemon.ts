@@ -22,8 +22,8 @@ export interface BenchDaemon {
  * Starts mychatd with flood control off, no configuration file and `extra` options; resolves once it
  * listens. `daemon` names another compiled daemon (to compare builds).
  */
-export function startBenchDaemon(extra: string[], daemon?: string): Promise<BenchDaemon> {
-  return spawnDaemon(['--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0', '--max-clients', '100000', '--max-per-address', '0', ...extra], { daemon });
+export function startBenchDaemon(extra: string[], daemon?: string, onStderr?: (chunk: Buffer) => void): Promise<BenchDaemon> {
+  return spawnDaemon(['--flood-rate', '0', '--input-rate', '0', '--input-address-rate', '0', '--connect-rate', '0', '--max-clients', '100000', '--max-per-address', '0', ...extra], { daemon, onStderr });
 }
 
 /**
@@ -31,7 +31,7 @@ export function startBenchDaemon(extra: string[], daemon?: string): Promise<Benc
  * otherwise its defaults (the hostile benchmark needs the default flood settings); resolves once it listens.
  * `how` may add Node options and name another compiled daemon (to compare builds).
  */
-export async function spawnDaemon(args: string[], how: { nodeArgs?: string[]; daemon?: string } = {}): Promise<BenchDaemon> {
+export async function spawnDaemon(args: string[], how: { nodeArgs?: string[]; daemon?: string; onStderr?: (chunk: Buffer) => void } = {}): Promise<BenchDaemon> {
   const started = Date.now();
   const proc = spawn(process.execPath, [...(how.nodeArgs ?? []), how.daemon ?? DAEMON, '--host', '127.0.0.1', '--port', '0', '--config', '', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -46,6 +46,7 @@ export async function spawnDaemon(args: string[], how: { nodeArgs?: string[]; da
       reject(new Error(`daemon exited (${code ?? signal}) before listening: ${err}`));
     });
     proc.stderr!.on('data', (d: Buffer) => {
+      how.onStderr?.(d);
       stderrBytes += d.length;
       if (listening) return;
       err += d.toString();

@@ -39,7 +39,12 @@ function threadTicks(pid: number): { main: number; other: number } {
 async function run(mode: Mode, messagesEach: number): Promise<number> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mychat-history-threads-'));
   const history = mode === 'off' ? ['--history', 'off'] : ['--history', 'on', ...(mode === 'unstored' ? ['--history-off-rooms', '#bench'] : [])];
-  const daemon = await startBenchDaemon([...history, '--data-dir', dataDir], process.env.DAEMON);
+  // With --log-level debug the daemon logs how long each PONG waited for the store (pong-waited ms=N): the
+  // senders' final PINGs tell how far storing lags behind the chat at full load.
+  let log = '';
+  const daemon = await startBenchDaemon([...history, '--data-dir', dataDir, '--log-level', 'debug'], process.env.DAEMON, (chunk) => {
+    if (log.length < 1_000_000) log += chunk.toString('latin1');
+  });
   const clients: BenchClient[] = [];
   try {
     for (let i = 0; i < 100; i++) clients.push(await registered(daemon.port, `m${i}`, '#bench'));
@@ -51,10 +56,12 @@ async function run(mode: Mode, messagesEach: number): Promise<number> {
     const after = threadTicks(daemon.pid);
     const used = process.cpuUsage(generator);
     const share = (ticks: number): string => `${Math.round(ticks / seconds)}%`;
+    const waits = [...log.matchAll(/pong-waited .*ms=(\d+)/g)].map((match) => Number(match[1]));
     const mainMicros = ((after.main - before.main) * 10_000) / (10 * messagesEach);
     console.log(
       `${mode.padEnd(8)} ${(delivered / seconds / 1e6).toFixed(2)} M lines/s  main thread ${mainMicros.toFixed(2)} µs/msg (${share(after.main - before.main)})  ` +
-        `other threads ${share(after.other - before.other)}  generator ${Math.round(((used.user + used.system) / 1e4 / seconds))}%`,
+        `other threads ${share(after.other - before.other)}  generator ${Math.round(((used.user + used.system) / 1e4 / seconds))}%` +
+        (waits.length > 0 ? `  final PONGs waited for the store ${Math.min(...waits)}-${Math.max(...waits)} ms` : ''),
     );
     return delivered / seconds;
   } finally {

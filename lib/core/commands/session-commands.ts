@@ -76,7 +76,14 @@ export const sessionHandlers = {
       // behind the output, it waits for that commit (and the connection's next line waits for the PONG).
       const stored = core.feed.stored();
       if (stored === undefined) session.deliver({ type: 'pong', token });
-      else return stored.then(() => session.deliver({ type: 'pong', token }));
+      else {
+        const asked = core.options.clock.now();
+        return stored.then(() => {
+          // How far storing lags behind the chat, for whoever runs with --log-level debug (bench/history-threads.ts does).
+          core.options.log.log('debug', 'pong-waited', { id: session.id, ms: core.options.clock.now() - asked });
+          session.deliver({ type: 'pong', token });
+        });
+      }
     },
   format: ({ session }, args) => {
       const format = args['mychat|json']!.toLowerCase();
