@@ -376,12 +376,12 @@ test('wide characters: the input line stays intact while lines arrive, and long 
   await term.waitForRow(`wide #wides> ${typed}`);
   // The prompt is 13 columns, the CJK characters 2 each, the ZWJ sequence one emoji of 2.
   const end = 13 + 4 + 5 + 2 + 5;
-  t.is((await term.cursor()).x, end);
+  t.is(await term.cursorSettlesAt(end), end);
   for (const n of [1, 2, 3]) {
     bob.send(`message ${n} with 中文 in it`);
     await term.waitForRow(new RegExp(`^\\d\\d:\\d\\d #wides <widebob> message ${n} with 中文 in it$`));
     t.is(await lastRow(term), `wide #wides> ${typed}`);
-    t.is((await term.cursor()).x, end, 'the cursor is still at the end of the typed text');
+    t.is(await term.cursorSettlesAt(end), end, 'the cursor is still at the end of the typed text');
   }
   await term.type(' more');
   await term.waitForRow(`wide #wides> ${typed} more`);

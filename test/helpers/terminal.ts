@@ -162,6 +162,20 @@ export class TmuxTerminal {
     );
   }
 
+  /**
+   * The cursor's column once it is `x`, or what it still is after `timeoutMs`: the client draws a row and
+   * then moves the cursor in separate writes, so a single look can fall between the two.
+   */
+  async cursorSettlesAt(x: number, timeoutMs = TERMINAL_TIMEOUT_MS): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = (await this.cursor()).x;
+    while (seen !== x && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      seen = (await this.cursor()).x;
+    }
+    return seen;
+  }
+
   /** The cursor's column and row on the visible screen (0-based), as the terminal has it. */
   async cursor(): Promise<{ x: number; y: number }> {
     const [x = '', y = ''] = (await this.tmux('display-message', '-p', '-t', 'main', '#{cursor_x} #{cursor_y}')).trim().split(' ');
