@@ -12,6 +12,7 @@ import {
 } from '../core/ports/history-store';
 import { tsvectorLiteral } from './postgres-search';
 import { absorbRoom, interimKey, logRekey, planRekey, type RekeyRoomRow } from './room-rekey';
+import { StepwisePrune } from './stepwise-prune';
 import { BACKLOG_FULL_LOG, entrySize, isMessage, nextChunk, nextRetryDelay, OutageTally, overBounds, RETRY_FIRST_MS, type UnsavedWrite } from './unsaved-backlog';
 
 /*
@@ -174,13 +175,10 @@ export class PostgresHistoryStore implements HistoryStore {
   /** Replay marks waiting for the write of the entries queued before them. */
   private marks: Array<{ seq: number; resolve: (ownBound: number) => void }> = [];
   private writtenSeq = 0;
-  /** Rooms the write in flight tried to create but found stored (see onRoomExisted); reported once it commits. */
-  private existed: Array<NewRoom & { creator: string }> = [];
   private rooms: StoredRoom[] = [];
   private creations: CreationRow[] = [];
   private prunePass: { rooms: number[]; index: number; cutoff: number | undefined } | undefined;
-  private pruneStepRunning = false;
-  private pruneFinished: PruneResult | undefined;
+  private readonly pruning = new StepwisePrune((now, policy) => this.pruneStep(now, policy));
 
   private constructor(
     private readonly options: PostgresStoreOptions,
@@ -331,12 +329,10 @@ export class PostgresHistoryStore implements HistoryStore {
     const batch = this.queue.slice(0, count);
     this.inFlight = count;
     this.droppedInFlight = 0;
-    this.existed = [];
-    let ids: number[];
+    let written: { ids: number[]; existed: Array<NewRoom & { creator: string }> };
     try {
-      ids = await this.writeBatch(batch);
+      written = await this.writeBatch(batch);
     } catch (error) {
-      this.existed = [];
       // Dropped for the bound while being written (the oldest of the batch): lost now that the write failed.
       for (const entry of batch.slice(0, this.droppedInFlight)) this.tally.drop(entry);
       this.inFlight = 0;
@@ -348,7 +344,8 @@ export class PostgresHistoryStore implements HistoryStore {
     this.inFlight = 0;
     this.droppedInFlight = 0;
     if (this.failing) this.tally.written += batch.filter(isMessage).length;
-    for (const room of this.existed.splice(0)) this.options.onRoomExisted?.(room.roomKey, room.creator);
+    for (const room of written.existed) this.options.onRoomExisted?.(room.roomKey, room.creator);
+    const { ids } = written;
     let next = 0;
     for (const entry of batch) {
       if (isMessage(entry)) this.lastOwnId = Math.max(this.lastOwnId, ids[next++] ?? this.lastOwnId);
@@ -362,18 +359,20 @@ export class PostgresHistoryStore implements HistoryStore {
    * One transaction, in a few statements whatever the batch holds: for each run of entries between two
    * forgets, the rooms it names are inserted if new and their ids read (never cached across batches: other
    * nodes may change them), then its messages go in as one multi-row INSERT (ids follow the order of the
-   * rows), its creations as another, and each room's newest topic as an UPDATE. Returns the message ids in order.
+   * rows), its creations as another, and each room's newest topic as an UPDATE. Returns the message ids in
+   * order, and the rooms it was to create that another node had already stored (see onRoomExisted).
    */
-  private async writeBatch(batch: readonly QueuedWrite[]): Promise<number[]> {
+  private async writeBatch(batch: readonly QueuedWrite[]): Promise<{ ids: number[]; existed: Array<NewRoom & { creator: string }> }> {
     const client = await this.pool.connect();
     const ids: number[] = [];
+    const existed: Array<NewRoom & { creator: string }> = [];
     try {
       await client.query('BEGIN');
       let start = 0;
       while (start < batch.length) {
         let end = start;
         while (end < batch.length && !('forget' in batch[end]!)) end++;
-        await this.writeRun(client, batch.slice(start, end) as Array<NewHistoryEntry | NewRoom>, ids);
+        await this.writeRun(client, batch.slice(start, end) as Array<NewHistoryEntry | NewRoom>, ids, existed);
         const forget = batch[end];
         if (forget !== undefined) {
           // Only a room that holds no message: another node may have spoken in it since this one loaded it.
@@ -387,7 +386,7 @@ export class PostgresHistoryStore implements HistoryStore {
       }
       await client.query('COMMIT');
       client.release();
-      return ids;
+      return { ids, existed };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       // A connection that failed mid-transaction is not reused.
@@ -397,7 +396,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   /** Writes a run of messages and saved rooms (no forget among them) inside writeBatch's transaction. */
-  private async writeRun(client: pg.PoolClient, run: ReadonlyArray<NewHistoryEntry | NewRoom>, ids: number[]): Promise<void> {
+  private async writeRun(client: pg.PoolClient, run: ReadonlyArray<NewHistoryEntry | NewRoom>, ids: number[], existed: Array<NewRoom & { creator: string }>): Promise<void> {
     if (run.length === 0) return;
     const rooms = new Map<string, { name: string; at: number }>();
     for (const entry of run) if (!rooms.has(entry.roomKey)) rooms.set(entry.roomKey, { name: entry.roomName, at: entry.at });
@@ -432,7 +431,7 @@ export class PostgresHistoryStore implements HistoryStore {
     const saved = run.filter((entry): entry is NewRoom & { creator: string } => !isMessage(entry) && entry.creator !== undefined);
     // Only rooms this write really made count as creations: one already stored was made by another node.
     const created = saved.filter((room) => insertedKeys.has(room.roomKey));
-    for (const room of saved) if (!insertedKeys.has(room.roomKey)) this.existed.push(room);
+    for (const room of saved) if (!insertedKeys.has(room.roomKey)) existed.push(room);
     if (created.length > 0) {
       await client.query('INSERT INTO room_creations (creator, at) SELECT * FROM unnest($1::text[], $2::bigint[])', [created.map((c) => c.creator), created.map((c) => c.at)]);
     }
@@ -496,19 +495,7 @@ export class PostgresHistoryStore implements HistoryStore {
    * "not done" until a later call finds it finished, then returns what it did.
    */
   prune(now: number, policy: RetentionPolicy): PruneResult {
-    if (this.pruneFinished !== undefined) {
-      const result = this.pruneFinished;
-      this.pruneFinished = undefined;
-      return result;
-    }
-    if (!this.pruneStepRunning && !this.closed) {
-      this.pruneStepRunning = true;
-      void this.pruneStep(now, policy).then((result) => {
-        this.pruneStepRunning = false;
-        this.pruneFinished = result;
-      });
-    }
-    return { deletedMessages: 0, unusedRooms: [], done: false };
+    return this.pruning.prune(now, policy, !this.closed);
   }
 
   /** One bounded retention step (at most PRUNE_STEP_ROWS rows), as the SQLite store's; never throws. */

@@ -4,6 +4,7 @@ import type { HistoryStore, NewHistoryEntry, NewRoom, PruneResult, RetentionPoli
 import { HistoryOpenError, SqliteHistoryStore, type SqliteStoreOptions } from './sqlite-history-store';
 import type { UnsavedWrite } from './unsaved-backlog';
 import type { WriterData, WriterReport, WriterRequest } from './sqlite-writer-worker';
+import { StepwisePrune } from './stepwise-prune';
 import { allocateRing, CTL, reached, RingProducer, type RingMemory } from './write-ring';
 
 /*
@@ -41,6 +42,9 @@ const MAX_RESTART_DELAY_MS = 60_000;
 /** Longest close() waits for the writer beyond its last attempt at writing an outage backlog. */
 const CLOSE_GRACE_MS = 5000;
 
+/** What a retention step did when the writer could not run it: nothing, and done. */
+const NOTHING_PRUNED: PruneResult = { deletedMessages: 0, unusedRooms: [], done: true };
+
 /** Settings of the threaded store: those of the SQLite store, without the thread choices. */
 export type ThreadedStoreOptions = Omit<SqliteStoreOptions, 'background'>;
 
@@ -71,16 +75,15 @@ export class ThreadedSqliteStore implements HistoryStore {
   private readonly producer: RingProducer;
   private readonly control: Int32Array;
   private worker: Worker | undefined;
-  private nextId: number | undefined;
+  /** The id the next message gets (re-keying at start-up moves messages between rooms, never renumbers them). */
+  private nextId: number;
   private marks: Mark[] = [];
   private deadlineTimer: NodeJS.Timeout | undefined;
-  /** The retention step the port's prune() started, until it has finished. */
-  private pruneStepping: Promise<void> | undefined;
+  private readonly pruning = new StepwisePrune((now, policy) => this.pruneStep(now, policy));
   /** Callers of pruneStep waiting for the writer's answers, in the order they asked (it answers in order). */
   private pruneWaiters: Array<(result: PruneResult) => void> = [];
   /** Callers of flushed(), in the order they asked (the writer answers in order). */
   private flushWaiters: Array<() => void> = [];
-  private pruneFinished: PruneResult | undefined;
   private closed = false;
   private closing: Promise<number> | undefined;
   private resolveClosed: ((notKept: number) => void) | undefined;
@@ -97,6 +100,7 @@ export class ThreadedSqliteStore implements HistoryStore {
   constructor(private readonly options: ThreadedStoreOptions) {
     // Opening here first reports a data directory or database that cannot be used before any thread starts.
     this.starter = new SqliteHistoryStore({ ...options, background: false });
+    this.nextId = this.starter.nextMessageId();
     this.memory = allocateRing(RING_BYTES);
     this.producer = new RingProducer(this.memory);
     this.control = this.producer.control;
@@ -127,7 +131,6 @@ export class ThreadedSqliteStore implements HistoryStore {
   }
 
   append(entry: NewHistoryEntry): void {
-    this.nextId ??= this.starter.nextMessageId();
     this.write(entry, this.nextId++);
   }
 
@@ -147,15 +150,8 @@ export class ThreadedSqliteStore implements HistoryStore {
     if (full) this.waitCommitted(this.producer.count);
   }
 
-  /** Publishes what was queued; the search's read then asks the writer to index it (see caughtUp). */
-  catchUpSearch(): void {
-    if (this.closed) return;
-    this.producer.publish();
-  }
-
   /** Id of the newest message queued (exact at once: ids are given here). */
   lastMessageId(): number {
-    this.nextId ??= this.starter.nextMessageId();
     return this.nextId - 1;
   }
 
@@ -200,18 +196,7 @@ export class ThreadedSqliteStore implements HistoryStore {
    * answers "not done" until a later call finds it finished, then returns what it did.
    */
   prune(now: number, policy: RetentionPolicy): PruneResult {
-    if (this.pruneFinished !== undefined) {
-      const result = this.pruneFinished;
-      this.pruneFinished = undefined;
-      return result;
-    }
-    if (this.pruneStepping === undefined && !this.closed && this.worker !== undefined) {
-      this.pruneStepping = this.pruneStep(now, policy).then((result) => {
-        this.pruneStepping = undefined;
-        this.pruneFinished = result;
-      });
-    }
-    return { deletedMessages: 0, unusedRooms: [], done: false };
+    return this.pruning.prune(now, policy, !this.closed && this.worker !== undefined);
   }
 
   /**
@@ -219,9 +204,8 @@ export class ThreadedSqliteStore implements HistoryStore {
    * it did (nothing, and done, when the writer is gone or the store closes meanwhile).
    */
   pruneStep(now: number, policy: RetentionPolicy): Promise<PruneResult> {
-    const nothing: PruneResult = { deletedMessages: 0, unusedRooms: [], done: true };
     const worker = this.worker;
-    if (this.closed || worker === undefined) return Promise.resolve(nothing);
+    if (this.closed || worker === undefined) return Promise.resolve(NOTHING_PRUNED);
     this.producer.publish();
     return new Promise((resolve) => {
       this.pruneWaiters.push(resolve);
@@ -241,10 +225,8 @@ export class ThreadedSqliteStore implements HistoryStore {
     if (this.worker === undefined && this.restartTimer !== undefined) this.startWorker().close();
     this.closed = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    for (const mark of this.marks.splice(0)) mark.resolve();
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    for (const waiter of this.flushWaiters.splice(0)) waiter();
-    for (const waiter of this.pruneWaiters.splice(0)) waiter({ deletedMessages: 0, unusedRooms: [], done: true });
+    this.releaseWaiters();
     const worker = this.worker;
     this.closing = new Promise<number>((resolve) => {
       if (worker === undefined) {
@@ -357,6 +339,13 @@ export class ThreadedSqliteStore implements HistoryStore {
     this.deadlineTimer.unref();
   }
 
+  /** Lets everyone waiting for the writer go (it is gone, or the store closes): nothing more will come. */
+  private releaseWaiters(): void {
+    for (const mark of this.marks.splice(0)) mark.resolve();
+    for (const waiter of this.flushWaiters.splice(0)) waiter();
+    for (const waiter of this.pruneWaiters.splice(0)) waiter(NOTHING_PRUNED);
+  }
+
   /** Starts a writer thread; returns the port on which it says why it could not open the database. */
   private startWorker(): MessagePort {
     const { port1, port2 } = new MessageChannel();
@@ -373,17 +362,16 @@ export class ThreadedSqliteStore implements HistoryStore {
       else if ('searched' in report) this.settleMarks(CTL.searched, report.searched);
       else if ('flushed' in report) this.flushWaiters.shift()?.();
       else if ('pruned' in report) this.pruneWaiters.shift()?.(report.pruned);
-      else if ('closed' in report) this.resolveClosed?.(report.closed);
-      else this.options.log.log('error', 'history-writer-open-failed', { error: report.openFailed });
+      else this.resolveClosed?.(report.closed);
     });
+    // A thread that could not open the database ends with that error; it is logged here (at start-up the
+    // constructor reads it from the `failures` port, since the event loop is blocked then).
     worker.on('error', (error) => this.options.log.log('error', 'history-writer-failed', { error: error.message }));
     worker.on('exit', () => {
       if (this.worker !== worker || this.closed) return;
       // What it had taken from the ring but not committed is lost; what is still in the ring is not.
       this.worker = undefined;
-      for (const waiter of this.pruneWaiters.splice(0)) waiter({ deletedMessages: 0, unusedRooms: [], done: true });
-      for (const waiter of this.flushWaiters.splice(0)) waiter();
-      for (const mark of this.marks.splice(0)) mark.resolve();
+      this.releaseWaiters();
       // A writer that cannot open the database dies at once: its replacements come less and less often.
       if (Date.now() - this.workerStarted > MAX_RESTART_DELAY_MS) this.restartDelay = RESTART_DELAY_MS;
       const delay = this.restartDelay;

@@ -7,7 +7,7 @@
  * retries and retention; this file only moves entries and requests between it and the event loop.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { LogFields, Logger, LogLevel } from '../log';
+import { LOG_LEVELS, type LogFields, type Logger, type LogLevel } from '../log';
 import type { NewHistoryEntry, PruneResult, RetentionPolicy } from '../core/ports/history-store';
 import { SqliteHistoryStore, type SyncMode } from './sqlite-history-store';
 import { CTL, reached, RingConsumer, waitAsync, type RingMemory } from './write-ring';
@@ -39,16 +39,14 @@ export type WriterReport =
   | { searched: number }
   | { flushed: true }
   | { pruned: PruneResult }
-  | { closed: number }
-  | { openFailed: string };
+  | { closed: number };
 
 const data = workerData as WriterData;
 const port = parentPort!;
-const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const log: Logger = {
   level: data.logLevel,
   log(level, event, fields) {
-    if (LEVELS.indexOf(level) <= LEVELS.indexOf(data.logLevel)) port.postMessage({ log: { level, event, fields: { ...fields, thread: 'writer' } } } satisfies WriterReport);
+    if (LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(data.logLevel)) port.postMessage({ log: { level, event, fields: { ...fields, thread: 'writer' } } } satisfies WriterReport);
   },
 };
 
@@ -76,9 +74,9 @@ try {
     // Its indexing rounds and checkpoints run on this thread's event loop, between commits.
   });
 } catch (error) {
-  // The event loop may be blocked waiting for the ready word: the reason goes on its own channel first.
+  // The event loop may be blocked waiting for the ready word, so the reason goes on its own channel (the
+  // error this thread ends with is logged too, once the event loop runs).
   data.failures.postMessage((error as Error).message);
-  port.postMessage({ openFailed: (error as Error).message } satisfies WriterReport);
   const control = new Int32Array(data.ring.control);
   Atomics.store(control, CTL.ready, 2);
   Atomics.notify(control, CTL.ready);
