@@ -257,9 +257,9 @@ export class ThreadedSqliteStore implements HistoryStore {
 
   /** Writes one entry into the ring; when it is full, publishes and waits (bounded) for the writer to free space. */
   private write(entry: UnsavedWrite, id?: number): void {
-    if (this.closed) return;
+    if (this.closed || this.producer.tryWrite(entry, id)) return;
+    // Only an entry that did not fit is measured against the ring (protocol limits keep entries far smaller).
     if (!this.producer.fits(entry)) throw new RangeError('history entry larger than the write ring');
-    if (this.producer.tryWrite(entry, id)) return;
     const deadline = Date.now() + STALL_WAIT_MS;
     for (;;) {
       this.producer.publish(true);

@@ -90,7 +90,7 @@ class RingViews {
 
 /** The event loop's end: encodes entries into the ring and publishes them. */
 export class RingProducer extends RingViews {
-  /** Bytes written but not yet published (the writer sees them at the next publish). */
+  /** Bytes written so far (modulo 2^32), published or not: the writer sees them up to the last publish(). */
   private head: number;
   private written: number;
 
