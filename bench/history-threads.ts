@@ -2,15 +2,16 @@
  * Where storing history costs the fan-out (a diagnostic beside chat-bench.ts, not part of npm run bench):
  * runs chat-bench's history scenario (100 members, 10 senders) with --history off, on, and on with the
  * bench room listed in --history-off-rooms (the daemon runs its store and threads but stores nothing),
- * interleaved, and prints for each run the delivery rate, the CPU of the daemon's main thread per message
- * and its share of a core, the daemon's other threads (SQLite maintenance, reader, V8) and the generator.
+ * interleaved, and prints for each run the delivery rate, the CPU of the daemon's main thread and of its
+ * other threads (the SQLite writer, readers, V8's helpers) per message and as a share of a core, the
+ * generator's share, and how long the main thread and the generator were runnable but waiting for a core.
  *
  *   node -r ts-node/register bench/history-threads.ts [rounds] [messages per sender]
  *   DAEMON=/path/to/dist/daemon/mychatd.js compares another build; MODES="off on" picks the modes.
  *
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchDaemon } from './bench-daemon';
@@ -18,6 +19,14 @@ import { cpuTicks, registered, sendAndCount, type BenchClient } from './bench-cl
 
 /** The modes compared: history off, on, and on with nothing of the bench room stored. */
 type Mode = 'off' | 'on' | 'unstored';
+
+/**
+ * Nanoseconds the main thread of `pid` has spent runnable but waiting for a core (the second field of
+ * /proc/PID/schedstat): how much the other threads and processes crowd it.
+ */
+function runQueueNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
+}
 
 /** CPU ticks (1/100 s) of each thread of `pid`: the main thread as "main", the others summed as "other". */
 function threadTicks(pid: number): { main: number; other: number } {
@@ -50,17 +59,20 @@ async function run(mode: Mode, messagesEach: number): Promise<number> {
     for (let i = 0; i < 100; i++) clients.push(await registered(daemon.port, `m${i}`, '#bench'));
     await new Promise((resolve) => setTimeout(resolve, 200));
     const before = threadTicks(daemon.pid);
+    const queuedBefore = [runQueueNs(daemon.pid), runQueueNs(process.pid)];
     const generator = process.cpuUsage();
     const senders = Array.from({ length: 10 }, (_, s) => s);
     const { seconds, delivered } = await sendAndCount(clients, senders, messagesEach, (i) => (i < 10 ? 9 * messagesEach + 1 : 10 * messagesEach));
     const after = threadTicks(daemon.pid);
+    const queued = [runQueueNs(daemon.pid) - queuedBefore[0]!, runQueueNs(process.pid) - queuedBefore[1]!].map((ns) => `${Math.round(ns / 1e7 / seconds)}%`);
     const used = process.cpuUsage(generator);
     const share = (ticks: number): string => `${Math.round(ticks / seconds)}%`;
     const waits = [...log.matchAll(/pong-waited .*ms=(\d+)/g)].map((match) => Number(match[1]));
     const mainMicros = ((after.main - before.main) * 10_000) / (10 * messagesEach);
     console.log(
       `${mode.padEnd(8)} ${(delivered / seconds / 1e6).toFixed(2)} M lines/s  main thread ${mainMicros.toFixed(2)} µs/msg (${share(after.main - before.main)})  ` +
-        `other threads ${share(after.other - before.other)}  generator ${Math.round(((used.user + used.system) / 1e4 / seconds))}%` +
+        `other threads ${(((after.other - before.other) * 10_000) / (10 * messagesEach)).toFixed(2)} µs/msg (${share(after.other - before.other)})  generator ${Math.round(((used.user + used.system) / 1e4 / seconds))}%` +
+        `  waited for a core: main thread ${queued[0]}, generator ${queued[1]}` +
         (waits.length > 0 ? `  final PONGs waited for the store ${Math.min(...waits)}-${Math.max(...waits)} ms` : ''),
     );
     return delivered / seconds;
