@@ -69,14 +69,73 @@ test('a database made by the first schema opens, keeps its rooms and history, an
   const again = open(dir);
   t.deepEqual(again.loadRoomCreations(0), [{ creator: '198.51.100.0/24', count: 1, first: 5_000 }]);
   t.is(again.loadRooms().length, 4);
-  // Upgraded to schema 2: the insert trigger is gone, so a new message is indexed once, by the store.
+  // Upgraded to schema 3: the insert trigger is gone, so a new message is indexed once, by the store.
   again.append(entry('#talk', 'hello again'));
   t.deepEqual(again.search('#talk', ['hello'], 10).map((e) => e.text), ['hello again', 'hello']);
   again.close();
   const raw = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
-  t.is(raw.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get(), '2');
+  t.is(raw.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get(), '3');
   t.is(raw.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts_insert'`).pluck().get(), 0);
   t.deepEqual(raw.prepare(`SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'hello'`).pluck().all(), [1, 3], 'each message indexed once');
+  raw.close();
+});
+
+/** Schema 2 as shipped: search text indexed behind the commits into an index that kept per-row sizes. */
+const SCHEMA_2 = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE rooms (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '',
+  topic_by TEXT NOT NULL DEFAULT '', topic_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id INTEGER NOT NULL, at INTEGER NOT NULL, nick TEXT NOT NULL,
+  kind TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX messages_by_room ON messages (room_id, id);
+CREATE TABLE room_creations (creator TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX room_creations_by_time ON room_creations (at);
+CREATE INDEX messages_by_time ON messages (at);
+CREATE VIRTUAL TABLE messages_fts USING fts5 (room, text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = old.id;
+END;
+INSERT INTO meta (key, value) VALUES ('schema', '2');
+INSERT INTO rooms (key, name, created_at) VALUES ('#two', '#two', 1000), ('#other', '#other', 1000);
+`;
+
+test('a schema 2 database is upgraded: its search index is rebuilt from every message (indexed or not), and deletes keep it exact', (t) => {
+  const dir = tempDir(t);
+  const old = new Database(path.join(dir, DATABASE_FILE));
+  old.exec(SCHEMA_2);
+  const insert = old.prepare(`INSERT INTO messages (room_id, at, nick, kind, text) VALUES (?, ?, 'alice', 'MSG', ?)`);
+  for (let i = 1; i <= 300; i++) insert.run(i % 3 === 0 ? 2 : 1, 1000 + i, `item${i}end common café`);
+  // Schema 2 had indexed the first 200 when it stopped; the last 100 waited for its next round.
+  old.exec(`INSERT INTO messages_fts (rowid, room, text) SELECT id, 'r' || room_id, text FROM messages WHERE id <= 200;
+    INSERT INTO meta (key, value) VALUES ('indexed', '200');`);
+  old.close();
+  const logs: string[] = [];
+  const store = open(dir, logs);
+  store.loadRooms();
+  t.regex(logs.join('\n'), /history-schema-upgraded .*from=2 to=3 indexedMessages=300/);
+  t.deepEqual(store.search('#two', ['item250end'], 10).map((e) => e.text), ['item250end common café'], 'a message schema 2 had not indexed yet');
+  t.deepEqual(store.search('#two', ['item7end'], 10).map((e) => e.text), ['item7end common café']);
+  t.is(store.search('#two', ['cafe'], 500).length, 200, 'every message of the room, found without its accent');
+  t.is(store.search('#other', ['common'], 500).length, 100, 'and none of another room');
+  // Retention deletes from the rebuilt index (a row it holds is deleted with the values it was indexed under).
+  // A forgotten room's messages go too, here before the index has them (no round or search ran since).
+  for (let i = 0; i < 20; i++) store.append(entry('#gone', `unindexed${i} common`));
+  store.commit();
+  t.true(store.indexedUpTo < store.lastMessageId());
+  store.forgetRoom('#gone');
+  store.commit();
+  const policy = { maxMessagesPerRoom: 50, maxAgeMs: 1e12 };
+  for (let step = 0; step < 100 && !store.prune(10_000, policy).done; step++);
+  t.is(store.search('#two', ['common'], 500).length, 50);
+  t.deepEqual(store.search('#two', ['item7end'], 10), [], 'a deleted message is gone from search');
+  store.append(entry('#two', 'item7end again'));
+  store.commit();
+  t.deepEqual(store.search('#two', ['item7end'], 10).map((e) => e.text), ['item7end again']);
+  t.deepEqual(store.search('#two', ['unindexed3'], 10), []);
+  store.close();
+  const raw = new Database(path.join(dir, DATABASE_FILE));
+  t.is(raw.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get(), '3');
+  t.notThrows(() => raw.exec(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 0)`), 'the index is consistent');
   raw.close();
 });
 
@@ -150,12 +209,12 @@ test('a database from a newer mychatd is refused, saying so, and left untouched'
   const dir = tempDir(t);
   open(dir).close();
   const raw = new Database(path.join(dir, DATABASE_FILE));
-  raw.exec(`UPDATE meta SET value = '3' WHERE key = 'schema'`);
+  raw.exec(`UPDATE meta SET value = '4' WHERE key = 'schema'`);
   raw.close();
   const error = t.throws(() => open(dir), { instanceOf: HistoryOpenError })!;
-  t.regex(error.message, /was written by a newer mychatd \(schema 3; this one reads up to 2\)/);
+  t.regex(error.message, /was written by a newer mychatd \(schema 4; this one reads up to 3\)/);
   const again = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
-  t.is(again.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get(), '3');
+  t.is(again.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get(), '4');
   again.close();
 });
 
