@@ -1,8 +1,10 @@
 /*
  * History benchmark (part of npm run bench): append throughput with the default durability, start-up
- * time, /join replay latency and /search latency over a room with 1,000,000 stored messages, and RSS.
+ * time, /join replay latency and /search latency over a room with 1,000,000 stored messages, RSS, and
+ * retention bringing the room down to 100 000: the join latency meanwhile, its duration and its CPU.
  * Everything runs on this machine; the daemon is the compiled one, talked to over 127.0.0.1.
  */
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +12,7 @@ import path from 'node:path';
 import { SqliteHistoryStore } from '../lib/history/sqlite-history-store';
 import { silentLogger } from '../lib/log';
 import { rssKiB, startBenchDaemon } from './bench-daemon';
+import { cpuTicks } from './bench-client';
 
 const MESSAGES = Number(process.env.BENCH_HISTORY_MESSAGES ?? 1_000_000);
 const SAMPLES = 200;
@@ -87,7 +90,8 @@ class Client {
 }
 
 async function startDaemon(dataDir: string, extra: string[]) {
-  const daemon = await startBenchDaemon(['--data-dir', dataDir, ...extra]);
+  // DAEMON=/path/to/dist/daemon/mychatd.js runs another build.
+  const daemon = await startBenchDaemon(['--data-dir', dataDir, ...extra], process.env.DAEMON);
   const socket = net.connect(daemon.port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
   const client = new Client(socket);
@@ -103,6 +107,24 @@ async function joinLatencies(client: Client, samples: number, spacingMs = 0): Pr
     if (spacingMs > 0) await new Promise((resolve) => setTimeout(resolve, spacingMs));
   }
   return joins;
+}
+
+/** Longest the bench waits for retention to bring the room down to 100 000 messages. */
+const PRUNE_DEADLINE_MS = 300_000;
+
+/** Polls the database (read-only) until it holds at most `count` messages or `timeoutMs` passed; returns how many it holds. */
+async function untilAtMost(dataDir: string, count: number, timeoutMs: number): Promise<number> {
+  const db = new Database(path.join(dataDir, 'history.sqlite3'), { readonly: true });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const held = db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+      if (held <= count || Date.now() > deadline) return held;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    db.close();
+  }
 }
 
 async function main(): Promise<void> {
@@ -137,8 +159,18 @@ async function main(): Promise<void> {
     // steps while we keep joining; the p99 shows the longest pause pruning causes.
     const pruning = await startDaemon(dataDir, []);
     const pruneStarted = Date.now();
+    const cpuBefore = cpuTicks(pruning.proc.pid!);
     const during = await joinLatencies(pruning.client, SAMPLES, 50);
     console.log(`retention  /join while pruning ${(MESSAGES - 100_000).toLocaleString('en')} messages: p50 ${percentile(during, 50).toFixed(2)} ms  p99 ${percentile(during, 99).toFixed(2)} ms  max ${Math.max(...during).toFixed(2)} ms  (${SAMPLES} joins in ${Date.now() - pruneStarted} ms)`);
+    // How long retention takes to get there, and the daemon's CPU per deleted message (each deletion
+    // also takes the message out of the search index).
+    const left = await untilAtMost(dataDir, 100_000, PRUNE_DEADLINE_MS);
+    const cpuSeconds = (cpuTicks(pruning.proc.pid!) - cpuBefore) / 100;
+    const deleted = MESSAGES - left;
+    console.log(
+      `retention  ${deleted.toLocaleString('en')} messages deleted in ${((Date.now() - pruneStarted) / 1000).toFixed(1)} s` +
+        `${left > 100_000 ? ` (deadline reached, ${left.toLocaleString('en')} left)` : ''}; daemon CPU ${cpuSeconds.toFixed(1)} s, ${((cpuSeconds * 1e6) / Math.max(1, deleted)).toFixed(1)} µs per deleted message`,
+    );
     pruning.socket.destroy();
     await pruning.daemon.stop();
   } finally {
