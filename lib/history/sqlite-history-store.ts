@@ -127,17 +127,27 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '${SCHEMA_VERSION}');
 
 /**
  * Upgrades a schema 1 or 2 database: its index (with per-row sizes; schema 1's also kept up by an insert
- * trigger) is replaced by schema 3's, built from every stored message in the upgrade's transaction.
+ * trigger) is replaced by an empty one of schema 3, which start-up then fills (see START_CATCH_UP_ROWS).
  */
 const UPGRADE_SEARCH_INDEX = `
 DROP TRIGGER IF EXISTS messages_fts_insert;
 DROP TRIGGER IF EXISTS messages_fts_delete;
 DROP TABLE IF EXISTS messages_fts;
 ${SEARCH_SCHEMA}
-INSERT INTO messages_fts (rowid, room, text) SELECT id, 'r' || room_id, text FROM messages ORDER BY id;
-INSERT OR REPLACE INTO meta (key, value) SELECT 'indexed', coalesce(max(id), 0) FROM messages;
+INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', '0');
 UPDATE meta SET value = '${SCHEMA_VERSION}' WHERE key = 'schema';
 `;
+
+/**
+ * An index further behind than this at start-up (an upgraded database, or one whose last run was killed
+ * while far behind) is caught up before the daemon listens, so that no search misses older messages.
+ * It goes in transactions of START_CATCH_UP_CHUNK_ROWS, each recording how far it got, so a start-up
+ * that is stopped (say by systemd's start timeout) resumes there next time instead of starting over.
+ */
+const START_CATCH_UP_ROWS = SEARCH_CATCH_UP_ROWS;
+const START_CATCH_UP_CHUNK_ROWS = 50_000;
+/** How often a long start-up catch-up logs its progress. */
+const START_CATCH_UP_LOG_MS = 5000;
 
 /** What the store queues for its next commit. */
 type QueuedWrite = UnsavedWrite;
@@ -277,6 +287,7 @@ export class SqliteHistoryStore implements HistoryStore {
       // Preparing every statement here checks the tables have the columns we need.
       this.statements = prepareStatements(this.db);
       this.indexer = openSearchIndexer(this.db);
+      this.catchUpAtStart();
     } catch (error) {
       if (error instanceof HistoryOpenError) throw error;
       throw new HistoryOpenError(
@@ -300,15 +311,32 @@ export class SqliteHistoryStore implements HistoryStore {
     }
   }
 
-  /**
-   * Rebuilds the search index of a schema 1 or 2 database as schema 3's, in one transaction (start-up
-   * waits for it: about 1.5 µs per stored message), and logs what it did.
-   */
+  /** Replaces the search index of a schema 1 or 2 database by an empty one of schema 3 (start-up fills it). */
   private upgradeSearchIndex(from: string): void {
-    const started = Date.now();
     this.db.transaction(() => this.db.exec(UPGRADE_SEARCH_INDEX)).immediate();
-    const rows = this.db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
-    this.options.log.log('info', 'history-schema-upgraded', { from, to: SCHEMA_VERSION, indexedMessages: rows, ms: Date.now() - started });
+    this.options.log.log('info', 'history-schema-upgraded', { from, to: SCHEMA_VERSION, searchIndex: 'rebuilt at start' });
+  }
+
+  /**
+   * Fills the search index before the daemon listens when it is more than START_CATCH_UP_ROWS behind,
+   * in resumable chunks (about 1.3 s per million messages on the development machine), logging progress.
+   */
+  private catchUpAtStart(): void {
+    let progress = this.indexer.step(0);
+    if (progress.newest - progress.indexed <= START_CATCH_UP_ROWS) return;
+    const started = Date.now();
+    const from = progress.indexed;
+    let logged = started;
+    this.options.log.log('info', 'history-index-catching-up', { behind: progress.newest - progress.indexed });
+    while (progress.indexed < progress.newest) {
+      progress = this.indexer.step(START_CATCH_UP_CHUNK_ROWS);
+      this.indexer.merge();
+      if (Date.now() - logged >= START_CATCH_UP_LOG_MS) {
+        logged = Date.now();
+        this.options.log.log('info', 'history-index-catching-up', { behind: progress.newest - progress.indexed });
+      }
+    }
+    this.options.log.log('info', 'history-index-caught-up', { ids: progress.indexed - from, ms: Date.now() - started });
   }
 
   /** Id up to which committed messages are in the full-text index (search finds them). */
