@@ -54,8 +54,8 @@ export class DatabaseOpenError extends Error {}
 
 /** A healthy group commit writes at most this many entries per transaction (the rest follow at once). */
 const BATCH_ENTRIES = 2000;
-/** Rows deleted per prune step, as in the SQLite store. */
-const PRUNE_STEP_ROWS = 200;
+/** Rows deleted per prune step (each step a statement on the pool; a step blocks no one for long). */
+export const POSTGRES_PRUNE_STEP_ROWS = 200;
 /**
  * Server-side limit of one write or retention statement (statement_timeout), and the client-side limit of a
  * round trip (query_timeout), which also covers a server that stopped answering without closing the
@@ -498,9 +498,9 @@ export class PostgresHistoryStore implements HistoryStore {
     return this.pruning.prune(now, policy, !this.closed);
   }
 
-  /** One bounded retention step (at most PRUNE_STEP_ROWS rows), as the SQLite store's; never throws. */
+  /** One bounded retention step (at most POSTGRES_PRUNE_STEP_ROWS rows), as the SQLite store's; never throws. */
   async pruneStep(now: number, policy: RetentionPolicy): Promise<PruneResult> {
-    let budget = PRUNE_STEP_ROWS;
+    let budget = POSTGRES_PRUNE_STEP_ROWS;
     let deleted = 0;
     const unusedRooms: string[] = [];
     const run = async (sql: string, values: unknown[]): Promise<number> => (await this.pool.query(sql, values)).rowCount ?? 0;

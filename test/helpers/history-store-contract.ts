@@ -104,10 +104,12 @@ export interface ContractOptions {
    * cannot be counted: the test that counts them runs against the store that thread runs (SqliteHistoryStore).
    */
   countableWrites?: boolean;
+  /** Rows the store deletes in one retention step. */
+  pruneStepRows: number;
 }
 
 /** Registers the contract's tests for one kind of store; `title` prefixes each test's title. */
-export function historyStoreContract(title: string, open: OpenStore, options: ContractOptions = {}): void {
+export function historyStoreContract(title: string, open: OpenStore, options: ContractOptions): void {
   test(`${title}: appended entries are readable, oldest first, and survive reopening`, async (t) => {
     const h = await open(t, {});
     for (let i = 0; i < 5; i++) h.store.append(entry('#a', `m${i}`, 1000 + i));
@@ -219,7 +221,7 @@ export function historyStoreContract(title: string, open: OpenStore, options: Co
 
   test(`${title}: forgetting a room frees its name at once; retention deletes what it held in bounded steps`, async (t) => {
     const h = await open(t, {});
-    for (let i = 0; i < 450; i++) h.store.append(entry('#squat', `topic ${i}`, 1_000 + i, 'mallory', 'TOPIC'));
+    for (let i = 0; i < options.pruneStepRows + 250; i++) h.store.append(entry('#squat', `topic ${i}`, 1_000 + i, 'mallory', 'TOPIC'));
     h.store.append(entry('#other', 'kept', 1_000));
     await h.settle();
     h.store.forgetRoom('#squat');
@@ -227,10 +229,10 @@ export function historyStoreContract(title: string, open: OpenStore, options: Co
     await h.settle();
     t.deepEqual(await texts(h, '#squat'), ['a new room of the same name'], 'nothing of the forgotten room shows');
     t.deepEqual((await h.rooms()).map((r) => [r.key, r.topic]).sort(), [['#other', ''], ['#squat', '']]);
-    const policy = { maxMessagesPerRoom: 1000, maxAgeMs: 1e12 };
+    const policy = { maxMessagesPerRoom: 10_000, maxAgeMs: 1e12 };
     const first = await h.prune(6_000, policy);
     t.false(first.done);
-    t.is(first.deletedMessages, 200, 'one step deletes a bounded number of rows');
+    t.is(first.deletedMessages, options.pruneStepRows, 'one step deletes a bounded number of rows');
     await pruneAll(h, 6_000, policy);
     t.deepEqual(await h.rowCounts(), { messages: 2, rooms: 2 }, 'every row of the forgotten room is gone, and so is its room row');
     t.deepEqual(await h.queries.search('#squat', ['topic'], 10), []);

@@ -2,7 +2,7 @@ import test from 'ava';
 import pg from 'pg';
 import { createLogger } from '../../lib/log';
 import { PostgresHistoryQueries } from '../../lib/history/postgres-history-queries';
-import { PostgresHistoryStore } from '../../lib/history/postgres-history-store';
+import { POSTGRES_PRUNE_STEP_ROWS, PostgresHistoryStore } from '../../lib/history/postgres-history-store';
 import { historyStoreContract, type OpenStore, type StoreHarness } from '../helpers/history-store-contract';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
 
@@ -73,4 +73,4 @@ const open: OpenStore = async (t, { logLines = [], onOutage }) => {
   return harness(url, logLines, onOutage, (close) => t.teardown(close));
 };
 
-historyStoreContract('postgres', open);
+historyStoreContract('postgres', open, { pruneStepRows: POSTGRES_PRUNE_STEP_ROWS });

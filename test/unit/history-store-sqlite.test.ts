@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../lib/log';
 import { inlineQueries } from '../../lib/history/history-reader';
-import { SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
+import { PRUNE_STEP_ROWS, SqliteHistoryStore } from '../../lib/history/sqlite-history-store';
 import { historyStoreContract, type OpenStore, type StoreHarness } from '../helpers/history-store-contract';
 
 /** The HistoryStore contract run against the embedded SQLite store (the same tests run against PostgreSQL). */
@@ -46,4 +46,4 @@ const open: OpenStore = (t, { logLines = [], onOutage }) => {
   return Promise.resolve(harness(dir, logLines, onOutage, (close) => t.teardown(close)));
 };
 
-historyStoreContract('sqlite', open);
+historyStoreContract('sqlite', open, { pruneStepRows: PRUNE_STEP_ROWS });

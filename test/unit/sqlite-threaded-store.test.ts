@@ -7,7 +7,7 @@ import type { Worker } from 'node:worker_threads';
 import { createLogger } from '../../lib/log';
 import type { NewHistoryEntry } from '../../lib/core/ports/history-store';
 import { WorkerHistoryReader } from '../../lib/history/history-reader';
-import { DATABASE_FILE } from '../../lib/history/sqlite-history-store';
+import { DATABASE_FILE, PRUNE_STEP_ROWS } from '../../lib/history/sqlite-history-store';
 import { ThreadedSqliteStore } from '../../lib/history/sqlite-threaded-store';
 import { historyStoreContract, type OpenStore, type StoreHarness } from '../helpers/history-store-contract';
 
@@ -80,7 +80,7 @@ function harness(dataDir: string, logLines: string[], onOutage: Parameters<OpenS
 
 const open: OpenStore = (t, { logLines = [], onOutage }) => Promise.resolve(harness(tempDir(t), logLines, onOutage, (close) => t.teardown(close)));
 
-historyStoreContract('sqlite-threaded', open, { countableWrites: false });
+historyStoreContract('sqlite-threaded', open, { countableWrites: false, pruneStepRows: PRUNE_STEP_ROWS });
 
 function entry(room: string, text: string, at = 1_000, nick = 'alice'): NewHistoryEntry {
   return { roomKey: room, roomName: room, at, nick, kind: 'MSG', text };
