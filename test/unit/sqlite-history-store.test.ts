@@ -28,15 +28,18 @@ function entry(room: string, text: string, at = 1_000, nick = 'alice', kind: New
  * run against this store by history-store-sqlite.test.ts and against PostgreSQL by history-store-postgres.test.ts.
  */
 
-/** The schema as shipped before room creations were logged, to test the upgrade of existing databases. */
-const SCHEMA_1 = `
+/** The tables schemas 1 and 2 shipped with, unchanged since. */
+const SHIPPED_TABLES = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE rooms (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '',
   topic_by TEXT NOT NULL DEFAULT '', topic_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id INTEGER NOT NULL, at INTEGER NOT NULL, nick TEXT NOT NULL,
   kind TEXT NOT NULL, text TEXT NOT NULL);
 CREATE INDEX messages_by_room ON messages (room_id, id);
-CREATE INDEX messages_by_time ON messages (at);
+`;
+
+/** The schema as shipped before room creations were logged, to test the upgrade of existing databases. */
+const SCHEMA_1 = `${SHIPPED_TABLES}CREATE INDEX messages_by_time ON messages (at);
 CREATE VIRTUAL TABLE messages_fts USING fts5 (room, text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
   INSERT INTO messages_fts (rowid, room, text) VALUES (new.id, 'r' || new.room_id, new.text);
@@ -81,14 +84,7 @@ test('a database made by the first schema opens, keeps its rooms and history, an
 });
 
 /** Schema 2 as shipped: search text indexed behind the commits into an index that kept per-row sizes. */
-const SCHEMA_2 = `
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE rooms (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '',
-  topic_by TEXT NOT NULL DEFAULT '', topic_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id INTEGER NOT NULL, at INTEGER NOT NULL, nick TEXT NOT NULL,
-  kind TEXT NOT NULL, text TEXT NOT NULL);
-CREATE INDEX messages_by_room ON messages (room_id, id);
-CREATE TABLE room_creations (creator TEXT NOT NULL, at INTEGER NOT NULL);
+const SCHEMA_2 = `${SHIPPED_TABLES}CREATE TABLE room_creations (creator TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX room_creations_by_time ON room_creations (at);
 CREATE INDEX messages_by_time ON messages (at);
 CREATE VIRTUAL TABLE messages_fts USING fts5 (room, text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
