@@ -48,6 +48,8 @@ export class HistoryFeed {
   private readonly replayPages = new Map<Room, { uptoId: number; limit: number; at: number; page: Promise<HistoryPage> }>();
   /** Query time each client has left (READ_BURST_MS at most) and when it was last counted; only clients that read have one. */
   private readonly readTime = new WeakMap<Session, { left: number; at: number }>();
+  /** What the retention pass under way has deleted so far (see prune). */
+  private prunePass: { messages: number; unusedRooms: number; steps: number; started: number } | undefined;
   /** Room keys of historyOffRooms, and the list they were computed from (a reload replaces the list). */
   private offKeys: { names: readonly string[]; keys: ReadonlySet<string> } | undefined;
 
@@ -211,12 +213,24 @@ export class HistoryFeed {
     return events;
   }
 
-  /** Applies retention in one bounded step (undefined: no store); logs what it deleted. */
+  /**
+   * Applies retention in one bounded step (undefined: no store). What a pass deleted is logged once, when
+   * its last step is done: a large backlog takes hundreds of steps, and a line per step would flood the log.
+   */
   prune(policy: RetentionPolicy): PruneResult | undefined {
     const store = this.options.history;
     if (store === undefined) return undefined;
     const result = store.prune(this.options.clock.now(), policy);
-    if (result.deletedMessages > 0) this.options.log.log('info', 'history-pruned', { messages: result.deletedMessages, unusedRooms: result.unusedRooms.length });
+    const pass = (this.prunePass ??= { messages: 0, unusedRooms: 0, steps: 0, started: this.options.clock.now() });
+    pass.messages += result.deletedMessages;
+    pass.unusedRooms += result.unusedRooms.length;
+    pass.steps++;
+    if (result.done) {
+      this.prunePass = undefined;
+      if (pass.messages > 0) {
+        this.options.log.log('info', 'history-pruned', { messages: pass.messages, unusedRooms: pass.unusedRooms, steps: pass.steps, ms: this.options.clock.now() - pass.started });
+      }
+    }
     return result;
   }
 

@@ -4,7 +4,7 @@ import type { ChatEvent } from '../../lib/core/events';
 import type { HistoryPage, HistoryQueries } from '../../lib/core/ports/history-queries';
 import type { HistoryEntry, HistoryStore, NewHistoryEntry, PruneResult } from '../../lib/core/ports/history-store';
 import { Room, Session } from '../../lib/core/session';
-import { silentLogger } from '../../lib/log';
+import { createLogger, silentLogger } from '../../lib/log';
 import { ChatError } from '../../lib/protocol/errors';
 import { FakeClock } from '../helpers/fake-clock';
 import { EventSink, notice } from '../helpers/event-sink';
@@ -228,6 +228,26 @@ test('prune passes the store result on, and is a no-op without a store', (t) => 
   w.store.nextPrune = { deletedMessages: 4, unusedRooms: ['#r'], done: false };
   t.deepEqual(w.feed.prune({ maxMessagesPerRoom: 1, maxAgeMs: 1 }), { deletedMessages: 4, unusedRooms: ['#r'], done: false });
   t.is(setup({ history: undefined }).feed.prune({ maxMessagesPerRoom: 1, maxAgeMs: 1 }), undefined);
+});
+
+test('a retention pass is logged once, when its last step is done, with what all its steps deleted', (t) => {
+  const lines: string[] = [];
+  const w = setup({ log: createLogger('info', (line) => lines.push(line), false) });
+  const policy = { maxMessagesPerRoom: 1, maxAgeMs: 1 };
+  for (const step of [
+    { deletedMessages: 1000, unusedRooms: [], done: false },
+    { deletedMessages: 1000, unusedRooms: ['#a'], done: false },
+    { deletedMessages: 7, unusedRooms: ['#b'], done: true },
+  ]) {
+    w.store.nextPrune = step;
+    w.feed.prune(policy);
+  }
+  t.is(lines.filter((line) => line.includes('history-pruned')).length, 1);
+  t.regex(lines.join('\n'), /history-pruned messages=2007 unusedRooms=2 steps=3/);
+  // A pass that deletes nothing says nothing.
+  w.store.nextPrune = { deletedMessages: 0, unusedRooms: [], done: true };
+  w.feed.prune(policy);
+  t.is(lines.filter((line) => line.includes('history-pruned')).length, 1);
 });
 
 test('a search reader has the store catch its index up first; a /history reader only commits', (t) => {
