@@ -13,6 +13,8 @@ import type { Room, Session } from './session';
 const STORED_WAIT_MS = 2000;
 /** How long joiners of one room share a replay page that was read for the same newest id. */
 const REPLAY_SHARE_MS = 1000;
+/** How often a long retention pass logs how far it has got (history-pruning) before its final history-pruned line. */
+export const PRUNE_PROGRESS_LOG_MS = 10_000;
 /**
  * Each client's budget of history query time (/history and /search; replays are shared and not counted):
  * READ_BURST_MS at once, then READ_RATE ms per ms. A client that keeps asking for the costliest searches
@@ -48,8 +50,8 @@ export class HistoryFeed {
   private readonly replayPages = new Map<Room, { uptoId: number; limit: number; at: number; page: Promise<HistoryPage> }>();
   /** Query time each client has left (READ_BURST_MS at most) and when it was last counted; only clients that read have one. */
   private readonly readTime = new WeakMap<Session, { left: number; at: number }>();
-  /** What the retention pass under way has deleted so far (see prune). */
-  private prunePass: { messages: number; unusedRooms: number; steps: number; started: number } | undefined;
+  /** What the retention pass under way has deleted so far, and when it started and last logged (see prune). */
+  private prunePass: { messages: number; unusedRooms: number; steps: number; started: number; logged: number } | undefined;
   /** Room keys of historyOffRooms, and the list they were computed from (a reload replaces the list). */
   private offKeys: { names: readonly string[]; keys: ReadonlySet<string> } | undefined;
 
@@ -215,21 +217,25 @@ export class HistoryFeed {
 
   /**
    * Applies retention in one bounded step (undefined: no store). What a pass deleted is logged once, when
-   * its last step is done: a large backlog takes hundreds of steps, and a line per step would flood the log.
+   * its last step is done (a large backlog takes hundreds of steps, and a line per step would flood the
+   * log), and meanwhile every PRUNE_PROGRESS_LOG_MS, so a pass cut short by a stop is not left untold.
    */
   prune(policy: RetentionPolicy): PruneResult | undefined {
     const store = this.options.history;
     if (store === undefined) return undefined;
-    const result = store.prune(this.options.clock.now(), policy);
-    const pass = (this.prunePass ??= { messages: 0, unusedRooms: 0, steps: 0, started: this.options.clock.now() });
+    const now = this.options.clock.now();
+    const result = store.prune(now, policy);
+    const pass = (this.prunePass ??= { messages: 0, unusedRooms: 0, steps: 0, started: now, logged: now });
     pass.messages += result.deletedMessages;
     pass.unusedRooms += result.unusedRooms.length;
     pass.steps++;
+    const fields = { messages: pass.messages, unusedRooms: pass.unusedRooms, steps: pass.steps, ms: now - pass.started };
     if (result.done) {
       this.prunePass = undefined;
-      if (pass.messages > 0) {
-        this.options.log.log('info', 'history-pruned', { messages: pass.messages, unusedRooms: pass.unusedRooms, steps: pass.steps, ms: this.options.clock.now() - pass.started });
-      }
+      if (pass.messages > 0) this.options.log.log('info', 'history-pruned', fields);
+    } else if (now - pass.logged >= PRUNE_PROGRESS_LOG_MS) {
+      pass.logged = now;
+      this.options.log.log('info', 'history-pruning', fields);
     }
     return result;
   }

@@ -244,10 +244,26 @@ test('a retention pass is logged once, when its last step is done, with what all
   }
   t.is(lines.filter((line) => line.includes('history-pruned')).length, 1);
   t.regex(lines.join('\n'), /history-pruned messages=2007 unusedRooms=2 steps=3/);
+  t.false(lines.join('\n').includes('history-pruning'), 'a short pass logs no progress');
   // A pass that deletes nothing says nothing.
   w.store.nextPrune = { deletedMessages: 0, unusedRooms: [], done: true };
   w.feed.prune(policy);
   t.is(lines.filter((line) => line.includes('history-pruned')).length, 1);
+});
+
+test('a long retention pass also logs its progress every PRUNE_PROGRESS_LOG_MS, so a pass cut short by a stop is not left untold', (t) => {
+  const lines: string[] = [];
+  const w = setup({ log: createLogger('info', (line) => lines.push(line), false) });
+  const policy = { maxMessagesPerRoom: 1, maxAgeMs: 1 };
+  w.store.nextPrune = { deletedMessages: 1000, unusedRooms: [], done: false };
+  for (let step = 0; step < 25; step++) {
+    w.feed.prune(policy);
+    w.clock.advance(1000);
+  }
+  const progress = lines.filter((line) => line.includes('history-pruning'));
+  t.is(progress.length, 2, 'at 10 s and 20 s');
+  t.regex(progress[0]!, /history-pruning messages=11000 unusedRooms=0 steps=11 ms=10000/);
+  t.false(lines.join('\n').includes('history-pruned'), 'the pass is not over');
 });
 
 test('a search reader has the store catch its index up first; a /history reader only commits', (t) => {
