@@ -5,7 +5,7 @@
  * Traffic goes only to 127.0.0.1; every wait is bounded.
  */
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Longest wait for anything a benchmark expects from a daemon. */
 export const BENCH_DEADLINE_MS = 120_000;
@@ -125,6 +125,29 @@ export function cpuTicks(pid: number, thread?: number): number {
   const file = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
   const fields = readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/** CPU ticks (1/100 s) of each thread of `pid`: the main thread as "main", the others summed as "other". */
+export function threadTicks(pid: number): { main: number; other: number } {
+  const ticks = { main: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let used: number;
+    try {
+      used = cpuTicks(pid, Number(tid));
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    if (tid === String(pid)) ticks.main += used;
+    else ticks.other += used;
+  }
+  return ticks;
+}
+
+/** The middle value of `values` (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Counters Linux keeps per process, read from /proc without touching the process. */

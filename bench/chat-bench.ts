@@ -6,11 +6,11 @@
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time. Figures are for this machine
  * (2 shared cores: the generator runs here too, so its CPU use is printed next to each figure).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { rssKiB, startBenchDaemon } from './bench-daemon';
-import { BENCH_DEADLINE_MS, cpuTicks, registered, sendAndCount, type BenchClient } from './bench-client';
+import { BENCH_DEADLINE_MS, cpuTicks, median, registered, sendAndCount, threadTicks, type BenchClient } from './bench-client';
 import { silentLogger } from '../lib/log';
 
 /** Runs one fan-out scenario on a fresh daemon started with `extra` options; returns delivered lines per second. */
@@ -58,17 +58,6 @@ const HISTORY_PAIRS = 5;
  */
 const HISTORY_MESSAGES_EACH = 20_000;
 
-/** CPU ticks (1/100 s) of this process's threads: the main thread, and all the others (the writer thread, V8's). */
-function threadTicks(): { main: number; other: number } {
-  const ticks = { main: 0, other: 0 };
-  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
-    const used = cpuTicks(process.pid, Number(tid));
-    if (tid === String(process.pid)) ticks.main += used;
-    else ticks.other += used;
-  }
-  return ticks;
-}
-
 /**
  * CPU per stored message, the store alone, as the daemon runs it (ThreadedSqliteStore, compiled, so its
  * writer thread is not slowed by ts-node): on the event loop, and on the other threads (the writer's
@@ -83,7 +72,7 @@ async function storeCost(): Promise<void> {
   try {
     const total = 100_000;
     const text = 'x'.repeat(60);
-    const before = threadTicks();
+    const before = threadTicks(process.pid);
     for (let i = 0; i < total; i += 100) {
       for (let k = 0; k < 100; k++) store.append({ roomKey: '#bench', roomName: '#bench', at: Date.now(), nick: 'm1', kind: 'MSG', text: `${i + k} ${text}` });
       store.commit();
@@ -91,7 +80,7 @@ async function storeCost(): Promise<void> {
       await new Promise((resolve) => setImmediate(resolve));
     }
     await store.flushed();
-    const after = threadTicks();
+    const after = threadTicks(process.pid);
     const micros = (ticks: number): string => ((ticks * 10_000) / total).toFixed(1);
     console.log(
       `history  CPU per stored message (store alone, turns of 100): event loop ${micros(after.main - before.main)} µs, writer and other threads ${micros(after.other - before.other)} µs  ` +
@@ -101,13 +90,6 @@ async function storeCost(): Promise<void> {
     await store.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-/** The middle value of `values` (the mean of the two middle ones for an even count). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /**

@@ -11,11 +11,11 @@
  *
  * Traffic goes only to 127.0.0.1; every loop is bounded in count and time.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchDaemon } from './bench-daemon';
-import { cpuTicks, registered, sendAndCount, type BenchClient } from './bench-client';
+import { median, registered, sendAndCount, threadTicks, type BenchClient } from './bench-client';
 
 /** The modes compared: history off, on, and on with nothing of the bench room stored. */
 type Mode = 'off' | 'on' | 'unstored';
@@ -26,22 +26,6 @@ type Mode = 'off' | 'on' | 'unstored';
  */
 function runQueueNs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
-}
-
-/** CPU ticks (1/100 s) of each thread of `pid`: the main thread as "main", the others summed as "other". */
-function threadTicks(pid: number): { main: number; other: number } {
-  const ticks = { main: 0, other: 0 };
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let used: number;
-    try {
-      used = cpuTicks(pid, Number(tid));
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    if (tid === String(pid)) ticks.main += used;
-    else ticks.other += used;
-  }
-  return ticks;
 }
 
 /** One run of the scenario in `mode`; prints its figures and returns the delivery rate (lines/s). */
@@ -89,7 +73,6 @@ async function main(): Promise<void> {
   const modes = (process.env.MODES ?? 'off on unstored').split(' ').filter((m): m is Mode => m === 'off' || m === 'on' || m === 'unstored');
   const rates = new Map<Mode, number[]>(modes.map((m) => [m, []]));
   for (let round = 0; round < rounds; round++) for (const mode of modes) rates.get(mode)!.push(await run(mode, messagesEach));
-  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   for (const [mode, values] of rates) console.log(`${mode.padEnd(8)} median ${(median(values) / 1e6).toFixed(2)}  best ${(Math.max(...values) / 1e6).toFixed(2)} M lines/s`);
   const off = rates.get('off');
   for (const mode of ['on', 'unstored'] as const) {

@@ -228,7 +228,7 @@ export class HistoryFeed {
     const pass = (this.prunePass ??= { messages: 0, unusedRooms: 0, steps: 0, started: now, logged: now });
     pass.messages += result.deletedMessages;
     pass.unusedRooms += result.unusedRooms.length;
-    pass.steps++;
+    if (result.pending !== true) pass.steps++;
     const fields = { messages: pass.messages, unusedRooms: pass.unusedRooms, steps: pass.steps, ms: now - pass.started };
     if (result.done) {
       this.prunePass = undefined;

@@ -155,7 +155,7 @@ const START_CATCH_UP_CHUNK_ROWS = 50_000;
 const START_CATCH_UP_LOG_MS = 5000;
 
 /** What the store queues for its next commit. */
-type QueuedWrite = UnsavedWrite;
+type QueuedWrite = UnsavedWrite & { id?: number };
 
 /** How long a write waits for a lock held by another connection. */
 const BUSY_TIMEOUT_MS = 2000;
@@ -327,21 +327,18 @@ export class SqliteHistoryStore implements HistoryStore {
    * in resumable chunks (about 1.3 s per million messages on the development machine), logging progress.
    */
   private catchUpAtStart(): void {
-    let progress = this.indexer.step(0);
-    if (progress.newest - progress.indexed <= START_CATCH_UP_ROWS) return;
+    const from = this.indexer.indexed();
+    const behind = (): number => this.lastMessageId() - this.indexer.indexed();
+    if (behind() <= START_CATCH_UP_ROWS) return;
     const started = Date.now();
-    const from = progress.indexed;
-    let logged = started;
-    this.options.log.log('info', 'history-index-catching-up', { behind: progress.newest - progress.indexed });
-    while (progress.indexed < progress.newest) {
-      progress = this.indexer.step(START_CATCH_UP_CHUNK_ROWS);
-      this.indexer.merge();
-      if (Date.now() - logged >= START_CATCH_UP_LOG_MS) {
-        logged = Date.now();
-        this.options.log.log('info', 'history-index-catching-up', { behind: progress.newest - progress.indexed });
-      }
+    // A slice per progress line; indexing that fails is logged by indexUpTo, and start-up goes on (search
+    // then finds what the index holds, and the rounds carry on).
+    for (let left = true; left && !this.indexFailing; ) {
+      this.options.log.log('info', 'history-index-catching-up', { behind: behind() });
+      const sliceEnd = Date.now() + START_CATCH_UP_LOG_MS;
+      left = this.indexUpTo(() => Date.now() < sliceEnd, Infinity, START_CATCH_UP_CHUNK_ROWS);
     }
-    this.options.log.log('info', 'history-index-caught-up', { ids: progress.indexed - from, ms: Date.now() - started });
+    this.options.log.log('info', 'history-index-caught-up', { ids: this.indexer.indexed() - from, ms: Date.now() - started });
   }
 
   /** Id up to which committed messages are in the full-text index (search finds them). */
@@ -619,7 +616,7 @@ export class SqliteHistoryStore implements HistoryStore {
         if (entry.creator !== undefined) this.statements.insertCreation.run(entry.creator, entry.at);
         continue;
       }
-      rows.push((entry as { id?: number }).id ?? null, roomId, entry.at, entry.nick, entry.kind, entry.text);
+      rows.push(entry.id ?? null, roomId, entry.at, entry.nick, entry.kind, entry.text);
       if (rows.length === INSERT_ROWS * 6) insertRows();
       if (entry.kind === 'TOPIC') {
         insertRows();
@@ -747,11 +744,11 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   /**
-   * Indexes committed messages in chunks of INDEX_CHUNK_ROWS while `more()` allows and at most `maxRows`
+   * Indexes committed messages in chunks of `chunkRows` while `more()` allows and at most `maxRows`
    * ids past the index's end, then merges a slice if it indexed anything. Never during an outage (the
    * backlog has the space first). Returns true when committed rows are left unindexed.
    */
-  private indexUpTo(more: () => boolean, maxRows: number): boolean {
+  private indexUpTo(more: () => boolean, maxRows: number, chunkRows = INDEX_CHUNK_ROWS): boolean {
     if (this.closed || this.failing) return false;
     let budget = maxRows;
     let progressed = false;
@@ -759,7 +756,7 @@ export class SqliteHistoryStore implements HistoryStore {
     while (budget > 0 && more()) {
       let progress;
       try {
-        progress = this.indexer.step(Math.min(budget, INDEX_CHUNK_ROWS));
+        progress = this.indexer.step(Math.min(budget, chunkRows));
       } catch (error) {
         // Messages are stored; only finding them by search waits until indexing works again.
         if (!this.indexFailing) this.options.log.log('warn', 'history-index-failed', { error: (error as Error).message });

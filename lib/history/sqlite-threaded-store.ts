@@ -184,9 +184,9 @@ export class ThreadedSqliteStore implements HistoryStore {
    * what is committed (up to the store's catch-up bound), which the writer is asked for here.
    */
   caughtUp(forSearch: boolean): Promise<void> | undefined {
+    if (!forSearch) return this.written();
     if (this.closed) return undefined;
     this.producer.publish();
-    if (!forSearch) return this.waitFor(CTL.committed, this.producer.count);
     this.worker?.postMessage({ op: 'search' } satisfies WriterRequest);
     return this.waitFor(CTL.searched, this.producer.count) ?? Promise.resolve();
   }

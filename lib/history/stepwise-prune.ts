@@ -1,7 +1,7 @@
 import type { PruneResult, RetentionPolicy } from '../core/ports/history-store';
 
 /** What prune() answers while a step is running: nothing yet, more to do. */
-const PENDING: PruneResult = { deletedMessages: 0, unusedRooms: [], done: false };
+const PENDING: PruneResult = { deletedMessages: 0, unusedRooms: [], done: false, pending: true };
 
 /**
  * The port's synchronous prune() over retention steps that finish later (the PostgreSQL store's, the

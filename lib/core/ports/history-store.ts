@@ -73,6 +73,11 @@ export interface PruneResult {
   unusedRooms: string[];
   /** False when another call is needed to finish (pruning works in bounded steps). */
   done: boolean;
+  /**
+   * True when the call ran no step: a store whose steps finish later started one, or one is still running
+   * (see lib/history/stepwise-prune.ts). It is not counted as a step.
+   */
+  pending?: boolean;
 }
 
 /** Retention limits applied by prune. */
