@@ -36,7 +36,11 @@ function runQueueNs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
 }
 
-/** Pins the daemon's main thread to CPU 0 and all its other threads, and this process, to CPU 1 (see PIN above). */
+/**
+ * Pins the daemon's main thread to CPU 0 and all its other threads, and this process, to CPU 1 (see PIN
+ * above). Each run's daemon is pinned anew: the next one starts on CPU 1 only (it inherits this process's
+ * mask) until its own pin, after registration.
+ */
 function pin(daemonPid: number): void {
   execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', '1', String(daemonPid)], { stdio: 'ignore' });
   execFileSync('taskset', ['--pid', '--cpu-list', '0', String(daemonPid)], { stdio: 'ignore' });
@@ -74,10 +78,12 @@ async function run(mode: Mode, messagesEach: number): Promise<RunFigures> {
     const used = process.cpuUsage(generator);
     const share = (ticks: number): string => `${Math.round(ticks / seconds)}%`;
     const waits = [...log.matchAll(/pong-waited .*ms=(\d+)/g)].map((match) => Number(match[1]));
-    const mainMicros = ((after.main - before.main) * 10_000) / (10 * messagesEach);
+    // CPU ticks are 1/100 s; 10 senders each said messagesEach messages.
+    const perMessage = (ticks: number): number => (ticks * 10_000) / (10 * messagesEach);
+    const mainMicros = perMessage(after.main - before.main);
     console.log(
       `${mode.padEnd(8)} ${(delivered / seconds / 1e6).toFixed(2)} M lines/s  main thread ${mainMicros.toFixed(2)} µs/msg (${share(after.main - before.main)})  ` +
-        `other threads ${(((after.other - before.other) * 10_000) / (10 * messagesEach)).toFixed(2)} µs/msg (${share(after.other - before.other)})  generator ${Math.round(((used.user + used.system) / 1e4 / seconds))}%` +
+        `other threads ${perMessage(after.other - before.other).toFixed(2)} µs/msg (${share(after.other - before.other)})  generator ${Math.round(((used.user + used.system) / 1e4 / seconds))}%` +
         `  waited for a core: main thread ${queued[0]}, generator ${queued[1]}` +
         (waits.length > 0 ? `  final PONGs waited for the store ${Math.min(...waits)}-${Math.max(...waits)} ms` : ''),
     );
