@@ -11,7 +11,7 @@ import type { Room, Session } from '../core/session';
 import { ClusterNickRegistry, type RedisCommands } from './cluster-nicks';
 import { isRoomLine, parseRoomLine, parseWire, type NodeMessage, type PresenceMessage, type RoomLine } from './cluster-wire';
 import { PresenceMirror, type MirroredUser, type UserState } from './presence-mirror';
-import { KEYS, REAP_SCRIPT, TOPIC_GET_SCRIPT, TOPIC_SEED_SCRIPT, TOPIC_SET_SCRIPT, TOPIC_TTL_MS } from './redis-keys';
+import { KEYS, REAP_SCRIPT, TOPIC_GET_SCRIPT, TOPIC_RENEW_MS, TOPIC_RENEW_SCRIPT, TOPIC_SEED_SCRIPT, TOPIC_SET_SCRIPT, TOPIC_TTL_MS } from './redis-keys';
 import type { RedisLayout } from './redis-layout';
 
 /** Settings of a node of a cluster. */
@@ -121,6 +121,8 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
   private readonly linking = new Map<Room, Promise<void>>();
   /** Version of each room's topic as last seen (see TOPIC_SET_SCRIPT); reset when Redis may have restarted. */
   private topicVersions = new WeakMap<Room, number>();
+  /** Where the next heartbeat goes on renewing topics in the rooms' list (see renewTopics). */
+  private renewCursor = 0;
 
   constructor(private readonly options: RedisClusterOptions) {
     this.instance = `${options.nodeId}-${randomBytes(4).toString('hex')}`;
@@ -185,7 +187,7 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     }
     void this.sub.subscribe(KEYS.presenceChannel, (message) => this.onPresence(message));
     void this.sub.subscribe(KEYS.nodeChannel(this.instance), (message) => this.onNodeMessage(message));
-    this.timer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    this.timer = setInterval(() => void this.beat(), this.beatMs);
     this.timer.unref();
     this.options.log.log('info', 'cluster-starting', { node: this.options.nodeId, instance: this.instance, layout: this.options.layout, leaseMs: this.options.leaseMs });
   }
@@ -424,6 +426,25 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     }
   }
 
+  /**
+   * Renews, at each heartbeat, the Redis topics of the next few of this node's rooms: enough that every room
+   * is renewed within TOPIC_RENEW_MS (one room per heartbeat below about 26 000 rooms), so the cost is
+   * spread evenly. Without it a topic nobody set or read for 30 days went from Redis, and a node that had
+   * never had the room showed its next joiner no topic while the others still had one. A topic Redis has
+   * lost is offered again by the first node to renew it (TOPIC_RENEW_SCRIPT).
+   */
+  private renewTopics(): void {
+    const rooms = this.core?.rooms.all() ?? [];
+    if (rooms.length === 0) return;
+    const quota = Math.min(rooms.length, Math.ceil((rooms.length * this.beatMs) / TOPIC_RENEW_MS));
+    for (let i = 0; i < quota; i++) {
+      if (this.renewCursor >= rooms.length) this.renewCursor = 0;
+      const room = rooms[this.renewCursor++]!;
+      const version = String(this.topicVersions.get(room) ?? 1);
+      this.command(['EVAL', TOPIC_RENEW_SCRIPT, '1', KEYS.topic(room.key), room.topic, room.topicBy, String(room.topicAt), version, String(TOPIC_TTL_MS)]).catch(() => undefined);
+    }
+  }
+
   /** Takes the room's topic from Redis when it is newer than the one this node has. */
   private async loadTopic(room: Room): Promise<void> {
     const [text, by, at, v] = (await this.command(['EVAL', TOPIC_GET_SCRIPT, '1', KEYS.topic(room.key), String(TOPIC_TTL_MS)])) as Array<string | null>;
@@ -567,6 +588,11 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     }
   }
 
+  /** Milliseconds between two heartbeats: a third of the lease. */
+  private get beatMs(): number {
+    return Math.max(100, Math.floor(this.options.leaseMs / 3));
+  }
+
   /** Every lease/3: renews the heartbeat, and forgets nodes whose heartbeat is gone (their users quit here). */
   private async beat(): Promise<void> {
     if (!this.up) {
@@ -578,6 +604,7 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     this.beating = true;
     try {
       await this.heartbeat();
+      this.renewTopics();
       const members = (await this.command(['SMEMBERS', KEYS.nodes])) as string[];
       const others = [...new Set([...members, ...this.mirror.nodeIds()])].filter((node) => node !== this.instance);
       const alive = await Promise.all(others.map((node) => this.command(['EXISTS', KEYS.heartbeat(node)])));

@@ -11,7 +11,7 @@
  * - `mychat:nicks:<instance>`: the look keys a node has claimed, so a dead node's entries can be removed.
  * - `mychat:topic:<room key>`: a room's topic (hash: text, by, at, and v, a version counting its changes), so
  *   a node that gets its first member of a room shows the cluster's topic; it expires TOPIC_TTL_MS after it
- *   was last set or read.
+ *   was last set, read or renewed (each node renews its rooms' topics, see TOPIC_RENEW_MS).
  * - channels `mychat:room:<room key>` (room lines), `mychat:presence` (who is where), `mychat:node:<instance>`
  *   (private messages and requests to one node).
  */
@@ -115,8 +115,14 @@ redis.call('DEL', KEYS[1])
 return #keys
 `;
 
-/** How long Redis keeps a room's topic after it was last set or read (a room unused that long is long gone). */
+/**
+ * How long Redis keeps a room's topic after it was last set, read or renewed. Every node renews the topics
+ * of the rooms it keeps within TOPIC_RENEW_MS, so a topic goes only once no node has had its room for that long.
+ */
 export const TOPIC_TTL_MS = 30 * 24 * 3_600_000;
+
+/** How long a node takes to renew the topics of all its rooms (a little at each heartbeat), well inside TOPIC_TTL_MS. */
+export const TOPIC_RENEW_MS = 24 * 3_600_000;
 
 /**
  * Sets a room's topic and publishes the change, atomically, so the version a message carries is the one
@@ -137,6 +143,19 @@ export const TOPIC_GET_SCRIPT = `
 local t = redis.call('HMGET', KEYS[1], 'text', 'by', 'at', 'v')
 if t[4] then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return t
+`;
+
+/**
+ * Keeps a room's topic for TOPIC_TTL_MS more, and stores the node's own if Redis has none (it was forgotten
+ * while every node that had the room was down): KEYS[1] the topic hash; ARGV text, by, at, the version the
+ * node last saw (so other nodes take the changes after it), TTL ms. An empty text is never offered: a
+ * cleared topic and no topic read the same. Returns 1 when it stored the topic.
+ */
+export const TOPIC_RENEW_SCRIPT = `
+if redis.call('PEXPIRE', KEYS[1], ARGV[5]) == 1 or ARGV[1] == '' then return 0 end
+redis.call('HSET', KEYS[1], 'text', ARGV[1], 'by', ARGV[2], 'at', ARGV[3], 'v', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
 `;
 
 /**

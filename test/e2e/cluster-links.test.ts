@@ -1,7 +1,7 @@
 import test from 'ava';
 import { register, type TestClient } from '../helpers/client';
 import { startDaemon, type Daemon } from '../helpers/daemon';
-import { startCluster, startLatencyProxy, startRedis, TEST_LEASE_ARGS, type LatencyProxy, type RedisServer, type TestCluster } from '../helpers/redis';
+import { redisQuery, startCluster, startLatencyProxy, startRedis, TEST_LEASE_ARGS, type LatencyProxy, type RedisServer, type TestCluster } from '../helpers/redis';
 
 // What a node must have before its first member of a room is answered OK JOIN: the room's topic as the
 // cluster knows it, and every line said anywhere after that OK JOIN. Real redis-server; the join races run
@@ -68,6 +68,45 @@ test('a topic set while the other node had no member of the room is what a joine
   t.is(await ann.waitForLine(/^ROOM #t1 /), 'ROOM #t1 2 from node two');
   ann.end();
   ben.end();
+});
+
+/** Asks Redis every 100 ms (at most `tries` times) until `check` accepts its answer to `args`; returns the last answer. */
+async function redisUntil(port: number, args: string[], check: (answer: string) => boolean, tries = 200): Promise<string> {
+  let answer = await redisQuery(port, ...args);
+  for (let i = 1; i < tries && !check(answer); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    answer = await redisQuery(port, ...args);
+  }
+  return answer;
+}
+
+test('the node that has a room keeps its topic alive in Redis, and offers it again if Redis lost it: a first joiner elsewhere sees it after 30 quiet days', async (t) => {
+  const [a, b] = two.nodes;
+  const key = 'mychat:topic:#t5';
+  const day = 24 * 3_600_000;
+  const gus = await register(a!.port, 'tgus');
+  gus.send('/join #t5');
+  await gus.waitForLine('OK JOIN #t5 Now talking in #t5.');
+  gus.send('/topic #t5 first');
+  await gus.waitForLine('OK TOPIC #t5 Topic of #t5 changed.');
+  gus.send('/topic #t5 kept alive by its node');
+  await gus.waitForLine('OK TOPIC #t5 Topic of #t5 changed.');
+  // Nobody sets or reads it: a day before it would expire, node a's heartbeats renew it to 30 days again.
+  await redisQuery(two.redis.port, 'PEXPIRE', key, String(day));
+  const ttl = await redisUntil(two.redis.port, ['PTTL', key], (answer) => Number(answer) > 29 * day);
+  t.true(Number(ttl) > 29 * day, `PTTL ${ttl}`);
+  // Gone from Redis anyway (it restarted without this key, or every node was down for 30 days): node a
+  // offers it again, with the version it last saw, so the other nodes take the changes after it.
+  await redisQuery(two.redis.port, 'DEL', key);
+  t.is(await redisUntil(two.redis.port, ['HGET', key, 'v'], (answer) => answer !== ''), '2');
+  t.is(await redisQuery(two.redis.port, 'HGET', key, 'text'), 'kept alive by its node');
+  // Node b never had the room.
+  const hal = await register(b!.port, 'thal');
+  t.is(await joinAndRoomLine(hal, '#t5'), 'ROOM #t5 2 kept alive by its node');
+  gus.send('/topic #t5 changed after');
+  t.is(await hal.waitForLine(/^TOPIC #t5 /), 'TOPIC #t5 tgus changed after');
+  gus.end();
+  hal.end();
 });
 
 test('a topic set in a room only one node has is found by a node that starts later', async (t) => {
