@@ -11,7 +11,7 @@ import type { Room, Session } from '../core/session';
 import { ClusterNickRegistry, type RedisCommands } from './cluster-nicks';
 import { isRoomLine, parseRoomLine, parseWire, type NodeMessage, type PresenceMessage, type RoomLine } from './cluster-wire';
 import { PresenceMirror, type MirroredUser, type UserState } from './presence-mirror';
-import { KEYS, REAP_SCRIPT, TOPIC_GET_SCRIPT, TOPIC_RENEW_MS, TOPIC_RENEW_SCRIPT, TOPIC_SEED_SCRIPT, TOPIC_SET_SCRIPT, TOPIC_TTL_MS } from './redis-keys';
+import { KEYS, REAP_SCRIPT, TOPIC_GET_SCRIPT, TOPIC_RENEW_MS, TOPIC_RENEW_SCRIPT, TOPIC_SET_SCRIPT, TOPIC_TTL_MS } from './redis-keys';
 import type { RedisLayout } from './redis-layout';
 
 /** Settings of a node of a cluster. */
@@ -418,12 +418,18 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     this.linking.set(room, linked);
   }
 
-  /** Stores in Redis the topics of this node's rooms that Redis has none of (it restarted empty, or this node brings rooms of its own). */
+  /** Offers Redis the topics of all this node's rooms at once (it restarted empty, or this node brings rooms of its own). */
   private seedTopics(): void {
-    for (const room of this.core?.rooms.all() ?? []) {
-      if (room.topic === '') continue;
-      this.command(['EVAL', TOPIC_SEED_SCRIPT, '1', KEYS.topic(room.key), room.topic, room.topicBy, String(room.topicAt), String(TOPIC_TTL_MS)]).catch(() => undefined);
-    }
+    for (const room of this.core?.rooms.all() ?? []) if (room.topic !== '') this.offerTopic(room);
+  }
+
+  /**
+   * Keeps the room's topic in Redis for TOPIC_TTL_MS more, or stores this node's if Redis has none, with
+   * the version last seen here (1 after Redis restarted: versions were reset then).
+   */
+  private offerTopic(room: Room): void {
+    const version = String(this.topicVersions.get(room) ?? 1);
+    this.command(['EVAL', TOPIC_RENEW_SCRIPT, '1', KEYS.topic(room.key), room.topic, room.topicBy, String(room.topicAt), version, String(TOPIC_TTL_MS)]).catch(() => undefined);
   }
 
   /**
@@ -439,9 +445,7 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     const quota = Math.min(rooms.length, Math.ceil((rooms.length * this.beatMs) / TOPIC_RENEW_MS));
     for (let i = 0; i < quota; i++) {
       if (this.renewCursor >= rooms.length) this.renewCursor = 0;
-      const room = rooms[this.renewCursor++]!;
-      const version = String(this.topicVersions.get(room) ?? 1);
-      this.command(['EVAL', TOPIC_RENEW_SCRIPT, '1', KEYS.topic(room.key), room.topic, room.topicBy, String(room.topicAt), version, String(TOPIC_TTL_MS)]).catch(() => undefined);
+      this.offerTopic(rooms[this.renewCursor++]!);
     }
   }
 
@@ -579,7 +583,7 @@ export class RedisCluster implements RoomBus, ClusterPresence, RedisCommands {
     ]);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Redis did not answer the heartbeat in time')), Math.max(100, this.options.leaseMs / 3));
+      timer = setTimeout(() => reject(new Error('Redis did not answer the heartbeat in time')), this.beatMs);
     });
     try {
       await Promise.race([renew, late]);

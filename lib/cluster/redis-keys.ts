@@ -146,25 +146,15 @@ return t
 `;
 
 /**
- * Keeps a room's topic for TOPIC_TTL_MS more, and stores the node's own if Redis has none (it was forgotten
- * while every node that had the room was down): KEYS[1] the topic hash; ARGV text, by, at, the version the
- * node last saw (so other nodes take the changes after it), TTL ms. An empty text is never offered: a
- * cleared topic and no topic read the same. Returns 1 when it stored the topic.
+ * Keeps a room's topic for TOPIC_TTL_MS more, and stores the node's own if Redis has none (Redis restarted
+ * empty, or every node that had the room was down that long; the first offer wins): KEYS[1] the topic
+ * hash; ARGV text, by, at, the version the node last saw (so other nodes take the changes after it), TTL
+ * ms. An empty text is never offered: a cleared topic and no topic read the same. Returns 1 when it stored
+ * the topic.
  */
 export const TOPIC_RENEW_SCRIPT = `
 if redis.call('PEXPIRE', KEYS[1], ARGV[5]) == 1 or ARGV[1] == '' then return 0 end
 redis.call('HSET', KEYS[1], 'text', ARGV[1], 'by', ARGV[2], 'at', ARGV[3], 'v', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1
-`;
-
-/**
- * Stores a room's topic only if Redis has none (after Redis restarted empty, each node offers the topics it
- * knows; the first offer of a room wins): KEYS[1] the topic hash; ARGV text, by, at, TTL ms.
- */
-export const TOPIC_SEED_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'text', ARGV[1], 'by', ARGV[2], 'at', ARGV[3], 'v', 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `;

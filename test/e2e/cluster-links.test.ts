@@ -23,14 +23,19 @@ async function joinAndRoomLine(client: TestClient, room: string): Promise<string
   return line;
 }
 
+/** Sets `room`'s topic from `client` and waits for the confirmation. */
+async function setTopic(client: TestClient, room: string, text: string): Promise<void> {
+  client.send(`/topic ${room} ${text}`);
+  await client.waitForLine(`OK TOPIC ${room} Topic of ${room} changed.`);
+}
+
 test('a topic set while the other node had no member of the room is what a joiner there sees, after each change and a clear', async (t) => {
   const [a, b] = two.nodes;
   const ann = await register(a!.port, 'tann');
   const ben = await register(b!.port, 'tben');
   ann.send('/join #t1');
   await ann.waitForLine('OK JOIN #t1 Now talking in #t1.');
-  ann.send('/topic #t1 first topic');
-  await ann.waitForLine('OK TOPIC #t1 Topic of #t1 changed.');
+  await setTopic(ann, '#t1', 'first topic');
   // Node b never had the room: it reads the topic when its first member joins.
   t.is(await joinAndRoomLine(ben, '#t1'), 'ROOM #t1 2 first topic');
   ben.send('/topic #t1');
@@ -38,10 +43,8 @@ test('a topic set while the other node had no member of the room is what a joine
   // Node b has the room but no member in it while the topic changes twice.
   ben.send('/part #t1');
   await ann.waitForLine('PART #t1 tben');
-  ann.send('/topic #t1 second topic');
-  await ann.waitForLine('OK TOPIC #t1 Topic of #t1 changed.');
-  ann.send('/topic #t1 third topic');
-  await ann.waitForLine('OK TOPIC #t1 Topic of #t1 changed.');
+  await setTopic(ann, '#t1', 'second topic');
+  await setTopic(ann, '#t1', 'third topic');
   // Asked from outside the room, node b answers with the cluster's topic too. Node a's OK TOPIC does not
   // wait for Redis to have the topic, so a question from node b at that very moment may still get the
   // one before it (a CI run saw that once); ask again until the answer is the new topic (bounded).
@@ -87,10 +90,8 @@ test('the node that has a room keeps its topic alive in Redis, and offers it aga
   const gus = await register(a!.port, 'tgus');
   gus.send('/join #t5');
   await gus.waitForLine('OK JOIN #t5 Now talking in #t5.');
-  gus.send('/topic #t5 first');
-  await gus.waitForLine('OK TOPIC #t5 Topic of #t5 changed.');
-  gus.send('/topic #t5 kept alive by its node');
-  await gus.waitForLine('OK TOPIC #t5 Topic of #t5 changed.');
+  await setTopic(gus, '#t5', 'first');
+  await setTopic(gus, '#t5', 'kept alive by its node');
   // Nobody sets or reads it: a day before it would expire, node a's heartbeats renew it to 30 days again.
   await redisQuery(two.redis.port, 'PEXPIRE', key, String(day));
   const ttl = await redisUntil(two.redis.port, ['PTTL', key], (answer) => Number(answer) > 29 * day);
@@ -114,8 +115,7 @@ test('a topic set in a room only one node has is found by a node that starts lat
   const cy = await register(a!.port, 'tcy');
   cy.send('/join #t2');
   await cy.waitForLine('OK JOIN #t2 Now talking in #t2.');
-  cy.send('/topic #t2 set before node three existed');
-  await cy.waitForLine('OK TOPIC #t2 Topic of #t2 changed.');
+  await setTopic(cy, '#t2', 'set before node three existed');
   const late = await startDaemon(['--redis', two.redis.url, '--node-id', 'n3', ...TEST_LEASE_ARGS]);
   try {
     await late.waitForLog(/cluster-ready/, 0, 10_000);
@@ -275,8 +275,7 @@ test.serial('after Redis restarts empty, the nodes offer the topics they know: a
     const eli = await register(a!.port, 'teli');
     eli.send('/join #t3');
     await eli.waitForLine('OK JOIN #t3 Now talking in #t3.');
-    eli.send('/topic #t3 survives a Redis restart');
-    await eli.waitForLine('OK TOPIC #t3 Topic of #t3 changed.');
+    await setTopic(eli, '#t3', 'survives a Redis restart');
     const aLog = a!.stderr().length;
     const bLog = b!.stderr().length;
     await cluster.redis.stop();
